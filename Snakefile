@@ -1,0 +1,24 @@
+# The matrix games × methods × seeds: demonstrations → training runs → tables and learning curves.
+# `snakemake --cores N` runs config/config.yaml; `--configfile config/<profile>.yaml` lays another profile over it.
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "config/schema.yaml")
+
+
+include: "rules/common.smk"
+include: "rules/demos.smk"
+include: "rules/train.smk"
+include: "rules/analysis.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        rules.scores_table.output,
+        expand(f"{RESULTS}/figures/curves_{{game}}.png", game=GAMES),

@@ -1,0 +1,79 @@
+"""Command line: `python -m agents {games,demos,train} …`; every subcommand checks its input before computing."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import yaml
+
+from .errors import ConfigError, DemoFileError
+
+
+def _profile(args) -> dict:
+    profile = {}
+    if args.profile:
+        profile = yaml.safe_load(Path(args.profile).read_text()) or {}
+    if args.profile_json:
+        profile.update(json.loads(args.profile_json))
+    return profile
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m agents", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    commands.add_parser("games", help="list the ALE games that can be named in config")
+
+    demos = commands.add_parser("demos", help="record demonstrations of a scripted demonstrator")
+    demos.add_argument("--game", required=True)
+    demos.add_argument("--episodes", type=int, required=True)
+    demos.add_argument("--seed", type=int, default=0)
+    demos.add_argument("--out", required=True, help="demo file to write (.npz)")
+    demos.add_argument("--stats", help="per-episode score table (.csv); default: beside --out")
+
+    train = commands.add_parser("train", help="run one cell of the matrix: game × method × seed → run folder")
+    train.add_argument("--game", required=True)
+    train.add_argument("--method", required=True)
+    train.add_argument("--seed", type=int, required=True)
+    train.add_argument("--demos", help="demonstration file, for methods that use demonstrations")
+    train.add_argument("--out", required=True, help="run folder")
+    train.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    train.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda[:N]")
+    for sub in (demos, train):
+        sub.add_argument("--profile", help="workflow config file (YAML) whose settings apply")
+        sub.add_argument("--profile-json", help="the same as a JSON string (the workflow passes this)")
+
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "games":
+            from .envs import known_games
+
+            print("\n".join(known_games()))
+        elif args.command == "demos":
+            from .config import resolve_protocol, values
+            from .demos import record
+
+            protocol = values(resolve_protocol(_profile(args)))
+            stats = args.stats or str(Path(args.out).with_suffix(".stats.csv"))
+            demos = record(args.game, protocol, args.episodes, args.seed, args.out, stats)
+            scores = demos.episodes["score"]
+            print(f"{args.game}: {len(scores)} episodes, {demos.num_transitions} transitions, "
+                  f"score mean {scores.mean():.1f} (worst {scores.min():g}, best {scores.max():g})")
+        elif args.command == "train":
+            from .config import resolve
+            from .trainer import Trainer
+
+            cell = resolve(args.game, args.method, args.seed, _profile(args))
+            summary = Trainer(cell, args.out, args.demos, args.threads, args.device).run()
+            print(f"{args.game}/{args.method}/seed {args.seed}: evaluation score {summary['eval_score_mean']:.1f} "
+                  f"over {summary['eval_episodes']} episodes, {summary['wall_s']:.0f} s")
+    except (ConfigError, DemoFileError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""Atari environments under a named evaluation protocol.
+
+A protocol is the complete list of environment knobs (sticky actions, action set, no-op starts, life loss,
+episode frame cap, frame skip, screen size, reward transform). Runs and demonstration files record the resolved
+protocol so that a demo recorded under one protocol is never silently used under another.
+"""
+from __future__ import annotations
+
+import gymnasium as gym
+import ale_py
+import numpy as np
+
+gym.register_envs(ale_py)
+
+# The keys that change what the agent observes or how actions act; a demo file must match the run on all of them.
+ENV_KEYS = (
+    "repeat_action_probability",
+    "full_action_space",
+    "frame_skip",
+    "noop_max",
+    "terminal_on_life_loss",
+    "max_episode_frames",
+    "screen_size",
+)
+
+
+def known_games() -> list[str]:
+    """Games whose ROMs ship with ale-py, in the CamelCase used by the `ALE/<Game>-v5` ids."""
+    return sorted(
+        env_id.split("/")[1].removesuffix("-v5")
+        for env_id in gym.registry
+        if env_id.startswith("ALE/") and env_id.endswith("-v5")
+    )
+
+
+def make_env(game: str, protocol: dict, seed: int) -> gym.Env:
+    """Pass `seed` to the first `reset` as well. DQN-style preprocessing: max over the last two of `frame_skip` frames, 84×84 grey, random no-op starts.
+
+    Frames are returned one at a time: stacking happens in the agent and the replay so each frame is stored once.
+    """
+    env = gym.make(
+        f"ALE/{game}-v5",
+        frameskip=1,  # the preprocessing wrapper skips frames so it can max-pool the last two
+        repeat_action_probability=protocol["repeat_action_probability"],
+        full_action_space=protocol["full_action_space"],
+        max_num_frames_per_episode=protocol["max_episode_frames"],
+    )
+    env = gym.wrappers.AtariPreprocessing(
+        env,
+        noop_max=protocol["noop_max"],
+        frame_skip=protocol["frame_skip"],
+        screen_size=protocol["screen_size"],
+        terminal_on_life_loss=protocol["terminal_on_life_loss"],
+        grayscale_obs=True,
+        scale_obs=False,
+    )
+    env.action_space.seed(seed)
+    return env
+
+
+def transform_reward(rewards: np.ndarray, kind: str) -> np.ndarray:
+    """The reward the learner sees. Scores are always reported raw; this is applied at sample time in one place,
+    so demonstration and agent data can never be transformed differently."""
+    if kind == "signed_log":  # DQfD: sign(r)·log(1+|r|)
+        return np.sign(rewards) * np.log1p(np.abs(rewards))
+    if kind == "clip":  # DQN: sign(r)
+        return np.sign(rewards)
+    if kind == "none":
+        return rewards
+    raise ValueError(f"unknown reward transform {kind!r}; use signed_log, clip or none")
+
+
+class FrameStacker:
+    """Keeps the last `depth` frames of the current episode for acting; repeats the first frame at episode start,
+    exactly as the replay does when it rebuilds a state."""
+
+    def __init__(self, depth: int):
+        self.depth = depth
+        self.frames: list[np.ndarray] = []
+
+    def reset(self, frame: np.ndarray) -> np.ndarray:
+        self.frames = [frame] * self.depth
+        return self.state()
+
+    def push(self, frame: np.ndarray) -> np.ndarray:
+        self.frames = self.frames[1:] + [frame]
+        return self.state()
+
+    def state(self) -> np.ndarray:
+        return np.stack(self.frames)

@@ -1,0 +1,9 @@
+"""Errors that stop a run before compute is spent, with one line that says what is wrong and how to fix it."""
+
+
+class ConfigError(ValueError):
+    """A bad config value, game, method or protocol."""
+
+
+class DemoFileError(ValueError):
+    """A demonstration file that is missing, corrupt, truncated or recorded under other settings."""

@@ -1,0 +1,43 @@
+"""The algorithm registry. A method in config is an algorithm name plus setting overrides; an algorithm is a module
+here that declares its loss and registers itself with `@register`. Nothing else differs between methods: replay,
+network, trainer and phases are shared."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+ALGORITHMS: dict[str, type["Algorithm"]] = {}
+
+
+def register(name: str):
+    def decorate(cls):
+        cls.name = name
+        ALGORITHMS[name] = cls
+        return cls
+
+    return decorate
+
+
+@dataclass
+class LossOutput:
+    total: torch.Tensor  # scalar to minimise
+    td_errors: np.ndarray | None  # new priorities' |δ| per sample, None when the method sets no priorities
+    metrics: dict[str, torch.Tensor] = field(default_factory=dict)  # detached scalars for the progress table
+
+
+class Algorithm:
+    """Computes the loss of one sampled batch. `online` and `target` are the shared Q-networks."""
+
+    name = "algorithm"
+
+    def __init__(self, settings: dict):
+        self.settings = settings
+
+    def loss(self, batch: dict[str, torch.Tensor], online, target) -> LossOutput:
+        raise NotImplementedError
+
+
+# Importing the modules registers the algorithms.
+from . import bc, dqfd  # noqa: E402,F401

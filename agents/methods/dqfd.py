@@ -1,0 +1,55 @@
+"""Deep Q-learning from Demonstrations (Hester et al. 2018):
+
+    J = J_DQ + λ1·J_n + λ2·J_E + λ3·J_L2
+
+J_DQ and J_n are double-Q TD losses on the 1-step and n-step targets, J_E the large-margin loss on demonstration
+samples only, J_L2 an L2 penalty on all weights and biases. With λ2 = λ3 = 0 and no demonstrations this is the
+paper's PDD DQN baseline (prioritized dueling double DQN with the same n-step loss).
+"""
+from __future__ import annotations
+
+import torch
+
+from .. import losses
+from . import Algorithm, LossOutput, register
+
+
+@register("dqfd")
+class DQfD(Algorithm):
+    def loss(self, batch, online, target) -> LossOutput:
+        s = self.settings
+        q = online(batch["states"])
+        q_taken = q.gather(1, batch["actions"].unsqueeze(1)).squeeze(1)
+        with torch.no_grad():
+            # One pass per network over both next states: the online net picks a*, the target net scores it.
+            next_states = torch.cat([batch["next_states_1"], batch["next_states_n"]])
+            q_next_online = online(next_states).chunk(2)
+            q_next_target = target(next_states).chunk(2)
+            y_1 = losses.double_q_target(batch["rewards_1"], batch["discount_1"], q_next_online[0], q_next_target[0])
+            y_n = losses.double_q_target(batch["returns_n"], batch["discount_n"], q_next_online[1], q_next_target[1])
+
+        j_dq = losses.td_loss(q_taken, y_1, s["td_loss"])
+        j_n = losses.td_loss(q_taken, y_n, s["td_loss"])
+        # λ2 = 0 on agent data: the margin only makes sense where an expert action exists.
+        j_e = losses.margin_loss(q, batch["actions"], s["margin"]) * batch["is_demo"].float()
+        per_sample = j_dq + s["lambda_n_step"] * j_n + s["lambda_supervised"] * j_e
+        j_l2 = losses.l2_loss(online) if s["lambda_l2"] > 0 else torch.zeros((), device=q.device)
+        total = (batch["weights"] * per_sample).mean() + s["lambda_l2"] * j_l2
+
+        delta = (y_n if s["priority_td_error"] == "n_step" else y_1) - q_taken
+        return LossOutput(
+            total=total,
+            td_errors=delta.detach().abs().cpu().numpy(),
+            metrics={
+                "loss": total.detach(),
+                "loss_1_step": j_dq.detach().mean(),
+                "loss_n_step": j_n.detach().mean(),
+                "loss_margin": j_e.detach().sum() / batch["is_demo"].sum().clamp(min=1),
+                "loss_l2": j_l2.detach(),
+                "q_mean": q_taken.detach().mean(),
+                "demo_fraction": batch["is_demo"].float().mean(),
+                # Share of demonstration samples whose greedy action is the demonstrator's.
+                "demo_accuracy": ((q.argmax(dim=1) == batch["actions"]) & batch["is_demo"]).float().sum()
+                / batch["is_demo"].sum().clamp(min=1),
+            },
+        )

@@ -1,0 +1,228 @@
+"""One prioritized replay for every method.
+
+Layout: a slot per frame. Slot i holds the frame o_t and, once the agent has acted, the action a_t, raw reward r_t and
+whether that step ended in a true terminal. The last frame of an episode gets a slot with no action: it is never a
+start index, but truncated episodes bootstrap from it. States (4 stacked frames) and n-step targets are assembled at
+sample time, so each frame is stored once and not again as a next state.
+
+Slots [0, demo_capacity) hold demonstrations and are never overwritten; slots after them are a circular buffer for
+agent data. Priorities follow Schaul et al. (2016): P(i) = p_i^α / Σ p^α with p_i = |δ_i| + ε (ε_d for demonstrations,
+ε_a for agent data, DQfD); importance weights (N·P(i))^-β are divided by the largest weight in the buffer.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .envs import transform_reward
+from .errors import ConfigError
+from .sumtree import MinTree, SumTree
+
+BYTES_PER_SLOT_EXTRA = 1 + 4 + 1 + 1 + 4 + 1  # action, reward, terminal, has_action, episode_step, valid
+
+
+def replay_bytes(slots: int, frame_shape: tuple[int, int]) -> int:
+    return slots * (int(np.prod(frame_shape)) + BYTES_PER_SLOT_EXTRA) + 2 * 2 * 8 * (1 << int(np.ceil(np.log2(max(slots, 2)))))
+
+
+def check_fits_in_memory(slots: int, frame_shape: tuple[int, int]) -> None:
+    import psutil
+
+    need, available = replay_bytes(slots, frame_shape), psutil.virtual_memory().available
+    if need > 0.9 * available:
+        raise ConfigError(
+            f"replay of {slots:,} slots needs {need / 2**30:.1f} GiB but only {available / 2**30:.1f} GiB is free; "
+            "lower replay_capacity in the config"
+        )
+
+
+class PrioritizedReplay:
+    def __init__(
+        self,
+        *,
+        demo_capacity: int,
+        agent_capacity: int,
+        frame_shape: tuple[int, int],
+        stack: int,
+        n_step: int,
+        gamma: float,
+        reward_transform: str,
+        prioritized: bool,
+        alpha: float,
+        eps_agent: float,
+        eps_demo: float,
+        rng: np.random.Generator,
+    ):
+        self.demo_capacity, self.agent_capacity = demo_capacity, agent_capacity
+        self.stack, self.n_step, self.gamma = stack, n_step, gamma
+        self.reward_transform = reward_transform
+        self.prioritized, self.alpha = prioritized, alpha
+        self.eps_agent, self.eps_demo = eps_agent, eps_demo
+        self.rng = rng
+        slots = demo_capacity + agent_capacity
+        check_fits_in_memory(slots, frame_shape)
+        self.frames = np.zeros((slots, *frame_shape), dtype=np.uint8)
+        self.actions = np.zeros(slots, dtype=np.uint8)
+        self.rewards = np.zeros(slots, dtype=np.float32)
+        self.terminals = np.zeros(slots, dtype=bool)
+        self.has_action = np.zeros(slots, dtype=bool)
+        self.episode_step = np.zeros(slots, dtype=np.int32)
+        self.valid = np.zeros(slots, dtype=bool)  # sampleable: an action, complete n-step look-ahead, full history
+        self.sum_tree, self.min_tree = SumTree(slots), MinTree(slots)
+        self.max_priority = 1.0
+        self.num_demo = 0
+        self.cursor = demo_capacity  # next agent slot to write
+        self.agent_written = 0
+        self.pending: list[int] = []  # current-episode slots waiting for their n-step look-ahead
+
+    # ----------------------------------------------------------------------------------------------------- writing
+    def add_demonstrations(self, frames, actions, rewards, terminals, has_action, episode_step) -> None:
+        count = len(frames)
+        if count > self.demo_capacity:
+            raise ValueError(f"{count} demo slots do not fit the demo partition of {self.demo_capacity}")
+        self.frames[:count] = frames
+        self.actions[:count] = actions
+        self.rewards[:count] = rewards
+        self.terminals[:count] = terminals
+        self.has_action[:count] = has_action
+        self.episode_step[:count] = episode_step
+        self.num_demo = count
+        self._activate(np.flatnonzero(has_action[:count]))
+
+    def start_episode(self, frame: np.ndarray) -> None:
+        self._flush_pending()
+        self._write_frame(frame, step=0)
+
+    def add_step(self, action: int, reward: float, terminal: bool, next_frame: np.ndarray, episode_over: bool) -> None:
+        slot = self._previous(self.cursor)
+        self.actions[slot], self.rewards[slot], self.terminals[slot] = action, reward, terminal
+        self.has_action[slot] = True
+        self.pending.append(slot)
+        self._write_frame(next_frame, step=int(self.episode_step[slot]) + 1)
+        if len(self.pending) > self.n_step:  # its n later frames now exist
+            self._activate(np.array([self.pending.pop(0)]))
+        if episode_over:
+            self._flush_pending()
+
+    def _flush_pending(self) -> None:
+        if self.pending:
+            self._activate(np.array(self.pending))
+            self.pending = []
+
+    def _write_frame(self, frame: np.ndarray, step: int) -> None:
+        slot = self.cursor
+        if self.agent_written >= self.agent_capacity:
+            # Overwriting the oldest slot also removes the history of the next few slots that stack on it.
+            offsets = np.arange(self.stack)
+            later = self._shift(np.full(self.stack, slot), offsets)
+            self._deactivate(later[self.episode_step[later] >= offsets])
+        self.frames[slot] = frame
+        self.has_action[slot] = False
+        self.terminals[slot] = False
+        self.episode_step[slot] = step
+        self.cursor = self._shift(np.array([slot]), 1)[0]
+        self.agent_written += 1
+
+    def _activate(self, slots: np.ndarray) -> None:
+        if len(slots) == 0:
+            return
+        self.valid[slots] = True
+        self._set_priority(slots, np.full(len(slots), self.max_priority))
+
+    def _deactivate(self, slots: np.ndarray) -> None:
+        slots = slots[self.valid[slots]]
+        if len(slots):
+            self.valid[slots] = False
+            self.sum_tree.set(slots, np.zeros(len(slots)))
+            self.min_tree.set(slots, np.full(len(slots), np.inf))
+
+    def _set_priority(self, slots: np.ndarray, priorities: np.ndarray) -> None:
+        scaled = priorities**self.alpha if self.prioritized else np.ones(len(slots))
+        self.sum_tree.set(slots, scaled)
+        self.min_tree.set(slots, scaled)
+
+    def update_priorities(self, slots: np.ndarray, td_errors: np.ndarray) -> None:
+        """p = |δ| + ε, with the larger ε for demonstrations so they keep being replayed (DQfD)."""
+        if not self.prioritized:
+            return
+        keep = self.valid[slots]  # a slot overwritten since it was sampled keeps its new priority
+        slots, td_errors = slots[keep], td_errors[keep]
+        bonus = np.where(slots < self.demo_capacity, self.eps_demo, self.eps_agent)
+        priorities = np.abs(td_errors) + bonus
+        self.max_priority = max(self.max_priority, float(priorities.max(initial=0.0)))
+        self._set_priority(slots, priorities)
+
+    # ---------------------------------------------------------------------------------------------------- indexing
+    def _shift(self, slots: np.ndarray, offset) -> np.ndarray:
+        """Slot `offset` steps later (or earlier) in time: plain in the demo partition, circular in the agent one."""
+        in_demo = slots < self.demo_capacity
+        demo = np.clip(slots + offset, 0, max(self.demo_capacity - 1, 0))
+        agent = self.demo_capacity + (slots - self.demo_capacity + offset) % max(self.agent_capacity, 1)
+        return np.where(in_demo, demo, agent)
+
+    def _previous(self, slot: int) -> int:
+        return int(self._shift(np.array([slot]), -1)[0])
+
+    def __len__(self) -> int:
+        return int(self.valid.sum())
+
+    @property
+    def num_agent_valid(self) -> int:
+        return int(self.valid[self.demo_capacity :].sum())
+
+    def stacked_states(self, slots: np.ndarray) -> np.ndarray:
+        """Frames t-3..t of each slot's episode, the first frame repeated before the episode starts."""
+        back = np.arange(self.stack - 1, -1, -1)[None, :]  # 3, 2, 1, 0
+        back = np.minimum(back, self.episode_step[slots][:, None])
+        return self.frames[self._shift(slots[:, None], -back)]
+
+    # ---------------------------------------------------------------------------------------------------- sampling
+    def sample(self, batch_size: int, beta: float) -> dict[str, np.ndarray]:
+        total = self.sum_tree.reduce()
+        if total <= 0:
+            raise RuntimeError("replay has nothing to sample")
+        # Stratified proportional sampling: one draw from each of batch_size equal slices of the total mass.
+        targets = (np.arange(batch_size) + self.rng.random(batch_size)) * (total / batch_size)
+        slots = self.sum_tree.find(np.minimum(targets, np.nextafter(total, 0)))
+        probabilities = self.sum_tree.get(slots) / total
+        count = len(self)
+        weights = (count * probabilities) ** -beta
+        max_weight = (count * self.min_tree.reduce() / total) ** -beta
+        batch = self.assemble(slots)
+        batch["weights"] = (weights / max_weight).astype(np.float32)
+        return batch
+
+    def assemble(self, slots: np.ndarray) -> dict[str, np.ndarray]:
+        """1-step and n-step targets' ingredients for each start slot.
+
+        The n-step return sums transformed rewards until n steps, a true terminal (no bootstrap after it) or the end
+        of the recorded episode (bootstrap from its last frame), whichever comes first.
+        """
+        size = len(slots)
+        returns_n = np.zeros(size, dtype=np.float32)
+        discount = np.ones(size, dtype=np.float32)
+        steps = np.zeros(size, dtype=np.int64)
+        alive = np.ones(size, dtype=bool)
+        terminated = np.zeros(size, dtype=bool)
+        for k in range(self.n_step):
+            current = self._shift(slots, k)
+            acts = alive & self.has_action[current]
+            reward = transform_reward(self.rewards[current], self.reward_transform)
+            returns_n += np.where(acts, discount * reward, 0.0).astype(np.float32)
+            discount = np.where(acts, discount * self.gamma, discount).astype(np.float32)
+            steps += acts
+            terminated |= acts & self.terminals[current]
+            alive = acts & ~self.terminals[current]
+        next_1 = self._shift(slots, 1)
+        next_n = self._shift(slots, steps)
+        return {
+            "indices": slots,
+            "states": self.stacked_states(slots),
+            "actions": self.actions[slots].astype(np.int64),
+            "rewards_1": transform_reward(self.rewards[slots], self.reward_transform).astype(np.float32),
+            "next_states_1": self.stacked_states(next_1),
+            "discount_1": np.where(self.terminals[slots], 0.0, self.gamma).astype(np.float32),
+            "returns_n": returns_n,
+            "next_states_n": self.stacked_states(next_n),
+            "discount_n": np.where(terminated, 0.0, discount).astype(np.float32),
+            "is_demo": slots < self.demo_capacity,
+        }

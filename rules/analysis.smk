@@ -1,0 +1,45 @@
+rule collect:
+    input:
+        summaries=expand(f"{RUN_DIR}/summary.json", game=GAMES, method=METHODS, seed=SEEDS),
+        demo_stats=expand(f"{RESULTS}/demos/{{game}}.stats.csv", game=DEMO_GAMES),
+    output:
+        runs=f"{RESULTS}/tables/runs.csv",
+        episodes=f"{RESULTS}/tables/episodes.csv",
+        demonstrators=f"{RESULTS}/tables/demonstrators.csv",
+    log:
+        f"{RESULTS}/logs/analysis/collect.log",
+    shell:
+        "python -m analysis collect --summaries {input.summaries} --demo-stats {input.demo_stats}"
+        " --runs {output.runs} --episodes {output.episodes} --demonstrators {output.demonstrators} > {log} 2>&1"
+
+
+rule scores_table:
+    input:
+        runs=rules.collect.output.runs,
+        demonstrators=rules.collect.output.demonstrators,
+    output:
+        csv=f"{RESULTS}/tables/scores.csv",
+        markdown=f"{RESULTS}/tables/scores.md",
+    log:
+        f"{RESULTS}/logs/analysis/scores_table.log",
+    shell:
+        "python -m analysis table --runs {input.runs} --demonstrators {input.demonstrators}"
+        " --csv {output.csv} --markdown {output.markdown} > {log} 2>&1"
+
+
+rule curves:
+    input:
+        episodes=rules.collect.output.episodes,
+        runs=rules.collect.output.runs,
+        demonstrators=rules.collect.output.demonstrators,
+    output:
+        f"{RESULTS}/figures/curves_{{game}}.png",
+    params:
+        methods=",".join(METHODS),
+        bins=config["curve_bins"],
+    log:
+        f"{RESULTS}/logs/analysis/curves_{{game}}.log",
+    shell:
+        "python -m analysis curves --game {wildcards.game} --episodes {input.episodes} --runs {input.runs}"
+        " --demonstrators {input.demonstrators} --methods {params.methods} --bins {params.bins} --out {output}"
+        " > {log} 2>&1"

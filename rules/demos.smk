@@ -1,0 +1,16 @@
+rule demos:
+    output:
+        demos=f"{RESULTS}/demos/{{game}}.npz",
+        stats=f"{RESULTS}/demos/{{game}}.stats.csv",
+    params:
+        profile=lambda wildcards: json.dumps(demo_profile(), sort_keys=True),
+        episodes=config["demos"]["episodes"],
+        seed=config["demos"]["seed"],
+    log:
+        f"{RESULTS}/logs/demos/{{game}}.log",
+    threads: 1
+    resources:
+        mem_mb=4000,
+    shell:
+        "python -m agents demos --game {wildcards.game} --episodes {params.episodes} --seed {params.seed}"
+        " --out {output.demos} --stats {output.stats} --profile-json {params.profile:q} > {log} 2>&1"

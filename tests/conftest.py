@@ -1,0 +1,26 @@
+import numpy as np
+import pytest
+
+from agents.config import defaults, values
+
+
+@pytest.fixture(scope="session")
+def short_protocol():
+    """The paper's protocol with 400-frame episodes, so a demonstration takes a second."""
+    protocol = values(defaults()["protocols"]["dqfd2018"])
+    protocol["max_episode_frames"] = 400
+    return protocol
+
+
+@pytest.fixture(scope="session")
+def pong_demo_file(tmp_path_factory, short_protocol):
+    from agents.demos import record
+
+    folder = tmp_path_factory.mktemp("demos")
+    record("Pong", short_protocol, episodes=2, seed=3, path=folder / "Pong.npz", stats_path=folder / "Pong.stats.csv")
+    return folder / "Pong.npz"
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)

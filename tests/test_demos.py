@@ -1,0 +1,111 @@
+"""Demonstration files: round trip, and a clear one-line refusal for every way a file can be wrong."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from agents import demos
+from agents.errors import DemoFileError
+
+
+def test_round_trip_keeps_every_array_and_the_episode_table(pong_demo_file, short_protocol):
+    loaded = demos.load(pong_demo_file, "Pong", short_protocol)
+    assert loaded.metadata["game"] == "Pong"
+    assert loaded.metadata["demonstrator"] == "pong_ram_lookahead_v1"
+    assert len(loaded.episodes) == 2
+    # 400 frames (no-op starts included) / frame skip 4: under 100 steps, cut by the time limit
+    lengths = loaded.episodes["length"].to_numpy()
+    assert (lengths <= 100).all() and (lengths > 80).all()
+    assert loaded.episodes["ended_by"].tolist() == ["time_limit", "time_limit"]
+    # one slot per step plus each episode's last frame
+    assert loaded.frames.shape == (lengths.sum() + 2, 84, 84)
+    assert loaded.num_transitions == lengths.sum()
+    first = lengths[0] + 1
+    assert loaded.episodes["score"].tolist() == [loaded.rewards[:first].sum(), loaded.rewards[first:].sum()]
+    stats = pd.read_csv(pong_demo_file.with_suffix(".stats.csv"))
+    assert stats["score"].tolist() == loaded.episodes["score"].tolist()
+
+    copy = pong_demo_file.parent / "copy.npz"
+    demos.save(loaded, copy)
+    again = demos.load(copy, "Pong", short_protocol)
+    for name in demos.ARRAYS:
+        assert np.array_equal(getattr(again, name), getattr(loaded, name))
+
+
+def test_recording_is_reproducible_from_the_seed(pong_demo_file, short_protocol, tmp_path):
+    demos.record("Pong", short_protocol, episodes=2, seed=3, path=tmp_path / "again.npz",
+                 stats_path=tmp_path / "again.csv")
+    first = demos.load(pong_demo_file, "Pong", short_protocol)
+    second = demos.load(tmp_path / "again.npz", "Pong", short_protocol)
+    assert np.array_equal(first.actions, second.actions) and np.array_equal(first.frames, second.frames)
+
+
+def refusal(path, protocol, game="Pong"):
+    with pytest.raises(DemoFileError) as caught:
+        demos.load(path, game, protocol)
+    message = str(caught.value)
+    assert "\n" not in message
+    return message
+
+
+def test_missing_file(tmp_path, short_protocol):
+    assert "does not exist" in refusal(tmp_path / "none.npz", short_protocol)
+
+
+def test_wrong_game(pong_demo_file, short_protocol):
+    assert "holds Pong demonstrations, not Breakout" in refusal(pong_demo_file, short_protocol, game="Breakout")
+
+
+def test_other_environment_settings(pong_demo_file, short_protocol):
+    sticky = dict(short_protocol, repeat_action_probability=0.25)
+    assert "repeat_action_probability=0.0 (run uses 0.25)" in refusal(pong_demo_file, sticky)
+
+
+def test_truncated_file(pong_demo_file, short_protocol, tmp_path):
+    cut = tmp_path / "cut.npz"
+    cut.write_bytes(pong_demo_file.read_bytes()[: pong_demo_file.stat().st_size // 2])
+    assert "corrupt or truncated" in refusal(cut, short_protocol)
+
+
+def test_corrupt_bytes(pong_demo_file, short_protocol, tmp_path):
+    data = bytearray(pong_demo_file.read_bytes())
+    middle = len(data) // 3
+    data[middle : middle + 64] = bytes(64)
+    broken = tmp_path / "broken.npz"
+    broken.write_bytes(bytes(data))
+    assert "corrupt or truncated" in refusal(broken, short_protocol)
+
+
+def test_not_a_demo_file(tmp_path, short_protocol):
+    other = tmp_path / "other.npz"
+    np.savez(other, frames=np.zeros(3))
+    assert "lacks" in refusal(other, short_protocol)
+
+
+def _rewrite(source, target, short_protocol, change):
+    loaded = demos.load(source, "Pong", short_protocol)
+    change(loaded)
+    demos.save(loaded, target)
+    return target
+
+
+def test_other_format_version(pong_demo_file, short_protocol, tmp_path):
+    path = _rewrite(pong_demo_file, tmp_path / "v0.npz", short_protocol,
+                    lambda d: d.metadata.update(format_version=0))
+    assert "version 0" in refusal(path, short_protocol)
+
+
+def test_inconsistent_episode_boundaries(pong_demo_file, short_protocol, tmp_path):
+    def cut_last_frame(d):
+        for name in demos.ARRAYS:
+            setattr(d, name, getattr(d, name)[:-1])
+
+    path = _rewrite(pong_demo_file, tmp_path / "short.npz", short_protocol, cut_last_frame)
+    assert "inconsistent" in refusal(path, short_protocol)
+
+
+def test_metadata_is_plain_json(pong_demo_file):
+    with np.load(pong_demo_file) as archive:
+        metadata = json.loads(archive["metadata"].tobytes().decode())
+    assert metadata["env"]["max_episode_frames"] == 400

@@ -1,0 +1,113 @@
+"""Each loss term against a hand-computed example."""
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from agents import losses
+from agents.methods import ALGORITHMS
+
+
+def test_margin_loss_is_zero_when_expert_action_wins_by_the_margin():
+    q = torch.tensor([[1.0, 2.0, 0.5]])
+    # max(1 + 0.8, 2 + 0, 0.5 + 0.8) − Q(a_E = 1) = 2 − 2
+    assert losses.margin_loss(q, torch.tensor([1]), 0.8).item() == pytest.approx(0.0)
+
+
+def test_margin_loss_when_expert_action_is_argmax_but_within_the_margin():
+    q = torch.tensor([[1.0, 1.5, 0.0]])
+    # max(1.8, 1.5, 0.8) − 1.5
+    assert losses.margin_loss(q, torch.tensor([1]), 0.8).item() == pytest.approx(0.3)
+
+
+def test_margin_loss_when_expert_action_is_not_argmax():
+    q = torch.tensor([[1.0, 2.0, 0.5]])
+    # max(1 + 0, 2 + 0.8, 0.5 + 0.8) − Q(a_E = 0) = 2.8 − 1
+    assert losses.margin_loss(q, torch.tensor([0]), 0.8).item() == pytest.approx(1.8)
+
+
+def test_margin_loss_gradient_pushes_expert_up_and_rival_down():
+    q = torch.tensor([[1.0, 2.0, 0.5]], requires_grad=True)
+    losses.margin_loss(q, torch.tensor([0]), 0.8).sum().backward()
+    assert q.grad.tolist() == [[-1.0, 1.0, 0.0]]
+
+
+def test_double_q_target_uses_online_argmax_and_target_value():
+    rewards = torch.tensor([1.0, 0.5])
+    discounts = torch.tensor([0.99, 0.0])  # the second sample ended in a terminal
+    q_next_online = torch.tensor([[1.0, 3.0], [2.0, 0.0]])  # argmax: 1, 0
+    q_next_target = torch.tensor([[10.0, 20.0], [30.0, 40.0]])
+    targets = losses.double_q_target(rewards, discounts, q_next_online, q_next_target)
+    assert targets.tolist() == pytest.approx([1.0 + 0.99 * 20.0, 0.5])
+
+
+def test_td_losses():
+    q = torch.tensor([0.0, 0.0])
+    y = torch.tensor([0.5, 2.0])
+    assert losses.td_loss(q, y, "huber").tolist() == pytest.approx([0.5 * 0.25, 2.0 - 0.5])
+    assert losses.td_loss(q, y, "mse").tolist() == pytest.approx([0.125, 2.0])
+    with pytest.raises(ValueError):
+        losses.td_loss(q, y, "l1")
+
+
+def test_l2_loss_sums_squares_of_weights_and_biases():
+    layer = nn.Linear(2, 1)
+    with torch.no_grad():
+        layer.weight.copy_(torch.tensor([[1.0, -2.0]]))
+        layer.bias.fill_(3.0)
+    assert losses.l2_loss(layer).item() == pytest.approx(1 + 4 + 9)
+
+
+def test_cross_entropy():
+    logits = torch.tensor([[0.0, math.log(3.0)]])
+    # softmax = (1/4, 3/4)
+    assert losses.cross_entropy_loss(logits, torch.tensor([1])).item() == pytest.approx(-math.log(0.75))
+
+
+class TableQ(nn.Module):
+    """Q-values looked up by the first pixel of a state; one scalar parameter so the L2 term is known."""
+
+    def __init__(self, table):
+        super().__init__()
+        self.table = torch.tensor(table)
+        self.scale = nn.Parameter(torch.tensor(2.0))
+
+    def forward(self, states):
+        return self.table[states[:, 0, 0, 0].long()] * self.scale / 2.0
+
+
+def _batch(is_demo):
+    state = lambda index: torch.full((1, 1, 1, 1), index, dtype=torch.uint8)  # noqa: E731
+    return {
+        "states": state(0), "actions": torch.tensor([0]), "rewards_1": torch.tensor([1.0]),
+        "next_states_1": state(1), "discount_1": torch.tensor([0.5]), "returns_n": torch.tensor([2.0]),
+        "next_states_n": state(2), "discount_n": torch.tensor([0.25]), "is_demo": torch.tensor([is_demo]),
+        "weights": torch.tensor([0.5]),
+    }
+
+
+SETTINGS = {"td_loss": "mse", "margin": 0.8, "lambda_n_step": 1.0, "lambda_supervised": 1.0, "lambda_l2": 1e-2,
+            "priority_td_error": "n_step"}
+
+
+@pytest.mark.parametrize("is_demo", [True, False])
+def test_dqfd_total_combines_the_four_terms(is_demo):
+    # Q(s) = [1, 2]; online and target nets agree: Q(s1) = [0, 4] → a* = 1, Q(sn) = [8, 0] → a* = 0.
+    net = TableQ([[1.0, 2.0], [0.0, 4.0], [8.0, 0.0]])
+    out = ALGORITHMS["dqfd"](SETTINGS).loss(_batch(is_demo), net, net)
+    y_1, y_n = 1.0 + 0.5 * 4.0, 2.0 + 0.25 * 8.0  # 3, 4
+    j_dq, j_n = 0.5 * (y_1 - 1.0) ** 2, 0.5 * (y_n - 1.0) ** 2  # 2, 4.5
+    j_e = (2.0 + 0.8) - 1.0 if is_demo else 0.0  # expert action 0: max(1 + 0, 2 + 0.8) − 1; none on agent data
+    expected = 0.5 * (j_dq + j_n + j_e) + 1e-2 * 2.0**2
+    assert out.total.item() == pytest.approx(expected)
+    assert out.td_errors.tolist() == pytest.approx([y_n - 1.0])
+
+
+def test_bc_total_is_weighted_cross_entropy_plus_l2():
+    net = TableQ([[0.0, math.log(3.0)]])
+    batch = {"states": torch.zeros((1, 1, 1, 1), dtype=torch.uint8), "actions": torch.tensor([1]),
+             "weights": torch.tensor([1.0])}
+    out = ALGORITHMS["bc"]({"lambda_l2": 1e-2}).loss(batch, net, net)
+    assert out.total.item() == pytest.approx(-math.log(0.75) + 1e-2 * 4.0)
+    assert out.td_errors is None

@@ -1,0 +1,166 @@
+"""Replay invariants: frames stored once, states rebuilt per episode, n-step returns cut at terminals and at episode
+ends, demonstrations never overwritten, priorities and importance weights as in Schaul et al."""
+import numpy as np
+import pytest
+
+from agents.replay import PrioritizedReplay, replay_bytes
+from agents.sumtree import MinTree, SumTree
+
+
+def frame(value):
+    return np.full((2, 2), value, dtype=np.uint8)
+
+
+def make(demo_capacity=0, agent_capacity=64, n_step=3, gamma=0.5, prioritized=True, seed=0):
+    return PrioritizedReplay(demo_capacity=demo_capacity, agent_capacity=agent_capacity, frame_shape=(2, 2), stack=4,
+                             n_step=n_step, gamma=gamma, reward_transform="none", prioritized=prioritized,
+                             alpha=0.4, eps_agent=0.001, eps_demo=1.0, rng=np.random.default_rng(seed))
+
+
+def play(replay, rewards, terminal_at_end, first_value=1):
+    """One episode with frames first_value, first_value+1, …; returns the slots of its steps."""
+    replay.start_episode(frame(first_value))
+    slots = []
+    for index, reward in enumerate(rewards):
+        slots.append(replay._previous(replay.cursor))
+        last = index == len(rewards) - 1
+        replay.add_step(index % 3, reward, last and terminal_at_end, frame(first_value + index + 1), last)
+    return np.array(slots)
+
+
+def test_n_step_return_is_cut_at_a_terminal():
+    replay = make(n_step=3, gamma=0.5)
+    slots = play(replay, [1.0, 2.0, 4.0], terminal_at_end=True)
+    batch = replay.assemble(slots)
+    assert batch["returns_n"].tolist() == pytest.approx([1 + 0.5 * 2 + 0.25 * 4, 2 + 0.5 * 4, 4])
+    assert batch["discount_n"].tolist() == [0.0, 0.0, 0.0]  # no bootstrap after a true terminal
+    assert batch["discount_1"].tolist() == [0.5, 0.5, 0.0]
+
+
+def test_n_step_return_is_shortened_at_a_time_limit_and_bootstraps_from_the_last_frame():
+    replay = make(n_step=3, gamma=0.5)
+    slots = play(replay, [1.0, 2.0], terminal_at_end=False, first_value=10)
+    batch = replay.assemble(slots)
+    assert batch["returns_n"].tolist() == pytest.approx([1 + 0.5 * 2, 2])
+    assert batch["discount_n"].tolist() == pytest.approx([0.25, 0.5])
+    assert batch["next_states_n"][:, -1, 0, 0].tolist() == [12, 12]  # the final frame of the episode
+
+
+def test_n_step_return_never_crosses_into_the_next_episode():
+    replay = make(n_step=5, gamma=1.0)
+    first = play(replay, [1.0, 1.0], terminal_at_end=True)
+    play(replay, [100.0, 100.0, 100.0], terminal_at_end=True, first_value=50)
+    assert replay.assemble(first)["returns_n"].tolist() == [2.0, 1.0]
+
+
+def test_full_n_step_return_bootstraps_n_steps_ahead():
+    replay = make(n_step=2, gamma=0.5)
+    slots = play(replay, [1.0, 1.0, 1.0, 1.0], terminal_at_end=True, first_value=20)
+    batch = replay.assemble(slots[:1])
+    assert batch["returns_n"][0] == pytest.approx(1.5)
+    assert batch["discount_n"][0] == pytest.approx(0.25)
+    assert batch["next_states_n"][0, -1, 0, 0] == 22
+
+
+def test_states_repeat_the_first_frame_at_episode_start_and_do_not_mix_episodes():
+    replay = make()
+    play(replay, [0.0] * 6, terminal_at_end=True, first_value=1)
+    second = play(replay, [0.0] * 3, terminal_at_end=True, first_value=100)
+    states = replay.assemble(second)["states"][:, :, 0, 0]
+    assert states.tolist() == [[100, 100, 100, 100], [100, 100, 100, 101], [100, 100, 101, 102]]
+
+
+def test_incomplete_steps_are_not_sampled_until_their_n_step_look_ahead_exists():
+    replay = make(n_step=3)
+    replay.start_episode(frame(1))
+    for index in range(3):
+        replay.add_step(0, 0.0, False, frame(index + 2), False)
+    assert len(replay) == 0
+    replay.add_step(0, 0.0, False, frame(5), False)
+    assert len(replay) == 1
+    replay.add_step(0, 0.0, True, frame(6), True)
+    assert len(replay) == 5
+
+
+def test_each_frame_is_stored_once():
+    replay = make(agent_capacity=100)
+    play(replay, [0.0] * 9, terminal_at_end=True)
+    assert replay.agent_written == 10  # 9 steps + the final frame; no copies for stacks or next states
+    assert replay_bytes(1_000_000, (84, 84)) / 1_000_000 < 7_500
+
+
+def demo_arrays(count_steps=4, value=200):
+    frames = np.stack([frame(value + i) for i in range(count_steps + 1)])
+    actions = np.array([1] * count_steps + [0], dtype=np.uint8)
+    rewards = np.ones(count_steps + 1, dtype=np.float32)
+    terminals = np.array([False] * (count_steps - 1) + [True, False])
+    has_action = np.array([True] * count_steps + [False])
+    return frames, actions, rewards, terminals, has_action, np.arange(count_steps + 1, dtype=np.int32)
+
+
+def test_demonstrations_are_never_overwritten():
+    replay = make(demo_capacity=5, agent_capacity=8)
+    replay.add_demonstrations(*demo_arrays())
+    before = replay.frames[:5].copy()
+    for episode in range(10):
+        play(replay, [0.0] * 7, terminal_at_end=True, first_value=episode * 10)
+    assert np.array_equal(replay.frames[:5], before)
+    assert replay.valid[:4].all() and not replay.valid[4]
+    assert replay.cursor >= 5
+
+
+def test_overwriting_the_oldest_frame_invalidates_slots_that_stack_on_it():
+    replay = make(agent_capacity=8, n_step=1)
+    play(replay, [0.0] * 7, terminal_at_end=True)  # fills the 8 agent slots
+    assert replay.valid[:7].sum() == 7
+    replay.start_episode(frame(99))  # overwrites slot 0
+    assert not replay.valid[0] and not replay.valid[1:4].any() and replay.valid[4:7].all()
+
+
+def test_new_priorities_use_the_demo_and_agent_bonuses():
+    replay = make(demo_capacity=5, agent_capacity=16)
+    replay.add_demonstrations(*demo_arrays())
+    agent_slots = play(replay, [0.0] * 4, terminal_at_end=True)
+    slots = np.array([0, agent_slots[0]])
+    replay.update_priorities(slots, np.array([0.5, 0.5]))
+    assert replay.sum_tree.get(slots).tolist() == pytest.approx([(0.5 + 1.0) ** 0.4, (0.5 + 0.001) ** 0.4])
+
+
+def test_importance_weights_follow_sampling_probabilities():
+    replay = make(agent_capacity=16, n_step=1)
+    slots = play(replay, [0.0] * 4, terminal_at_end=True)
+    replay.update_priorities(slots, np.array([1.0, 2.0, 3.0, 4.0]))
+    batch = replay.sample(64, beta=0.6)
+    priorities = (np.array([1.0, 2.0, 3.0, 4.0]) + 0.001) ** 0.4
+    probabilities = priorities / priorities.sum()
+    expected = (4 * probabilities) ** -0.6 / (4 * probabilities.min()) ** -0.6
+    lookup = dict(zip(slots.tolist(), expected))
+    assert batch["weights"].tolist() == pytest.approx([lookup[s] for s in batch["indices"].tolist()], rel=1e-5)
+
+
+def test_sampling_frequencies_are_proportional_to_priority_to_the_alpha():
+    replay = make(agent_capacity=16, n_step=1, seed=1)
+    slots = play(replay, [0.0] * 3, terminal_at_end=True)
+    replay.update_priorities(slots, np.array([0.0, 1.0, 9.0]))
+    counts = np.zeros(3)
+    for _ in range(400):
+        sampled = replay.sample(32, beta=1.0)["indices"]
+        counts += [(sampled == slot).sum() for slot in slots]
+    priorities = (np.array([0.0, 1.0, 9.0]) + 0.001) ** 0.4
+    assert counts / counts.sum() == pytest.approx(priorities / priorities.sum(), abs=0.01)
+
+
+def test_uniform_replay_gives_unit_weights():
+    replay = make(agent_capacity=16, n_step=1, prioritized=False)
+    slots = play(replay, [0.0] * 3, terminal_at_end=True)
+    replay.update_priorities(slots, np.array([0.0, 1.0, 9.0]))
+    assert replay.sample(8, beta=0.6)["weights"].tolist() == [1.0] * 8
+
+
+def test_sum_and_min_trees():
+    tree, low = SumTree(5), MinTree(5)
+    values = np.array([1.0, 0.0, 3.0, 2.0, 4.0])
+    tree.set(np.arange(5), values)
+    low.set(np.arange(5), values)
+    assert tree.reduce() == 10.0 and low.reduce() == 0.0
+    assert tree.find(np.array([0.0, 0.99, 1.0, 3.99, 4.0, 5.99, 6.0, 9.99])).tolist() == [0, 0, 2, 2, 3, 3, 4, 4]
