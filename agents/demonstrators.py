@@ -48,13 +48,14 @@ class Demonstrator:
     horizon: int  # look-ahead in agent steps
     life_penalty: float  # a lost life costs this much in a rollout's value
 
-    def policy(self, env, frame_skip: int) -> "LookaheadPolicy":
-        return LookaheadPolicy(self, env, frame_skip)
+    def policy(self, env, frame_skip: int, seed: int) -> "LookaheadPolicy":
+        return LookaheadPolicy(self, env, frame_skip, seed)
 
 
 class LookaheadPolicy:
-    def __init__(self, spec: Demonstrator, env, frame_skip: int):
+    def __init__(self, spec: Demonstrator, env, frame_skip: int, seed: int):
         self.spec, self.frame_skip = spec, frame_skip
+        self.rng = np.random.default_rng(seed)
         self.ale = env.unwrapped.ale
         self.prev_ram = None
 
@@ -80,13 +81,16 @@ class LookaheadPolicy:
         preferred = self.spec.heuristic(ram, self.prev_ram)
         self.prev_ram = ram.copy()
         start = self.ale.cloneState()
-        best_action, best_value = preferred, -np.inf
-        for action in (preferred,) + tuple(a for a in self.spec.candidate_actions if a != preferred):
-            value = self._rollout(action)
+        candidates = (preferred,) + tuple(a for a in self.spec.candidate_actions if a != preferred)
+        values = []
+        for action in candidates:
+            values.append(self._rollout(action))
             self.ale.restoreState(start)
-            if value > best_value:  # strict: ties keep the heuristic's own choice
-                best_action, best_value = action, value
-        return best_action
+        best = [action for action, value in zip(candidates, values) if value == max(values)]
+        if len(best) == len(candidates):  # nothing to choose between: follow the heuristic
+            return preferred
+        # Among equally good actions pick at random: varied paddle contacts end rallies that a fixed choice prolongs.
+        return int(self.rng.choice(best))
 
 
 DEMONSTRATORS = {

@@ -22,7 +22,8 @@ class QNetwork(nn.Module):
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         """frames: uint8 (batch, stack, H, W) → Q-values (batch, actions)."""
-        features = self.torso(frames.float() / 255.0)
+        # channels-last convolutions are markedly faster on CPU (oneDNN) and on tensor-core GPUs.
+        features = self.torso((frames.float() / 255.0).contiguous(memory_format=torch.channels_last))
         advantage = self.advantage(features)
         if not self.dueling:
             return advantage

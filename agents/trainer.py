@@ -57,9 +57,10 @@ class Trainer:
             self.demos = demo_files.load(self.demo_path, self.cell["game"], p)
         self.env = make_env(self.cell["game"], p, seed)
         self.num_actions = int(self.env.action_space.n)
-        self.online = QNetwork(self.num_actions, p["frame_stack"], p["screen_size"], s["dueling"]).to(self.device)
+        self.online = QNetwork(self.num_actions, p["frame_stack"], p["screen_size"], s["dueling"]).to(
+            self.device, memory_format=torch.channels_last)
         self.target = copy.deepcopy(self.online).requires_grad_(False)
-        self.optimizer = torch.optim.Adam(self.online.parameters(), lr=s["learning_rate"], eps=s["adam_eps"])
+        self.optimizer = torch.optim.Adam(self.online.parameters(), lr=s["learning_rate"], eps=s["adam_eps"], fused=True)
         self.algorithm = ALGORITHMS[self.cell["algorithm"]](s)
         self.replay = PrioritizedReplay(
             demo_capacity=len(self.demos.frames) if self.demos else 0,

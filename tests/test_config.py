@@ -1,0 +1,66 @@
+"""Bad configuration is refused with one line that names the problem and the fix, before any compute."""
+import pytest
+
+from agents.config import resolve, values
+from agents.errors import ConfigError
+
+
+def refused(profile, game="Pong", method="dqfd", seed=0):
+    with pytest.raises(ConfigError) as caught:
+        resolve(game, method, seed, profile)
+    assert "\n" not in str(caught.value)
+    return str(caught.value)
+
+
+def test_defaults_resolve_with_an_origin_for_every_value():
+    cell = resolve("Pong", "dqfd", 0, {})
+    for section in ("settings", "protocol"):
+        for key, entry in cell[section].items():
+            assert entry["origin"].startswith(("paper", "our choice")), key
+    assert values(cell["settings"])["margin"] == 0.8
+
+
+def test_method_definitions_and_profile_overrides_apply_in_order():
+    profile = {"settings": {"pretrain_updates": 10, "learning_starts": 5},
+               "method_settings": {"pdd_dqn": {"learning_starts": 7}}}
+    cell = resolve("Pong", "pdd_dqn", 0, profile)
+    settings = values(cell["settings"])
+    assert settings["pretrain_updates"] == 0  # the method's definition beats a profile-wide budget
+    assert settings["learning_starts"] == 7  # a per-method profile setting beats the definition
+    assert cell["settings"]["learning_starts"]["origin"] == "override: profile method_settings.pdd_dqn"
+
+
+def test_an_origin_can_be_given_with_the_value():
+    cell = resolve("Pong", "dqfd", 0, {"settings": {"margin": {"value": 0.5, "origin": "sweep"}}})
+    assert cell["settings"]["margin"] == {"value": 0.5, "origin": "sweep"}
+
+
+@pytest.mark.parametrize(
+    "profile, expected",
+    [
+        ({"settings": {"marginn": 0.5}}, "unknown setting 'marginn' in profile settings"),
+        ({"settings": {"gamma": 1.5}}, "gamma=1.5 in profile settings must lie in [0.0, 1.0]"),
+        ({"settings": {"n_step": 0}}, "n_step=0 in profile settings must be > 0"),
+        ({"settings": {"batch_size": "big"}}, "batch_size='big' in profile settings must be a number"),
+        ({"settings": {"pretrain_updates": 2.5}}, "pretrain_updates=2.5 in method 'dqfd' must be a whole number"),
+        ({"settings": {"prioritized": "yes"}}, "prioritized='yes' in method 'dqfd' should be a bool"),
+        ({"settings": {"td_loss": "l1"}}, "td_loss='l1' in profile settings is not one of huber, mse"),
+        ({"protocol": "atari100k"}, "unknown protocol 'atari100k'"),
+        ({"protocol_overrides": {"sticky": 0.25}}, "unknown setting 'sticky' in profile protocol_overrides"),
+        ({"settings": {"margin": {"origin": "x"}}}, "needs a 'value' key"),
+        ({"settings": {"pretrain_updates": 0, "agent_steps": 0}}, "neither pretrain_updates nor agent_steps"),
+    ],
+)
+def test_bad_settings(profile, expected):
+    assert expected in refused(profile)
+
+
+def test_unknown_game_method_algorithm_and_seed():
+    assert "unknown game 'Pongg'" in refused({}, game="Pongg")
+    assert "unknown method 'dqfdd'" in refused({}, method="dqfdd")
+    assert "unknown algorithm 'sarsa'" in refused({"method_definitions": {"x": {"algorithm": "sarsa"}}}, method="x")
+    assert "seed -1" in refused({}, seed=-1)
+
+
+def test_pretraining_without_demonstrations_is_refused():
+    assert "pretrains without demonstrations" in refused({"method_settings": {"dqfd": {"use_demos": False}}})
