@@ -96,6 +96,6 @@ class LookaheadPolicy:
 DEMONSTRATORS = {
     "Pong": Demonstrator("pong_ram_lookahead_v1", pong_heuristic, (NOOP, RIGHT, LEFT), horizon=20, life_penalty=0.0),
     "Breakout": Demonstrator(
-        "breakout_ram_lookahead_v1", breakout_heuristic, (NOOP, FIRE, RIGHT, LEFT), horizon=15, life_penalty=10.0
+        "breakout_ram_lookahead_v1", breakout_heuristic, (NOOP, FIRE, RIGHT, LEFT), horizon=6, life_penalty=10.0
     ),
 }

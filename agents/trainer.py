@@ -23,6 +23,7 @@ from .replay import PrioritizedReplay
 
 EVAL_SEED_OFFSET = 1_000_000  # evaluation episodes use their own environment seed, never the training one
 LOG_ROWS = 200  # loss rows per run in the progress table
+PROGRESS_FLUSH_S = 60.0  # the progress table is rewritten this often while a run is going
 
 
 class NonFiniteError(RuntimeError):
@@ -114,8 +115,12 @@ class Trainer:
             self.metric_sums, self.metric_count = {}, 0
 
     def _log(self, **row) -> None:
-        row.update(update=self.updates, wall_s=round(time.monotonic() - self.start, 2))
+        now = time.monotonic()
+        row.update(update=self.updates, wall_s=round(now - self.start, 2))
         self.rows.append(row)
+        if now - self.last_flush >= PROGRESS_FLUSH_S:  # so a long run can be watched while it learns
+            write_csv(self.run_dir / "progress.csv", pd.DataFrame(self.rows))
+            self.last_flush = now
 
     # ---------------------------------------------------------------------------------------------------- acting
     def _act(self, state: np.ndarray, epsilon: float) -> int:
@@ -190,7 +195,7 @@ class Trainer:
 
     # ------------------------------------------------------------------------------------------------------- run
     def run(self) -> dict:
-        self.start = time.monotonic()
+        self.start = self.last_flush = time.monotonic()
         self._setup()
         s = self.settings
         label = f"{self.cell['game']}/{self.cell['method']}/seed {self.cell['seed']}"

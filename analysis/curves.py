@@ -62,7 +62,7 @@ def plot_game(game: str, episodes: pd.DataFrame, runs: pd.DataFrame, demonstrato
         pretrain = int(method_runs["pretrain_updates"].max())
         pretrained |= pretrain > 0
         suffix = f", after {pretrain:,} pretraining updates" if pretrain else ""
-        axes.plot(curve["step"], curve["mean"], color=colour, linewidth=2,
+        axes.plot(curve["step"], curve["mean"], color=colour, linewidth=2, marker="o", markersize=3,
                   label=f"{method} (n={len(method_runs)}{suffix})")
         axes.fill_between(curve["step"], curve["low"], curve["high"], color=colour, alpha=0.2, linewidth=0)
     demo = demonstrators[demonstrators["game"] == game]["score"] if len(demonstrators) else pd.Series(dtype=float)
@@ -71,7 +71,7 @@ def plot_game(game: str, episodes: pd.DataFrame, runs: pd.DataFrame, demonstrato
                      label=f"demonstrator mean ({len(demo)} episodes)")
     if pretrained:
         axes.axvline(0, color="grey", linewidth=3, alpha=0.5)
-        axes.annotate("end of pretraining", xy=(0, 1), xycoords=("data", "axes fraction"), xytext=(4, -12),
+        axes.annotate("end of pretraining", xy=(0, 0), xycoords=("data", "axes fraction"), xytext=(5, 5),
                       textcoords="offset points", fontsize=9, color="grey")
     axes.set_xlim(0, horizon)
     axes.set_xlabel(f"agent steps (×{int(runs['frame_skip'].max()) if 'frame_skip' in runs else 4} frames)")
