@@ -50,7 +50,7 @@ def record(game: str, protocol: dict, episodes: int, seed: int, path: str | Path
         raise DemoFileError(f"no demonstrator for {game!r}; demonstrators exist for {', '.join(DEMONSTRATORS)}")
     demonstrator = DEMONSTRATORS[game]
     env = make_env(game, protocol, seed)
-    policy = demonstrator.policy(env, protocol["frame_skip"], seed)
+    policy = demonstrator.policy(env)
     columns = {name: [] for name in ARRAYS}
     summaries = []
     progress = Progress(total=episodes, unit="episode", label=f"demos {game}")

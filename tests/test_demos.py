@@ -12,7 +12,7 @@ from agents.errors import DemoFileError
 def test_round_trip_keeps_every_array_and_the_episode_table(pong_demo_file, short_protocol):
     loaded = demos.load(pong_demo_file, "Pong", short_protocol)
     assert loaded.metadata["game"] == "Pong"
-    assert loaded.metadata["demonstrator"] == "pong_ram_lookahead_v1"
+    assert loaded.metadata["demonstrator"] == "pong_ram_tracker_v1"
     assert len(loaded.episodes) == 2
     # 400 frames (no-op starts included) / frame skip 4: under 100 steps, cut by the time limit
     lengths = loaded.episodes["length"].to_numpy()
