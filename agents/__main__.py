@@ -33,6 +33,12 @@ def main(argv=None) -> int:
     demos.add_argument("--out", required=True, help="demo file to write (.npz)")
     demos.add_argument("--stats", help="per-episode score table (.csv); default: beside --out")
 
+    random = commands.add_parser("random", help="score uniformly random play, the floor for a demonstrator")
+    random.add_argument("--game", required=True)
+    random.add_argument("--episodes", type=int, default=10)
+    random.add_argument("--seed", type=int, default=0)
+    random.add_argument("--out", help="per-episode scores (.csv)")
+
     train = commands.add_parser("train", help="run one cell of the matrix: game × method × seed → run folder")
     train.add_argument("--game", required=True)
     train.add_argument("--method", required=True)
@@ -41,7 +47,7 @@ def main(argv=None) -> int:
     train.add_argument("--out", required=True, help="run folder")
     train.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     train.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda[:N]")
-    for sub in (demos, train):
+    for sub in (demos, random, train):
         sub.add_argument("--profile", help="workflow config file (YAML) whose settings apply")
         sub.add_argument("--profile-json", help="the same as a JSON string (the workflow passes this)")
 
@@ -61,6 +67,16 @@ def main(argv=None) -> int:
             scores = demos.episodes["score"]
             print(f"{args.game}: {len(scores)} episodes, {demos.num_transitions} transitions, "
                   f"score mean {scores.mean():.1f} (worst {scores.min():g}, best {scores.max():g})")
+        elif args.command == "random":
+            from .config import resolve_protocol, values
+            from .demos import random_scores
+            from .io import write_csv
+
+            scores = random_scores(args.game, values(resolve_protocol(_profile(args))), args.episodes, args.seed)
+            if args.out:
+                write_csv(args.out, scores)
+            print(f"{args.game}: random play scores {scores['score'].mean():.1f} on average over {len(scores)} "
+                  f"episodes (worst {scores['score'].min():g}, best {scores['score'].max():g})")
         elif args.command == "train":
             from .config import resolve
             from .trainer import Trainer

@@ -96,6 +96,21 @@ def record(game: str, protocol: dict, episodes: int, seed: int, path: str | Path
     return demos
 
 
+def random_scores(game: str, protocol: dict, episodes: int, seed: int) -> pd.DataFrame:
+    """Scores of uniformly random play under the same protocol: the floor a demonstrator must clear."""
+    env = make_env(game, protocol, seed)
+    rows = []
+    for episode in range(episodes):
+        env.reset(seed=seed if episode == 0 else None)
+        score, length, done = 0.0, 0, False
+        while not done:
+            _, reward, terminated, truncated, _ = env.step(env.action_space.sample())
+            score, length, done = score + reward, length + 1, terminated or truncated
+        rows.append({"game": game, "episode": episode, "score": score, "length": length})
+    env.close()
+    return pd.DataFrame(rows)
+
+
 def save(demos: Demonstrations, path: str | Path) -> None:
     arrays = {name: getattr(demos, name) for name in ARRAYS}
     arrays["metadata"] = np.frombuffer(json.dumps(demos.metadata).encode(), dtype=np.uint8)
