@@ -7,6 +7,11 @@ from pathlib import Path
 import pandas as pd
 
 
+def read_tables(paths: list[str], columns: list[str]) -> pd.DataFrame:
+    return pd.concat([pd.read_csv(path) for path in paths], ignore_index=True) if paths else pd.DataFrame(
+        columns=columns)
+
+
 def collect(summary_paths: list[str], demo_stats_paths: list[str]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     runs, episodes = [], []
     for path in map(Path, summary_paths):
@@ -23,9 +28,7 @@ def collect(summary_paths: list[str], demo_stats_paths: list[str]) -> tuple[pd.D
                 game=summary["game"], method=summary["method"], seed=summary["seed"]
             )
             episodes.append(played)
-    demonstrators = pd.concat([pd.read_csv(path) for path in demo_stats_paths]) if demo_stats_paths else pd.DataFrame(
-        columns=["game", "demonstrator", "episode", "score", "length", "ended_by"]
-    )
+    demonstrators = read_tables(demo_stats_paths, ["game", "demonstrator", "episode", "score", "length", "ended_by"])
     runs = pd.DataFrame(runs).sort_values(["game", "method", "seed"]).reset_index(drop=True)
     episodes = pd.concat(episodes, ignore_index=True) if episodes else pd.DataFrame(
         columns=["game", "method", "seed", "agent_step", "episode_return"]

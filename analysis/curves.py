@@ -35,7 +35,7 @@ def binned_curve(episodes: pd.DataFrame, edges: np.ndarray) -> pd.DataFrame:
 
 
 def plot_game(game: str, episodes: pd.DataFrame, runs: pd.DataFrame, demonstrators: pd.DataFrame,
-              methods: list[str], bins: int, out: str) -> None:
+              methods: list[str], bins: int, out: str, random: pd.DataFrame | None = None) -> None:
     colours = method_colours(methods)
     runs = runs[runs["game"] == game]
     episodes = episodes[episodes["game"] == game]
@@ -69,6 +69,9 @@ def plot_game(game: str, episodes: pd.DataFrame, runs: pd.DataFrame, demonstrato
     if len(demo):
         axes.axhline(demo.mean(), color="black", linestyle="--", linewidth=1.5,
                      label=f"demonstrator mean ({len(demo)} episodes)")
+    if random is not None and (random["game"] == game).any():
+        axes.axhline(random[random["game"] == game]["score"].mean(), color="grey", linestyle="-.", linewidth=1.2,
+                     label="random play")
     if pretrained:
         axes.axvline(0, color="grey", linewidth=3, alpha=0.5)
         axes.annotate("end of pretraining", xy=(0, 0), xycoords=("data", "axes fraction"), xytext=(5, 5),

@@ -47,7 +47,3 @@ for game in DEMO_GAMES:
             f"config error: {needing} need demonstrations but no demonstrator exists for {game}; "
             f"demonstrators exist for {', '.join(DEMONSTRATORS)}"
         )
-
-
-def train_threads():
-    return config["threads_per_run"]

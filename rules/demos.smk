@@ -14,3 +14,18 @@ rule demos:
     shell:
         "python -m agents demos --game {wildcards.game} --episodes {params.episodes} --seed {params.seed}"
         " --out {output.demos} --stats {output.stats} --profile-json {params.profile:q} > {log} 2>&1"
+
+
+rule random_play:
+    output:
+        f"{RESULTS}/baselines/{{game}}.random.csv",
+    params:
+        profile=lambda wildcards: json.dumps(demo_profile(), sort_keys=True),
+        episodes=config["random_episodes"],
+        seed=config["demos"]["seed"],
+    log:
+        f"{RESULTS}/logs/baselines/{{game}}.log",
+    threads: 1
+    shell:
+        "python -m agents random --game {wildcards.game} --episodes {params.episodes} --seed {params.seed}"
+        " --out {output} --profile-json {params.profile:q} > {log} 2>&1"

@@ -17,7 +17,7 @@ rule train:
         run_dir=RUN_DIR,
     log:
         f"{RESULTS}/logs/train/{{game}}_{{method}}_seed_{{seed}}.log",
-    threads: train_threads()
+    threads: config["threads_per_run"]
     resources:
         mem_mb=config["train_mem_mb"],
     shell:

@@ -64,3 +64,33 @@ def test_unknown_game_method_algorithm_and_seed():
 
 def test_pretraining_without_demonstrations_is_refused():
     assert "pretrains without demonstrations" in refused({"method_settings": {"dqfd": {"use_demos": False}}})
+
+
+def profile(*names):
+    """Config files merged the way Snakemake merges `--configfile` over `configfile:`."""
+    from pathlib import Path
+
+    import yaml
+    from snakemake.utils import update_config
+
+    merged = {}
+    for name in names:
+        update_config(merged, yaml.safe_load((Path(__file__).parent.parent / "config" / name).read_text()))
+    return merged
+
+
+@pytest.mark.parametrize("names", [("config.yaml",), ("config.yaml", "tiny.yaml"), ("config.yaml", "paper.yaml")])
+def test_every_profile_resolves_for_every_cell(names):
+    merged = profile(*names)
+    for game in merged["games"]:
+        for method in merged["methods"]:
+            resolve(game, method, merged["seeds"][0], merged)
+
+
+def test_the_paper_profile_clears_the_laptop_budget():
+    merged = profile("config.yaml", "paper.yaml")
+    cell = resolve("Pong", "dqfd", 0, merged)
+    assert cell["settings"]["pretrain_updates"] == {"value": 750000, "origin": "paper: DQfD phase I"}
+    assert values(cell["settings"])["target_update_period"] == 10000
+    assert values(cell["settings"])["learning_rate"] == 6.25e-5
+    assert len(merged["seeds"]) == 4
