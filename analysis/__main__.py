@@ -29,6 +29,8 @@ def main(argv=None) -> int:
     table.add_argument("--demonstrators", required=True)
     table.add_argument("--episodes", help="interaction episodes, for the early-interaction score")
     table.add_argument("--random", help="random-play scores")
+    table.add_argument("--early-fraction", type=float, default=0.5,
+                       help="the early-interaction window, as a fraction of each run's agent steps")
     table.add_argument("--csv", required=True)
     table.add_argument("--markdown", required=True)
     curves = commands.add_parser("curves", help="learning curves of one game (PNG)")
@@ -56,9 +58,10 @@ def main(argv=None) -> int:
         from .tables import scores_table, to_markdown
 
         result = scores_table(pd.read_csv(args.runs), pd.read_csv(args.demonstrators),
-                              episodes=optional_csv(args.episodes), random=optional_csv(args.random))
+                              episodes=optional_csv(args.episodes), random=optional_csv(args.random),
+                              early_fraction=args.early_fraction)
         write_csv(args.csv, result)
-        write_text(args.markdown, to_markdown(result))
+        write_text(args.markdown, to_markdown(result, args.early_fraction))
     elif args.command == "curves":
         from .curves import plot_game
 

@@ -7,8 +7,6 @@ import pandas as pd
 
 from .stats import mean_ci
 
-EARLY_FRACTION = 0.25  # the early-interaction window: episodes that end in the first quarter of a run's agent steps
-
 
 def demonstrator_scores(demonstrators: pd.DataFrame) -> pd.DataFrame:
     return demonstrators.groupby("game")["score"].agg(
@@ -16,18 +14,19 @@ def demonstrator_scores(demonstrators: pd.DataFrame) -> pd.DataFrame:
     ).reset_index()
 
 
-def early_scores(runs: pd.DataFrame, episodes: pd.DataFrame) -> pd.DataFrame:
-    """Per run, the mean score of the interaction episodes that end within the early window (NaN if none)."""
+def early_scores(runs: pd.DataFrame, episodes: pd.DataFrame, early_fraction: float) -> pd.DataFrame:
+    """Per run, the mean score of the interaction episodes that end in the first `early_fraction` of its agent
+    steps (NaN if none does)."""
     horizon = runs.set_index(["game", "method", "seed"])["agent_steps"]
     played = episodes.join(horizon.rename("horizon"), on=["game", "method", "seed"])
-    early = played[played["agent_step"] <= EARLY_FRACTION * played["horizon"]]
+    early = played[played["agent_step"] <= early_fraction * played["horizon"]]
     return early.groupby(["game", "method", "seed"])["episode_return"].mean().rename("early_score").reset_index()
 
 
 def scores_table(runs: pd.DataFrame, demonstrators: pd.DataFrame, episodes: pd.DataFrame | None = None,
-                 random: pd.DataFrame | None = None) -> pd.DataFrame:
+                 random: pd.DataFrame | None = None, early_fraction: float = 0.5) -> pd.DataFrame:
     if episodes is not None and len(episodes):
-        runs = runs.merge(early_scores(runs, episodes), on=["game", "method", "seed"], how="left")
+        runs = runs.merge(early_scores(runs, episodes, early_fraction), on=["game", "method", "seed"], how="left")
     rows = []
     for (game, method), group in runs.groupby(["game", "method"], sort=False):
         group = group.sort_values("seed")
@@ -47,7 +46,7 @@ def scores_table(runs: pd.DataFrame, demonstrators: pd.DataFrame, episodes: pd.D
     return table
 
 
-def to_markdown(table: pd.DataFrame) -> str:
+def to_markdown(table: pd.DataFrame, early_fraction: float = 0.5) -> str:
     def fmt(value):
         return "–" if pd.isna(value) else f"{value:.1f}"
 
@@ -73,7 +72,7 @@ def to_markdown(table: pd.DataFrame) -> str:
     notes = [
         "",
         f"Early score: mean raw score of the episodes a run played (ε-greedy, while learning) that ended in the first "
-        f"{EARLY_FRACTION:.0%} of its agent steps; DQfD's come after its pretraining. Final score: mean raw score of "
+        f"{early_fraction:.0%} of its agent steps; DQfD's come after its pretraining. Final score: mean raw score of "
         "the run's evaluation episodes after training. Means and t-intervals are over seeds; – where a method never "
         "interacts or an interval needs a second seed.",
     ]

@@ -25,11 +25,13 @@ rule scores_table:
     output:
         csv=f"{RESULTS}/tables/scores.csv",
         markdown=f"{RESULTS}/tables/scores.md",
+    params:
+        early_fraction=config["early_fraction"],
     log:
         f"{RESULTS}/logs/analysis/scores_table.log",
     shell:
         "python -m analysis table --runs {input.runs} --episodes {input.episodes}"
-        " --demonstrators {input.demonstrators} --random {input.random}"
+        " --demonstrators {input.demonstrators} --random {input.random} --early-fraction {params.early_fraction}"
         " --csv {output.csv} --markdown {output.markdown} > {log} 2>&1"
 
 

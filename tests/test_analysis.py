@@ -53,7 +53,7 @@ def test_early_scores_use_the_first_quarter_of_each_run():
     episodes = pd.DataFrame({"game": "Pong", "method": ["dqfd"] * 3 + ["pdd_dqn"] * 2, "seed": [0, 0, 1, 0, 1],
                              "agent_step": [10, 30, 20, 5, 90], "episode_return": [-3.0, 7.0, -1.0, -21.0, -5.0]})
     random = pd.DataFrame({"game": ["Pong", "Pong"], "score": [-21.0, -19.0]})
-    table = scores_table(RUNS, DEMOS, episodes=episodes, random=random).set_index("method")
+    table = scores_table(RUNS, DEMOS, episodes=episodes, random=random, early_fraction=0.25).set_index("method")
     assert table.loc["dqfd", "early_mean"] == -2.0  # the step-30 episode is past 25 of 100 steps
     assert table.loc["dqfd", "early_per_seed"] == "-3.0 -1.0"
     assert table.loc["pdd_dqn", "early_mean"] == -21.0 and table.loc["pdd_dqn", "early_per_seed"] == "-21.0 –"
