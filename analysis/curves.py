@@ -44,6 +44,7 @@ def plot_game(game: str, episodes: pd.DataFrame, runs: pd.DataFrame, demonstrato
     sns.set_theme(style="whitegrid", context="paper", font_scale=1.2)
     figure, axes = plt.subplots(figsize=(7, 4.5))
     pretrained = False
+    levels = []  # means and reference scores: the y-range is fitted to these, so a wide 2-seed band cannot hide them
     for method in methods:
         method_runs = runs[runs["method"] == method]
         if method_runs.empty:
@@ -51,6 +52,7 @@ def plot_game(game: str, episodes: pd.DataFrame, runs: pd.DataFrame, demonstrato
         colour = colours[method]
         if int(method_runs["agent_steps"].max()) == 0:  # never interacts: its evaluation score is the curve
             mean, low, high = mean_ci(method_runs["eval_score_mean"])
+            levels.append(mean)
             axes.axhline(mean, color=colour, linestyle=":", linewidth=2,
                          label=f"{method} (evaluation, no interaction; n={len(method_runs)})")
             if not np.isnan(low):
@@ -59,6 +61,7 @@ def plot_game(game: str, episodes: pd.DataFrame, runs: pd.DataFrame, demonstrato
         curve = binned_curve(episodes[episodes["method"] == method], edges)
         if curve.empty:
             continue
+        levels.extend(curve["mean"])
         pretrain = int(method_runs["pretrain_updates"].max())
         pretrained |= pretrain > 0
         suffix = f", after {pretrain:,} pretraining updates" if pretrain else ""
@@ -67,16 +70,22 @@ def plot_game(game: str, episodes: pd.DataFrame, runs: pd.DataFrame, demonstrato
         axes.fill_between(curve["step"], curve["low"], curve["high"], color=colour, alpha=0.2, linewidth=0)
     demo = demonstrators[demonstrators["game"] == game]["score"] if len(demonstrators) else pd.Series(dtype=float)
     if len(demo):
+        levels.append(demo.mean())
         axes.axhline(demo.mean(), color="black", linestyle="--", linewidth=1.5,
                      label=f"demonstrator mean ({len(demo)} episodes)")
     if random is not None and (random["game"] == game).any():
-        axes.axhline(random[random["game"] == game]["score"].mean(), color="grey", linestyle="-.", linewidth=1.2,
+        levels.append(random[random["game"] == game]["score"].mean())
+        axes.axhline(levels[-1], color="grey", linestyle="-.", linewidth=1.2,
                      label="random play")
     if pretrained:
         axes.axvline(0, color="grey", linewidth=3, alpha=0.5)
         axes.annotate("end of pretraining", xy=(0, 0), xycoords=("data", "axes fraction"), xytext=(5, 5),
                       textcoords="offset points", fontsize=9, color="grey")
     axes.set_xlim(0, horizon)
+    if levels:
+        low, high = float(np.nanmin(levels)), float(np.nanmax(levels))
+        pad = max(0.25 * (high - low), 1.0)
+        axes.set_ylim(low - pad, high + pad)
     axes.set_xlabel(f"agent steps (×{int(runs['frame_skip'].max()) if 'frame_skip' in runs else 4} frames)")
     axes.set_ylabel("episode score (raw)")
     axes.set_title(f"{game}: mean over seeds, 95% CI band")
