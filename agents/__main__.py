@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from .errors import ConfigError, DemoFileError
+from .errors import ConfigError, DemoFileError, NonFiniteError
 
 
 def _profile(args) -> dict:
@@ -16,7 +16,12 @@ def _profile(args) -> dict:
     if args.profile:
         profile = yaml.safe_load(Path(args.profile).read_text()) or {}
     if args.profile_json:
-        profile.update(json.loads(args.profile_json))
+        for key, value in json.loads(args.profile_json).items():
+            # Mappings (settings, method_settings, ...) merge key by key, so --profile-json can adjust a profile.
+            if isinstance(value, dict) and isinstance(profile.get(key), dict):
+                profile[key] = {**profile[key], **value}
+            else:
+                profile[key] = value
     return profile
 
 
@@ -30,6 +35,8 @@ def main(argv=None) -> int:
     demos.add_argument("--game", required=True)
     demos.add_argument("--episodes", type=int, required=True)
     demos.add_argument("--seed", type=int, default=0)
+    demos.add_argument("--epsilon", type=float, default=0.0,
+                       help="probability of replacing each demonstrator action by a random one (demo quality)")
     demos.add_argument("--out", required=True, help="demo file to write (.npz)")
     demos.add_argument("--stats", help="per-episode score table (.csv); default: beside --out")
 
@@ -47,6 +54,9 @@ def main(argv=None) -> int:
     train.add_argument("--out", required=True, help="run folder")
     train.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     train.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda[:N]")
+    train.add_argument("--checkpoint-dir", help="where checkpoints go; default: RUN_FOLDER/checkpoints")
+    train.add_argument("--checkpoint-every-min", type=float, default=10.0,
+                       help="minutes between checkpoints; a rerun of a killed run resumes from the last one")
     for sub in (demos, random, train):
         sub.add_argument("--profile", help="workflow config file (YAML) whose settings apply")
         sub.add_argument("--profile-json", help="the same as a JSON string (the workflow passes this)")
@@ -63,7 +73,7 @@ def main(argv=None) -> int:
 
             protocol = values(resolve_protocol(_profile(args)))
             stats = args.stats or str(Path(args.out).with_suffix(".stats.csv"))
-            demos = record(args.game, protocol, args.episodes, args.seed, args.out, stats)
+            demos = record(args.game, protocol, args.episodes, args.seed, args.out, stats, args.epsilon)
             scores = demos.episodes["score"]
             print(f"{args.game}: {len(scores)} episodes, {demos.num_transitions} transitions, "
                   f"score mean {scores.mean():.1f} (worst {scores.min():g}, best {scores.max():g})")
@@ -82,12 +92,17 @@ def main(argv=None) -> int:
             from .trainer import Trainer
 
             cell = resolve(args.game, args.method, args.seed, _profile(args))
-            summary = Trainer(cell, args.out, args.demos, args.threads, args.device).run()
+            trainer = Trainer(cell, args.out, args.demos, args.threads, args.device,
+                              args.checkpoint_dir, 60.0 * args.checkpoint_every_min)
+            summary = trainer.run()
             print(f"{args.game}/{args.method}/seed {args.seed}: evaluation score {summary['eval_score_mean']:.1f} "
                   f"over {summary['eval_episodes']} episodes, {summary['wall_s']:.0f} s")
     except (ConfigError, DemoFileError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except NonFiniteError as error:
+        print(f"error: {error}; the last checkpoint is kept", file=sys.stderr)
+        return 3
     return 0
 
 

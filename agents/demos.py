@@ -45,12 +45,20 @@ class Demonstrations:
         return pd.DataFrame(self.metadata["episodes"])
 
 
-def record(game: str, protocol: dict, episodes: int, seed: int, path: str | Path, stats_path: str | Path) -> Demonstrations:
+def record(game: str, protocol: dict, episodes: int, seed: int, path: str | Path, stats_path: str | Path,
+           epsilon: float = 0.0) -> Demonstrations:
+    """Record `episodes` episodes of the game's demonstrator. With probability `epsilon` an action is replaced by a
+    uniformly random one, and the random action is what is stored: the file holds what was played. The noise lowers the
+    demonstrator's quality on purpose, and it also spreads the demonstrations over more states: the ALE is
+    deterministic, so a deterministic demonstrator repeats nearly the same episodes, varied only by the no-op starts."""
     if game not in DEMONSTRATORS:
         raise DemoFileError(f"no demonstrator for {game!r}; demonstrators exist for {', '.join(DEMONSTRATORS)}")
+    if not 0.0 <= epsilon <= 1.0:
+        raise DemoFileError(f"demo noise epsilon={epsilon} is not a probability; use a value in [0, 1]")
     demonstrator = DEMONSTRATORS[game]
     env = make_env(game, protocol, seed)
     policy = demonstrator.policy(env)
+    noise = np.random.default_rng(seed)
     columns = {name: [] for name in ARRAYS}
     summaries = []
     progress = Progress(total=episodes, unit="episode", label=f"demos {game}")
@@ -59,7 +67,9 @@ def record(game: str, protocol: dict, episodes: int, seed: int, path: str | Path
         policy.reset()
         score, step, terminated, truncated = 0.0, 0, False, False
         while not (terminated or truncated):
-            action = policy.act()
+            action = policy.act()  # always asked, so that it keeps track of the ball between noisy steps
+            if epsilon > 0 and noise.random() < epsilon:
+                action = int(noise.integers(env.action_space.n))
             next_frame, reward, terminated, truncated, _ = env.step(action)
             for name, value in zip(ARRAYS, (frame, action, reward, terminated, True, step)):
                 columns[name].append(value)
@@ -78,6 +88,7 @@ def record(game: str, protocol: dict, episodes: int, seed: int, path: str | Path
         "game": game,
         "env": {key: protocol[key] for key in ENV_KEYS},
         "demonstrator": demonstrator.name,
+        "epsilon": epsilon,
         "seed": seed,
         "recorded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "episodes": summaries,
@@ -92,7 +103,7 @@ def record(game: str, protocol: dict, episodes: int, seed: int, path: str | Path
         episode_step=np.asarray(columns["episode_step"], dtype=np.int32),
     )
     save(demos, path)
-    write_csv(stats_path, demos.episodes.assign(game=game, demonstrator=demonstrator.name))
+    write_csv(stats_path, demos.episodes.assign(game=game, demonstrator=demonstrator.name, epsilon=epsilon))
     return demos
 
 

@@ -7,3 +7,7 @@ class ConfigError(ValueError):
 
 class DemoFileError(ValueError):
     """A demonstration file that is missing, corrupt, truncated or recorded under other settings."""
+
+
+class NonFiniteError(RuntimeError):
+    """A loss or Q-value that became NaN or infinite during training."""

@@ -8,11 +8,13 @@ from tqdm import tqdm
 
 
 class Progress:
-    def __init__(self, total: int, unit: str, label: str, interval: float = 30.0):
+    def __init__(self, total: int, unit: str, label: str, interval: float = 30.0, initial: int = 0):
+        """`initial`: units already done before this process started (a resumed run)."""
         self.total, self.unit, self.label, self.interval = total, unit, label, interval
-        self.done, self.start = 0, time.monotonic()
-        self.last_line = self.start
-        self.bar = tqdm(total=total, unit=unit, desc=label, dynamic_ncols=True) if sys.stderr.isatty() else None
+        self.done = self.initial = initial
+        self.start = self.last_line = time.monotonic()
+        self.bar = (tqdm(total=total, initial=initial, unit=unit, desc=label, dynamic_ncols=True)
+                    if sys.stderr.isatty() else None)
 
     def update(self, count: int = 1, status: str = "") -> None:
         self.done += count
@@ -24,7 +26,7 @@ class Progress:
         now = time.monotonic()
         if now - self.last_line >= self.interval or self.done >= self.total:
             self.last_line = now
-            rate = self.done / max(now - self.start, 1e-9)
+            rate = (self.done - self.initial) / max(now - self.start, 1e-9)
             eta = (self.total - self.done) / rate if rate > 0 else float("inf")
             print(f"[{self.label}] {self.done}/{self.total} {self.unit}s ({100 * self.done / max(self.total, 1):.0f}%), "
                   f"{rate:.1f}/s, eta {eta / 60:.1f} min {status}", file=sys.stderr, flush=True)

@@ -17,6 +17,7 @@ from .envs import transform_reward
 from .errors import ConfigError
 from .sumtree import MinTree, SumTree
 
+SLOT_ARRAYS = ("frames", "actions", "rewards", "terminals", "has_action", "episode_step")
 BYTES_PER_SLOT_EXTRA = 1 + 4 + 1 + 1 + 4 + 1  # action, reward, terminal, has_action, episode_step, valid
 
 
@@ -150,6 +151,34 @@ class PrioritizedReplay:
         priorities = np.abs(td_errors) + bonus
         self.max_priority = max(self.max_priority, float(priorities.max(initial=0.0)))
         self._set_priority(slots, priorities)
+
+    # ------------------------------------------------------------------------------------------------- checkpoints
+    def state_dict(self) -> dict:
+        """Agent data written so far and every priority; the demo partition is reloaded from its file instead."""
+        agent = slice(self.demo_capacity, self.demo_capacity + min(self.agent_written, self.agent_capacity))
+        return {
+            "agent": {name: getattr(self, name)[agent].copy() for name in SLOT_ARRAYS},
+            "valid": self.valid.copy(),
+            "sum_tree": self.sum_tree.nodes.copy(),
+            "min_tree": self.min_tree.nodes.copy(),
+            "max_priority": self.max_priority,
+            "num_demo": self.num_demo,
+            "cursor": self.cursor,
+            "agent_written": self.agent_written,
+            "pending": list(self.pending),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        if len(state["valid"]) != len(self.valid) or state["num_demo"] != self.num_demo:
+            raise ValueError("checkpointed replay has another layout than this run's")
+        filled = len(state["agent"]["frames"])
+        for name in SLOT_ARRAYS:
+            getattr(self, name)[self.demo_capacity : self.demo_capacity + filled] = state["agent"][name]
+        self.valid[:] = state["valid"]
+        self.sum_tree.nodes[:] = state["sum_tree"]
+        self.min_tree.nodes[:] = state["min_tree"]
+        self.max_priority, self.cursor = state["max_priority"], state["cursor"]
+        self.agent_written, self.pending = state["agent_written"], list(state["pending"])
 
     # ---------------------------------------------------------------------------------------------------- indexing
     def _shift(self, slots: np.ndarray, offset) -> np.ndarray:

@@ -1,9 +1,17 @@
 """The one trainer: phase I (updates on demonstrations only), phase II (ε-greedy interaction, one update every
-`update_period` agent steps), then a final evaluation. Methods differ only in their loss and their settings."""
+`update_period` agent steps), then a final evaluation. Methods differ only in their loss and their settings.
+
+Everything the rest of a run depends on (networks, optimizer, replay and priorities, counters, the current episode,
+the emulator's state and every random generator) is checkpointed every few minutes, so a killed run resumes where its
+last checkpoint stopped and ends exactly where an uninterrupted run ends.
+"""
 from __future__ import annotations
 
 import copy
 import hashlib
+import json
+import pickle
+import sys
 import time
 from pathlib import Path
 
@@ -12,9 +20,11 @@ import pandas as pd
 import torch
 
 from . import demos as demo_files
+from .checkpoint import Checkpoints
 from .config import values
 from .envs import FrameStacker, make_env
-from .io import write_csv, write_json, write_yaml
+from .errors import NonFiniteError
+from .io import atomic_write, write_csv, write_json, write_yaml
 from .methods import ALGORITHMS
 from .network import QNetwork
 from .progress import Progress
@@ -23,11 +33,12 @@ from .replay import PrioritizedReplay
 
 EVAL_SEED_OFFSET = 1_000_000  # evaluation episodes use their own environment seed, never the training one
 LOG_ROWS = 200  # loss rows per run in the progress table
-PROGRESS_FLUSH_S = 60.0  # the progress table is rewritten this often while a run is going
+PROGRESS_FLUSH_S = 60.0  # the live progress table is rewritten this often while a run is going
+LIVE_PROGRESS = "progress.live.csv"  # not a declared output: the workflow never mistakes it for a finished run
 
 
-class NonFiniteError(RuntimeError):
-    pass
+def file_sha256(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def pick_device(name: str) -> torch.device:
@@ -37,13 +48,20 @@ def pick_device(name: str) -> torch.device:
 
 
 class Trainer:
-    def __init__(self, cell: dict, run_dir: str | Path, demo_path: str | Path | None, threads: int, device: str):
+    def __init__(self, cell: dict, run_dir: str | Path, demo_path: str | Path | None, threads: int, device: str,
+                 checkpoint_dir: str | Path | None = None, checkpoint_every_s: float = 600.0):
         self.cell, self.run_dir = cell, Path(run_dir)
         self.settings, self.protocol = values(cell["settings"]), values(cell["protocol"])
         self.demo_path, self.threads = demo_path, threads
         self.device = pick_device(device)
+        self.checkpoints = Checkpoints(checkpoint_dir or self.run_dir / "checkpoints")
+        self.checkpoint_every_s = checkpoint_every_s
         self.rows: list[dict] = []
-        self.updates = 0
+        self.updates = 0  # gradient steps in both phases
+        self.pretrained = 0  # gradient steps of phase I
+        self.step = 0  # agent steps of phase II
+        self.episode: dict | None = None  # the interaction episode in progress
+        self.elapsed_before = 0.0  # wall time spent by earlier processes of a resumed run
 
     # ------------------------------------------------------------------------------------------------------ setup
     def _setup(self) -> None:
@@ -56,8 +74,10 @@ class Trainer:
             if self.demo_path is None:
                 raise demo_files.DemoFileError(f"method {self.cell['method']!r} uses demonstrations; pass --demos FILE")
             self.demos = demo_files.load(self.demo_path, self.cell["game"], p)
+        self.demo_sha256 = file_sha256(self.demo_path) if self.demos else None
         self.env = make_env(self.cell["game"], p, seed)
         self.num_actions = int(self.env.action_space.n)
+        self.stacker = FrameStacker(p["frame_stack"])
         self.online = QNetwork(self.num_actions, p["frame_stack"], p["screen_size"], s["dueling"]).to(
             self.device, memory_format=torch.channels_last)
         self.target = copy.deepcopy(self.online).requires_grad_(False)
@@ -116,10 +136,10 @@ class Trainer:
 
     def _log(self, **row) -> None:
         now = time.monotonic()
-        row.update(update=self.updates, wall_s=round(now - self.start, 2))
+        row.update(update=self.updates, wall_s=round(self._elapsed(), 2))
         self.rows.append(row)
         if now - self.last_flush >= PROGRESS_FLUSH_S:  # so a long run can be watched while it learns
-            write_csv(self.run_dir / "progress.csv", pd.DataFrame(self.rows))
+            write_csv(self.run_dir / LIVE_PROGRESS, pd.DataFrame(self.rows))
             self.last_flush = now
 
     # ---------------------------------------------------------------------------------------------------- acting
@@ -138,40 +158,128 @@ class Trainer:
 
     # ---------------------------------------------------------------------------------------------------- phases
     def _pretrain(self, progress: Progress) -> None:
-        for _ in range(self.settings["pretrain_updates"]):
+        while self.pretrained < self.settings["pretrain_updates"]:
             self._update("pretrain", agent_step=0)
+            self.pretrained += 1
             progress.update(1)
+            self._maybe_checkpoint()
 
     def _interact(self, progress: Progress) -> None:
         s, env = self.settings, self.env
-        if s["agent_steps"] == 0:
+        if self.step >= s["agent_steps"]:
             return
-        stacker = FrameStacker(self.protocol["frame_stack"])
-        frame, _ = env.reset(seed=self.cell["seed"])
-        state = stacker.reset(frame)
-        self.replay.start_episode(frame)
-        episode, episode_return, episode_length, recent = 0, 0.0, 0, []
-        for step in range(s["agent_steps"]):
+        if self.episode is None:  # not resumed from a checkpoint taken during this phase
+            frame, _ = env.reset(seed=self.cell["seed"])
+            self.stacker.reset(frame)
+            self.replay.start_episode(frame)
+            self.episode = {"index": 0, "return": 0.0, "length": 0, "recent": []}
+        episode = self.episode
+        while self.step < s["agent_steps"]:
+            step = self.step
             epsilon = self._epsilon(step)
-            action = self._act(state, epsilon)
+            action = self._act(self.stacker.state(), epsilon)
             frame, reward, terminated, truncated, _ = env.step(action)
             self.replay.add_step(action, reward, terminated, frame, terminated or truncated)
-            episode_return += reward
-            episode_length += 1
+            episode["return"] += reward
+            episode["length"] += 1
             if terminated or truncated:
-                self._log(kind="episode", phase="interact", agent_step=step + 1, episode=episode,
-                          episode_return=episode_return, episode_length=episode_length, epsilon=epsilon,
+                self._log(kind="episode", phase="interact", agent_step=step + 1, episode=episode["index"],
+                          episode_return=episode["return"], episode_length=episode["length"], epsilon=epsilon,
                           ended_by="terminal" if terminated else "time_limit")
-                recent = (recent + [episode_return])[-10:]
-                episode, episode_return, episode_length = episode + 1, 0.0, 0
+                episode["recent"] = (episode["recent"] + [episode["return"]])[-10:]
+                episode.update(index=episode["index"] + 1, length=0)
+                episode["return"] = 0.0
                 frame, _ = env.reset()
-                state = stacker.reset(frame)
+                self.stacker.reset(frame)
                 self.replay.start_episode(frame)
             else:
-                state = stacker.push(frame)
+                self.stacker.push(frame)
             if step >= s["learning_starts"] and step % s["update_period"] == 0:
                 self._update("interact", agent_step=step + 1)
+            self.step += 1
+            recent = episode["recent"]
             progress.update(1, f"return(last 10) {np.mean(recent):.1f}" if recent else "")
+            self._maybe_checkpoint()
+
+    # ------------------------------------------------------------------------------------------------ checkpoints
+    def _fingerprint(self) -> str:
+        """What a checkpoint must have been taken under to be resumed: the resolved cell and the demo file."""
+        identity = json.dumps({"cell": self.cell, "demos": self.demo_sha256}, sort_keys=True, default=str)
+        return hashlib.sha256(identity.encode()).hexdigest()
+
+    def _position(self) -> int:
+        return self.pretrained + self.step
+
+    def _maybe_checkpoint(self) -> None:
+        if time.monotonic() - self.last_checkpoint >= self.checkpoint_every_s:
+            self._save_checkpoint()
+
+    def _save_checkpoint(self) -> None:
+        ale, env = self.env.unwrapped.ale, self.env
+        state = {
+            "fingerprint": self._fingerprint(),
+            "counters": {"updates": self.updates, "pretrained": self.pretrained, "step": self.step},
+            "elapsed_s": self._elapsed(),
+            "online": self.online.state_dict(),
+            "target": self.target.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "replay": self.replay.state_dict(),
+            "rng": {"numpy": self.rng.bit_generator.state, "torch": torch.get_rng_state(),
+                    "cuda": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None},
+            "rows": self.rows,
+            "metrics": {"sums": {key: value.detach().cpu() if torch.is_tensor(value) else value
+                                 for key, value in self.metric_sums.items()}, "count": self.metric_count},
+            "episode": None,
+        }
+        if self.episode is not None:  # mid-interaction: the emulator, its no-op generator and the frame stack
+            state["episode"] = {
+                **self.episode,
+                "frames": list(self.stacker.frames),
+                "ale": pickle.dumps(ale.cloneState(include_rng=True)),
+                "np_random": env.unwrapped.np_random.bit_generator.state,
+                "wrapper": {"lives": env.lives, "game_over": env.game_over},
+            }
+        self.checkpoints.save(self._position(), state)
+        self.last_checkpoint = time.monotonic()
+
+    def _resume(self) -> bool:
+        state = self.checkpoints.load_latest()
+        if state is None:
+            return False
+        if state["fingerprint"] != self._fingerprint():
+            print(f"checkpoints in {self.checkpoints.directory} belong to another config or demo file; "
+                  "starting over", file=sys.stderr)
+            self.checkpoints.clear()
+            return False
+        self.updates, self.pretrained, self.step = (state["counters"][key] for key in ("updates", "pretrained", "step"))
+        self.elapsed_before = state["elapsed_s"]
+        self.online.load_state_dict(state["online"])
+        self.target.load_state_dict(state["target"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.replay.load_state_dict(state["replay"])
+        self.rng.bit_generator.state = state["rng"]["numpy"]
+        torch.set_rng_state(state["rng"]["torch"])
+        if state["rng"]["cuda"] is not None and self.device.type == "cuda":
+            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+        self.rows = state["rows"]
+        self.metric_sums = {key: value.to(self.device) if torch.is_tensor(value) else value
+                            for key, value in state["metrics"]["sums"].items()}
+        self.metric_count = state["metrics"]["count"]
+        episode = state["episode"]
+        if episode is not None:
+            env = self.env
+            env.reset(seed=self.cell["seed"])  # initialise the wrappers, then overwrite everything they carry
+            env.unwrapped.ale.restoreState(pickle.loads(episode.pop("ale")))
+            env.unwrapped.np_random.bit_generator.state = episode.pop("np_random")
+            for key, value in episode.pop("wrapper").items():
+                setattr(env, key, value)
+            self.stacker.frames = episode.pop("frames")
+            self.episode = episode
+        print(f"resumed from a checkpoint at update {self.updates}, agent step {self.step}", file=sys.stderr)
+        return True
+
+    def _elapsed(self) -> float:
+        return self.elapsed_before + time.monotonic() - self.start
 
     def _evaluate(self) -> pd.DataFrame:
         s, p = self.settings, self.protocol
@@ -195,17 +303,23 @@ class Trainer:
 
     # ------------------------------------------------------------------------------------------------------- run
     def run(self) -> dict:
-        self.start = self.last_flush = time.monotonic()
+        self.start = self.last_flush = self.last_checkpoint = time.monotonic()
         self._setup()
+        self._resume()
         s = self.settings
         label = f"{self.cell['game']}/{self.cell['method']}/seed {self.cell['seed']}"
-        progress = Progress(total=s["pretrain_updates"] + s["agent_steps"], unit="step", label=label)
+        progress = Progress(total=s["pretrain_updates"] + s["agent_steps"], unit="step", label=label,
+                            initial=self._position())
         self.online.train()
         self._pretrain(progress)
         self._interact(progress)
         progress.close()
+        self._save_checkpoint()  # evaluation is long on some games; a kill during it should not cost the training
         evaluation = self._evaluate()
-        return self._write(evaluation)
+        summary = self._write(evaluation)
+        self.checkpoints.clear()
+        (self.run_dir / LIVE_PROGRESS).unlink(missing_ok=True)
+        return summary
 
     def _write(self, evaluation: pd.DataFrame) -> dict:
         progress = pd.DataFrame(self.rows)
@@ -215,7 +329,7 @@ class Trainer:
             scores = self.demos.episodes["score"]
             demo_info = {
                 "file": str(self.demo_path),
-                "sha256": hashlib.sha256(Path(self.demo_path).read_bytes()).hexdigest(),
+                "sha256": self.demo_sha256,
                 "demonstrator": self.demos.metadata["demonstrator"],
                 "episodes": len(scores),
                 "transitions": self.demos.num_transitions,
@@ -238,12 +352,13 @@ class Trainer:
             "agent_steps": self.settings["agent_steps"],
             "updates": self.updates,
             "demos": demo_info,
-            "wall_s": round(time.monotonic() - self.start, 1),
+            "wall_s": round(self._elapsed(), 1),
             "status": "complete",
         }
         config = dict(self.cell, demos=demo_info, threads=self.threads, device=str(self.device))
         write_csv(self.run_dir / "progress.csv", progress)
         write_csv(self.run_dir / "eval.csv", evaluation)
+        atomic_write(self.run_dir / "model.pt", lambda stream: torch.save(self.online.state_dict(), stream))
         write_yaml(self.run_dir / "config.yaml", config)
         write_json(self.run_dir / "provenance.json", provenance(self.cell["seed"], self.device, summary["wall_s"]))
         write_json(self.run_dir / "summary.json", summary)  # last: its presence means the run is complete

@@ -6,6 +6,7 @@ rule demos:
         profile=lambda wildcards: json.dumps(demo_profile(), sort_keys=True),
         episodes=config["demos"]["episodes"],
         seed=config["demos"]["seed"],
+        epsilon=config["demos"]["epsilon"],
     log:
         f"{RESULTS}/logs/demos/{{game}}.log",
     threads: 1
@@ -13,7 +14,7 @@ rule demos:
         mem_mb=4000,
     shell:
         "python -m agents demos --game {wildcards.game} --episodes {params.episodes} --seed {params.seed}"
-        " --out {output.demos} --stats {output.stats} --profile-json {params.profile:q} > {log} 2>&1"
+        " --epsilon {params.epsilon} --out {output.demos} --stats {output.stats} --profile-json {params.profile:q} > {log} 2>&1"
 
 
 rule random_play:

@@ -41,6 +41,23 @@ def test_recording_is_reproducible_from_the_seed(pong_demo_file, short_protocol,
     assert np.array_equal(first.actions, second.actions) and np.array_equal(first.frames, second.frames)
 
 
+def test_noise_replaces_a_share_of_actions_and_the_file_records_what_was_played(short_protocol, tmp_path):
+    clean = demos.record("Pong", short_protocol, episodes=2, seed=3, path=tmp_path / "clean.npz",
+                         stats_path=tmp_path / "clean.csv")
+    noisy = demos.record("Pong", short_protocol, episodes=2, seed=3, path=tmp_path / "noisy.npz",
+                         stats_path=tmp_path / "noisy.csv", epsilon=0.5)
+    assert noisy.metadata["epsilon"] == 0.5 and clean.metadata["epsilon"] == 0.0
+    assert pd.read_csv(tmp_path / "noisy.csv")["epsilon"].eq(0.5).all()
+    # the tracker only uses NOOP, up and down; random actions come from the whole 18-action set
+    assert set(np.unique(clean.actions[clean.has_action])) <= {0, 3, 4}
+    played = noisy.actions[noisy.has_action]
+    off_script = np.isin(played, [0, 3, 4], invert=True).mean()
+    assert 0.5 * 15 / 18 - 0.1 < off_script < 0.5 * 15 / 18 + 0.1
+    with pytest.raises(DemoFileError, match="not a probability"):
+        demos.record("Pong", short_protocol, episodes=1, seed=3, path=tmp_path / "bad.npz",
+                     stats_path=tmp_path / "bad.csv", epsilon=1.5)
+
+
 def refusal(path, protocol, game="Pong"):
     with pytest.raises(DemoFileError) as caught:
         demos.load(path, game, protocol)

@@ -1,0 +1,144 @@
+"""Nothing lost: a run killed with SIGKILL resumes from its last checkpoint and ends exactly where an uninterrupted run
+ends; a kill during a checkpoint write leaves the previous checkpoint usable; the same seed gives the same run."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from agents.checkpoint import Checkpoints
+
+ROOT = Path(__file__).resolve().parent.parent
+# Pong with 400-frame episodes (the demo fixture's protocol), so the interaction crosses several episode ends.
+PROFILE = {
+    "protocol_overrides": {"max_episode_frames": 400},
+    "settings": {"pretrain_updates": 30, "agent_steps": 400, "replay_capacity": 1000, "batch_size": 8,
+                 "target_update_period": 20, "eval_episodes": 1},
+}
+OUTPUTS = ("summary.json", "progress.csv", "eval.csv", "config.yaml", "provenance.json", "model.pt")
+
+
+def train_command(demo_file, run_dir):
+    return [sys.executable, "-m", "agents", "train", "--game", "Pong", "--method", "dqfd", "--seed", "0",
+            "--demos", str(demo_file), "--out", str(run_dir), "--threads", "1", "--device", "cpu",
+            "--checkpoint-every-min", "0.005", "--profile-json", json.dumps(PROFILE)]
+
+
+def train(demo_file, run_dir):
+    result = subprocess.run(train_command(demo_file, run_dir), cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stderr
+
+
+def outcome(run_dir):
+    """Everything a run produced except wall-clock times."""
+    summary = json.loads((run_dir / "summary.json").read_text())
+    summary.pop("wall_s")
+    progress = pd.read_csv(run_dir / "progress.csv").drop(columns="wall_s")
+    weights = torch.load(run_dir / "model.pt", weights_only=True)
+    return summary, progress, pd.read_csv(run_dir / "eval.csv"), weights
+
+
+def assert_same_outcome(first, second):
+    assert first[0] == second[0]
+    pd.testing.assert_frame_equal(first[1], second[1])
+    pd.testing.assert_frame_equal(first[2], second[2])
+    assert first[3].keys() == second[3].keys()
+    assert all(torch.equal(first[3][key], second[3][key]) for key in first[3])
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(pong_demo_file, tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("uninterrupted")
+    train(pong_demo_file, run_dir)
+    return run_dir
+
+
+def test_same_seed_same_run(pong_demo_file, uninterrupted, tmp_path):
+    train(pong_demo_file, tmp_path)
+    assert_same_outcome(outcome(uninterrupted), outcome(tmp_path))
+    assert not (tmp_path / "checkpoints").exists(), "a finished run removes its checkpoints"
+    assert not (tmp_path / "progress.live.csv").exists()
+
+
+def test_killed_runs_resume_and_end_where_an_uninterrupted_run_ends(pong_demo_file, uninterrupted, tmp_path):
+    rng = np.random.default_rng()
+    checkpoints, positions = Checkpoints(tmp_path / "checkpoints"), []
+    for _ in range(3):
+        process = subprocess.Popen(train_command(pong_demo_file, tmp_path), cwd=ROOT,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # Kill at a random moment after this process has written at least one checkpoint of its own.
+        before = checkpoints.files()[-1].name if checkpoints.files() else None
+        deadline = time.monotonic() + 120
+        while process.poll() is None and time.monotonic() < deadline:
+            files = checkpoints.files()
+            if files and files[-1].name != before:
+                break
+            time.sleep(0.05)
+        time.sleep(rng.uniform(0.0, 1.5))
+        if process.poll() is not None:
+            break  # it finished before the kill: nothing more to interrupt
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        positions.append(checkpoints.files()[-1].name)
+        for name in OUTPUTS[:1]:
+            assert not (tmp_path / name).exists(), "a killed run must not leave its completion marker"
+    assert positions, "no kill landed before the run finished"
+    log = train(pong_demo_file, tmp_path)
+    assert "resumed from a checkpoint" in log
+    assert_same_outcome(outcome(uninterrupted), outcome(tmp_path))
+    assert not (tmp_path / "checkpoints").exists()
+
+
+def test_a_kill_while_writing_a_checkpoint_leaves_the_previous_one_usable(tmp_path):
+    checkpoints = Checkpoints(tmp_path)
+    checkpoints.save(1, {"step": 1})
+    # A child process starts writing a large checkpoint and is killed with SIGKILL half-way through the write.
+    writer = (
+        "import sys, numpy as np; from agents.checkpoint import Checkpoints\n"
+        "Checkpoints(sys.argv[1]).save(2, {'step': 2, 'ballast': np.ones(400_000_000, dtype=np.uint8)})\n"
+    )
+    process = subprocess.Popen([sys.executable, "-c", writer, str(tmp_path)], cwd=ROOT)
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob(".checkpoint-*.tmp")) and time.monotonic() < deadline:
+        time.sleep(0.005)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert list(tmp_path.glob(".checkpoint-*.tmp")), "the kill should have landed during the write"
+    assert [path.name for path in checkpoints.files()] == ["checkpoint-000000000001.pt"]
+    assert checkpoints.load_latest() == {"step": 1}
+    checkpoints.clear()
+    assert not tmp_path.exists()
+
+
+def test_an_unreadable_newest_checkpoint_falls_back_to_the_one_before(tmp_path):
+    checkpoints = Checkpoints(tmp_path, keep=2)
+    for position in (1, 2, 3):
+        checkpoints.save(position, {"step": position})
+    assert [path.name[-6:-3] for path in checkpoints.files()] == ["002", "003"], "older ones are pruned"
+    newest = checkpoints.files()[-1]
+    newest.write_bytes(newest.read_bytes()[:20])  # cut short, as by a full disk
+    assert checkpoints.load_latest() == {"step": 2}
+
+
+def test_a_checkpoint_of_another_config_is_not_resumed(pong_demo_file, uninterrupted, tmp_path):
+    other = dict(PROFILE, settings=dict(PROFILE["settings"], learning_rate=1e-3))
+    command = train_command(pong_demo_file, tmp_path)
+    command[-1] = json.dumps(other)
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    checkpoints = Checkpoints(tmp_path / "checkpoints")
+    deadline = time.monotonic() + 120
+    while not checkpoints.files() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    log = train(pong_demo_file, tmp_path)
+    assert "belong to another config" in log and "resumed" not in log
+    assert_same_outcome(outcome(uninterrupted), outcome(tmp_path))
