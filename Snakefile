@@ -22,3 +22,15 @@ rule all:
     input:
         rules.scores_table.output,
         expand(f"{RESULTS}/figures/curves_{{game}}.png", game=GAMES),
+
+
+# With --keep-going the rest of the matrix finishes after a cell fails; the failed cells are then listed.
+onsuccess:
+    report_failed_cells()
+
+
+onerror:
+    failed = report_failed_cells()
+    if len(failed):
+        print(f"{len(failed)} training cells failed; see {RESULTS}/tables/failed_cells.md:")
+        print(failed[["game", "method", "seed", "reason"]].to_string(index=False))

@@ -94,14 +94,18 @@ def main(argv=None) -> int:
             cell = resolve(args.game, args.method, args.seed, _profile(args))
             trainer = Trainer(cell, args.out, args.demos, args.threads, args.device,
                               args.checkpoint_dir, 60.0 * args.checkpoint_every_min)
-            summary = trainer.run()
+            try:
+                summary = trainer.run()
+            except NonFiniteError as error:
+                kept = trainer.checkpoints.files()
+                raise NonFiniteError(f"{error}; the last good checkpoint is {kept[-1]}" if kept else str(error))
             print(f"{args.game}/{args.method}/seed {args.seed}: evaluation score {summary['eval_score_mean']:.1f} "
                   f"over {summary['eval_episodes']} episodes, {summary['wall_s']:.0f} s")
     except (ConfigError, DemoFileError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except NonFiniteError as error:
-        print(f"error: {error}; the last checkpoint is kept", file=sys.stderr)
+        print(f"error: {error}", file=sys.stderr)
         return 3
     return 0
 

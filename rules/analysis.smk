@@ -8,6 +8,8 @@ rule collect:
         episodes=f"{RESULTS}/tables/episodes.csv",
         demonstrators=f"{RESULTS}/tables/demonstrators.csv",
         random=f"{RESULTS}/tables/random.csv",
+    conda:
+        SUITE_ENV
     log:
         f"{RESULTS}/logs/analysis/collect.log",
     shell:
@@ -27,6 +29,8 @@ rule scores_table:
         markdown=f"{RESULTS}/tables/scores.md",
     params:
         early_fraction=config["early_fraction"],
+    conda:
+        SUITE_ENV
     log:
         f"{RESULTS}/logs/analysis/scores_table.log",
     shell:
@@ -46,6 +50,8 @@ rule curves:
     params:
         methods=",".join(METHODS),
         bins=config["curve_bins"],
+    conda:
+        SUITE_ENV
     log:
         f"{RESULTS}/logs/analysis/curves_{{game}}.log",
     shell:

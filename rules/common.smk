@@ -5,10 +5,15 @@ from snakemake.exceptions import WorkflowError
 from agents.config import method_definitions, resolve, values
 from agents.demonstrators import DEMONSTRATORS
 from agents.errors import ConfigError
+from agents.replay import replay_bytes
 
 RESULTS = config["results_dir"]
 GAMES, METHODS, SEEDS = config["games"], config["methods"], config["seeds"]
 RUN_DIR = f"{RESULTS}/runs/{{game}}/{{method}}/seed_{{seed}}"
+# Checkpoints are not outputs: Snakemake leaves them alone when a job dies, so the rerun resumes from them. On a
+# cluster without a shared disk the profile points them at a persistent volume.
+SUITE_ENV = "../envs/suite.yaml"  # relative to rules/
+CHECKPOINT_ROOT = config.get("checkpoint_root") or f"{RESULTS}/checkpoints"
 
 
 wildcard_constraints:
@@ -47,3 +52,41 @@ for game in DEMO_GAMES:
             f"config error: {needing} need demonstrations but no demonstrator exists for {game}; "
             f"demonstrators exist for {', '.join(DEMONSTRATORS)}"
         )
+
+
+# Job resources, derived from each cell's config so that a cluster scheduler gets a fitting request.
+TRAIN_OVERHEAD_MB = 2048  # torch, the emulator, a demo file being loaded, a checkpoint being written
+
+
+def cell_settings(wildcards):
+    cell = CELLS[(wildcards.game, wildcards.method, int(wildcards.seed))]
+    return values(cell["settings"]), values(cell["protocol"])
+
+
+def train_mem_mb(wildcards):
+    """The replay's exact size (demo slots bounded by the episode frame cap) plus a fixed overhead."""
+    settings, protocol = cell_settings(wildcards)
+    demo_slots = 0
+    if settings["use_demos"]:
+        demo_slots = config["demos"]["episodes"] * (protocol["max_episode_frames"] // protocol["frame_skip"] + 1)
+    agent_slots = settings["replay_capacity"] if settings["agent_steps"] > 0 else 0
+    size = replay_bytes(demo_slots + agent_slots, (protocol["screen_size"], protocol["screen_size"]))
+    return TRAIN_OVERHEAD_MB + size // 2**20
+
+
+def train_runtime_min(wildcards):
+    """Updates dominate the cost; the rate is the profile's declared `updates_per_s`, the margin covers evaluation."""
+    settings, _ = cell_settings(wildcards)
+    interaction = max(0, settings["agent_steps"] - settings["learning_starts"]) // settings["update_period"]
+    updates = settings["pretrain_updates"] + interaction
+    return 15 + int(1.5 * updates / config["resources"]["updates_per_s"] / 60)
+
+
+def demo_input(wildcards):
+    return [f"{RESULTS}/demos/{wildcards.game}.npz"] if USES_DEMOS[wildcards.method] else []
+
+
+def report_failed_cells():
+    from analysis.failures import report
+
+    return report(RESULTS, list(CELLS))

@@ -7,6 +7,8 @@ rule demos:
         episodes=config["demos"]["episodes"],
         seed=config["demos"]["seed"],
         epsilon=config["demos"]["epsilon"],
+    conda:
+        SUITE_ENV
     log:
         f"{RESULTS}/logs/demos/{{game}}.log",
     threads: 1
@@ -24,6 +26,8 @@ rule random_play:
         profile=lambda wildcards: json.dumps(demo_profile(), sort_keys=True),
         episodes=config["random_episodes"],
         seed=config["demos"]["seed"],
+    conda:
+        SUITE_ENV
     log:
         f"{RESULTS}/logs/baselines/{{game}}.log",
     threads: 1

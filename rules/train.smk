@@ -1,7 +1,3 @@
-def demo_input(wildcards):
-    return [f"{RESULTS}/demos/{wildcards.game}.npz"] if USES_DEMOS[wildcards.method] else []
-
-
 rule train:
     input:
         demos=demo_input,
@@ -15,15 +11,17 @@ rule train:
     params:
         profile=lambda wildcards: json.dumps(cell_profile(wildcards.method), sort_keys=True),
         demos=lambda wildcards, input: f"--demos {input.demos}" if input.demos else "",
-        run_dir=RUN_DIR,
-        # Not an output: Snakemake leaves it alone when a job dies, so the rerun resumes from it.
-        checkpoint_dir=f"{RESULTS}/checkpoints/{{game}}/{{method}}/seed_{{seed}}",
+        checkpoint_dir=f"{CHECKPOINT_ROOT}/{{game}}/{{method}}/seed_{{seed}}",
+    conda:
+        SUITE_ENV
     log:
         f"{RESULTS}/logs/train/{{game}}_{{method}}_seed_{{seed}}.log",
-    threads: config["threads_per_run"]
+    threads: config["resources"]["threads_per_run"]
     resources:
-        mem_mb=config["train_mem_mb"],
+        mem_mb=train_mem_mb,
+        runtime=train_runtime_min,
+        gpu=config["resources"]["gpus_per_run"],  # with a GPU the run uses CUDA (--device auto)
     shell:
         "python -m agents train --game {wildcards.game} --method {wildcards.method} --seed {wildcards.seed}"
-        " {params.demos} --out {params.run_dir} --threads {threads} --checkpoint-dir {params.checkpoint_dir}"
+        " {params.demos} --out $(dirname {output.summary:q}) --threads {threads} --checkpoint-dir {params.checkpoint_dir}"
         " --profile-json {params.profile:q} > {log} 2>&1"

@@ -1,0 +1,48 @@
+"""The cells of the matrix that have no complete run, each with the reason its log gives.
+
+The workflow calls this when it ends in error (with `--keep-going`, after every other cell has finished), so a
+researcher sees at once which cells are missing from the tables and why.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from agents.io import write_csv, write_text
+
+
+def last_error(log: Path) -> str:
+    if not log.is_file():
+        return "did not start (a job it needs failed, or the workflow stopped first)"
+    lines = [line.strip() for line in log.read_text(errors="replace").splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("error:") or "Error" in line.split(":")[0]]
+    return (errors or lines or ["no output in its log"])[-1]
+
+
+def failed_cells(results: str | Path, cells) -> pd.DataFrame:
+    results = Path(results)
+    rows = []
+    for game, method, seed in cells:
+        if (results / f"runs/{game}/{method}/seed_{seed}/summary.json").is_file():
+            continue
+        log = results / f"logs/train/{game}_{method}_seed_{seed}.log"
+        rows.append({"game": game, "method": method, "seed": seed, "reason": last_error(log), "log": str(log)})
+    return pd.DataFrame(rows, columns=["game", "method", "seed", "reason", "log"])
+
+
+def report(results: str | Path, cells) -> pd.DataFrame:
+    """Write tables/failed_cells.{csv,md} when cells failed; remove them when none did, so no report goes stale."""
+    failed = failed_cells(results, cells)
+    csv, markdown = Path(results) / "tables/failed_cells.csv", Path(results) / "tables/failed_cells.md"
+    if failed.empty:
+        csv.unlink(missing_ok=True)
+        markdown.unlink(missing_ok=True)
+        return failed
+    write_csv(csv, failed)
+    lines = [f"{len(failed)} of {len(cells)} cells have no complete run:", "",
+             "| game | method | seed | reason |", "|---|---|---|---|"]
+    lines += [f"| {row.game} | {row.method} | {row.seed} | {row.reason.replace('|', '/')} |"
+              for row in failed.itertuples()]
+    write_text(markdown, "\n".join(lines) + "\n")
+    return failed
