@@ -145,7 +145,9 @@ def load(path: str | Path, game: str, protocol: dict) -> Demonstrations:
     except DemoFileError:
         raise
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError, UnicodeDecodeError) as error:
-        raise DemoFileError(f"demo file {path} is corrupt or truncated ({type(error).__name__}: {error}); "
+        # numpy reads a file that is not a zip archive as a pickle and refuses it with a ValueError about pickles
+        reason = "not an .npz archive" if type(error) is ValueError else f"{type(error).__name__}: {error}"
+        raise DemoFileError(f"demo file {path} is corrupt or truncated ({reason}); "
                             "delete it and record it again") from None
     if metadata.get("format") != FORMAT or metadata.get("format_version") != FORMAT_VERSION:
         raise DemoFileError(f"demo file {path} has format {metadata.get('format')!r} version "
