@@ -22,6 +22,7 @@ import torch
 from . import demos as demo_files
 from .checkpoint import Checkpoints
 from .config import values
+from .demonstrators import DEMONSTRATORS
 from .envs import FrameStacker, make_env
 from .errors import NonFiniteError
 from .io import atomic_write, write_csv, write_json, write_yaml
@@ -285,17 +286,27 @@ class Trainer:
         s, p = self.settings, self.protocol
         env = make_env(self.cell["game"], p, self.cell["seed"] + EVAL_SEED_OFFSET)
         stacker = FrameStacker(p["frame_stack"])
+        # Where the game has a scripted demonstrator, ask it what it would do in each state the agent reaches: the
+        # share of agreement on the agent's own states, against the share on demo states in training, measures how
+        # far imitation carries off the demonstrations (covariate shift).
+        demonstrator = DEMONSTRATORS.get(self.cell["game"])
+        expert = demonstrator.policy(env) if demonstrator else None
         results = []
         progress = Progress(total=s["eval_episodes"], unit="episode", label="evaluation")
         for episode in range(s["eval_episodes"]):
             frame, _ = env.reset(seed=self.cell["seed"] + EVAL_SEED_OFFSET if episode == 0 else None)
-            state, score, length, done = stacker.reset(frame), 0.0, 0, False
+            state, score, length, agreed, done = stacker.reset(frame), 0.0, 0, 0, False
+            if expert:
+                expert.reset()
             while not done:
-                frame, reward, terminated, truncated, _ = env.step(self._act(state, s["eval_epsilon"]))
+                action = self._act(state, s["eval_epsilon"])
+                agreed += bool(expert) and action == expert.act()  # asked before the step: it reads this state
+                frame, reward, terminated, truncated, _ = env.step(action)
                 state, score, length = stacker.push(frame), score + reward, length + 1
                 done = terminated or truncated
             results.append({"episode": episode, "score": score, "length": length,
-                            "ended_by": "terminal" if terminated else "time_limit"})
+                            "ended_by": "terminal" if terminated else "time_limit",
+                            "expert_agreement": agreed / length if expert else float("nan")})
             progress.update(1, f"score {score:g}")
         progress.close()
         env.close()
@@ -347,6 +358,8 @@ class Trainer:
             "eval_score_mean": float(evaluation["score"].mean()),
             "eval_score_std": float(evaluation["score"].std(ddof=0)),
             "eval_episodes": len(evaluation),
+            "eval_expert_agreement": (None if evaluation["expert_agreement"].isna().all()
+                                      else float(evaluation["expert_agreement"].mean())),
             "interaction_episodes": len(episodes),
             "pretrain_updates": self.settings["pretrain_updates"],
             "agent_steps": self.settings["agent_steps"],
