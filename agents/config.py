@@ -14,14 +14,14 @@ from .errors import ConfigError
 RANGES = {
     "gamma": (0.0, 1.0), "priority_alpha": (0.0, 1.0), "priority_beta0": (0.0, 1.0),
     "epsilon_start": (0.0, 1.0), "epsilon_final": (0.0, 1.0), "eval_epsilon": (0.0, 1.0),
-    "repeat_action_probability": (0.0, 1.0),
+    "repeat_action_probability": (0.0, 1.0), "demo_share": (0.0, 0.99),
 }
 POSITIVE = {"n_step", "batch_size", "learning_rate", "adam_eps", "target_update_period", "update_period",
             "eval_episodes", "frame_skip", "screen_size", "frame_stack", "max_episode_frames", "grad_clip_norm"}
 NON_NEGATIVE = {"lambda_n_step", "lambda_supervised", "lambda_l2", "margin", "priority_eps_agent",
                 "priority_eps_demo", "replay_capacity", "learning_starts", "pretrain_updates", "agent_steps",
                 "epsilon_decay_steps", "noop_max"}
-CHOICES = {"td_loss": ("huber", "mse"), "priority_td_error": ("one_step", "n_step"),
+CHOICES = {"td_loss": ("huber", "mse"), "supervised_loss": ("margin", "cross_entropy"), "priority_td_error": ("one_step", "n_step"),
            "reward_transform": ("signed_log", "clip", "none")}
 
 
@@ -81,6 +81,42 @@ def method_definitions(profile: dict) -> dict:
     return methods
 
 
+def sweep_name(method: str, setting: str, value) -> str:
+    """dqfd, margin, 0.4 → dqfd_margin_0p4: a method name that is also a clean path and wildcard."""
+    return f"{method}_{setting}_{str(value).replace('.', 'p').replace('-', 'm')}"
+
+
+def expand_sweeps(profile: dict) -> dict:
+    """A copy of a workflow profile in which each entry of `sweeps` ({method, setting, values}) has become one method
+    per value: the base method's definition with that setting changed, added to `methods` after the base method."""
+    profile = copy.deepcopy(profile)
+    definitions = method_definitions(profile)
+    added = profile.setdefault("method_definitions", None) or {}
+    for sweep in profile.get("sweeps") or []:
+        base, setting = sweep["method"], sweep["setting"]
+        if base not in definitions:
+            raise ConfigError(f"sweep over unknown method {base!r}; known methods: {', '.join(sorted(definitions))}")
+        if setting not in defaults()["settings"]:
+            raise ConfigError(f"sweep over unknown setting {setting!r} of {base!r}")
+        names = []
+        for value in sweep["values"]:
+            name = sweep_name(base, setting, value)
+            definition = copy.deepcopy(definitions[base])
+            definition["description"] = f"{definitions[base].get('description', base)}; {setting} = {value}"
+            definition["settings"] = {**(definition.get("settings") or {}),
+                                      setting: {"value": value, "origin": f"sweep over {setting}"}}
+            added[name] = definition
+            names.append(name)
+        methods = profile.get("methods") or []
+        if base in methods:
+            at = methods.index(base) + 1
+            profile["methods"] = methods[:at] + [n for n in names if n not in methods] + methods[at:]
+        else:
+            profile["methods"] = methods + [n for n in names if n not in methods]
+    profile["method_definitions"] = added or profile.get("method_definitions")
+    return profile
+
+
 def resolve(game: str, method: str, seed: int, profile: dict) -> dict:
     """The complete, checked configuration of one cell of the matrix."""
     from .envs import known_games
@@ -112,6 +148,14 @@ def resolve(game: str, method: str, seed: int, profile: dict) -> dict:
         raise ConfigError(f"method {method!r} has neither pretrain_updates nor agent_steps; set one above 0")
     if settings["pretrain_updates"]["value"] > 0 and not settings["use_demos"]["value"]:
         raise ConfigError(f"method {method!r} pretrains without demonstrations; set use_demos or pretrain_updates: 0")
+    uses_demos = settings["use_demos"]["value"]
+    if (settings["demo_share"]["value"] > 0 or settings["demos_overwritable"]["value"]) and not uses_demos:
+        raise ConfigError(f"method {method!r} sets demo_share or demos_overwritable without demonstrations; "
+                          "set use_demos: true")
+    if settings["demos_overwritable"]["value"] and (settings["pretrain_updates"]["value"] > 0
+                                                    or settings["demo_share"]["value"] > 0):
+        raise ConfigError(f"method {method!r} has overwritable demonstrations, which cannot be pretrained on or "
+                          "mixed at a fixed share (they become agent data); set pretrain_updates: 0 and demo_share: 0")
     if algorithm == "bc" and not settings["use_demos"]["value"]:
         raise ConfigError(f"method {method!r} is behaviour cloning without demonstrations; set use_demos: true")
     if not isinstance(seed, int) or seed < 0:

@@ -76,18 +76,24 @@ class PrioritizedReplay:
         self.pending: list[int] = []  # current-episode slots waiting for their n-step look-ahead
 
     # ----------------------------------------------------------------------------------------------------- writing
-    def add_demonstrations(self, frames, actions, rewards, terminals, has_action, episode_step) -> None:
+    def add_demonstrations(self, frames, actions, rewards, terminals, has_action, episode_step,
+                           permanent: bool = True) -> None:
+        """Permanent demonstrations fill the demo partition (DQfD, HER). Otherwise they are written as the first agent
+        data, and the circular buffer overwrites them like any other (replay buffer spiking)."""
         count = len(frames)
-        if count > self.demo_capacity:
-            raise ValueError(f"{count} demo slots do not fit the demo partition of {self.demo_capacity}")
-        self.frames[:count] = frames
-        self.actions[:count] = actions
-        self.rewards[:count] = rewards
-        self.terminals[:count] = terminals
-        self.has_action[:count] = has_action
-        self.episode_step[:count] = episode_step
-        self.num_demo = count
-        self._activate(np.flatnonzero(has_action[:count]))
+        start = 0 if permanent else self.demo_capacity
+        room = self.demo_capacity if permanent else self.agent_capacity
+        if count > room:
+            raise ValueError(f"{count} demo slots do not fit the {'demo' if permanent else 'agent'} partition of {room}")
+        where = slice(start, start + count)
+        for name, value in zip(SLOT_ARRAYS, (frames, actions, rewards, terminals, has_action, episode_step)):
+            getattr(self, name)[where] = value
+        if permanent:
+            self.num_demo = count
+        else:
+            self.agent_written = count
+            self.cursor = int(self._shift(np.array([start]), count)[0])
+        self._activate(start + np.flatnonzero(has_action[:count]))
 
     def start_episode(self, frame: np.ndarray) -> None:
         self._flush_pending()
@@ -205,17 +211,36 @@ class PrioritizedReplay:
         return self.frames[self._shift(slots[:, None], -back)]
 
     # ---------------------------------------------------------------------------------------------------- sampling
-    def sample(self, batch_size: int, beta: float) -> dict[str, np.ndarray]:
+    def sample(self, batch_size: int, beta: float, demo_share: float = 0.0) -> dict[str, np.ndarray]:
+        """Proportional prioritized sampling over the whole buffer; with `demo_share` > 0, that share of the batch is
+        drawn from the demo partition and the rest from agent data, each proportionally to priority (HER)."""
         total = self.sum_tree.reduce()
         if total <= 0:
             raise RuntimeError("replay has nothing to sample")
-        # Stratified proportional sampling: one draw from each of batch_size equal slices of the total mass.
-        targets = (np.arange(batch_size) + self.rng.random(batch_size)) * (total / batch_size)
-        slots = self.sum_tree.find(np.minimum(targets, np.nextafter(total, 0)))
-        probabilities = self.sum_tree.get(slots) / total
+        demo_mass = self.sum_tree.reduce(0, self.demo_capacity) if demo_share > 0 and self.num_demo else 0.0
+        agent_mass = total - demo_mass
+        if demo_mass > 0 and agent_mass > 1e-12 * total:
+            num_demo = int(round(demo_share * batch_size))
+            parts = [(0.0, demo_mass, num_demo, num_demo / batch_size),
+                     (demo_mass, total, batch_size - num_demo, 1.0 - num_demo / batch_size)]
+        else:  # one pool: the whole buffer (or only demonstrations, before any agent data exists)
+            parts = [(0.0, total, batch_size, 1.0)]
+        slots, probabilities, smallest = [], [], np.inf
+        for index, (low, high, size, share) in enumerate(parts):
+            # Stratified: one draw from each of `size` equal slices of the pool's mass.
+            targets = low + (np.arange(size) + self.rng.random(size)) * ((high - low) / size)
+            chosen = self.sum_tree.find(np.clip(targets, low, np.nextafter(high, 0)))
+            slots.append(chosen)
+            probabilities.append(share * self.sum_tree.get(chosen) / (high - low))
+            if len(parts) > 1:  # the smallest sampling probability in this pool, for the weights' normaliser
+                pool = (0, self.demo_capacity) if index == 0 else (self.demo_capacity, len(self.valid))
+                smallest = min(smallest, share * self.min_tree.reduce(*pool) / (high - low))
+            else:
+                smallest = self.min_tree.reduce() / total
+        slots, probabilities = np.concatenate(slots), np.concatenate(probabilities)
         count = len(self)
         weights = (count * probabilities) ** -beta
-        max_weight = (count * self.min_tree.reduce() / total) ** -beta
+        max_weight = (count * smallest) ** -beta
         batch = self.assemble(slots)
         batch["weights"] = (weights / max_weight).astype(np.float32)
         return batch

@@ -30,8 +30,19 @@ class SegmentTree:
     def get(self, indices: np.ndarray) -> np.ndarray:
         return self.nodes[np.asarray(indices, dtype=np.int64) + self.size]
 
-    def reduce(self) -> float:
-        return float(self.nodes[1])
+    def reduce(self, start: int = 0, end: int | None = None) -> float:
+        """op over leaves [start, end): the whole tree's root, or a range walked bottom-up in O(log n)."""
+        if start == 0 and end is None:
+            return float(self.nodes[1])
+        result, low, high = self.neutral, start + self.size, (self.capacity if end is None else end) + self.size
+        while low < high:
+            if low & 1:
+                result, low = self.op(result, self.nodes[low]), low + 1
+            if high & 1:
+                high -= 1
+                result = self.op(result, self.nodes[high])
+            low, high = low // 2, high // 2
+        return float(result)
 
 
 class SumTree(SegmentTree):

@@ -24,7 +24,7 @@ from .checkpoint import Checkpoints
 from .config import values
 from .demonstrators import DEMONSTRATORS
 from .envs import FrameStacker, make_env
-from .errors import NonFiniteError
+from .errors import ConfigError, NonFiniteError
 from .io import atomic_write, write_csv, write_json, write_yaml
 from .methods import ALGORITHMS
 from .network import QNetwork
@@ -85,7 +85,7 @@ class Trainer:
         self.optimizer = torch.optim.Adam(self.online.parameters(), lr=s["learning_rate"], eps=s["adam_eps"], fused=True)
         self.algorithm = ALGORITHMS[self.cell["algorithm"]](s)
         self.replay = PrioritizedReplay(
-            demo_capacity=len(self.demos.frames) if self.demos else 0,
+            demo_capacity=len(self.demos.frames) if self.demos and not s["demos_overwritable"] else 0,
             agent_capacity=s["replay_capacity"] if s["agent_steps"] > 0 else 0,
             frame_shape=(p["screen_size"], p["screen_size"]),
             stack=p["frame_stack"],
@@ -100,7 +100,11 @@ class Trainer:
         )
         if self.demos:
             d = self.demos
-            self.replay.add_demonstrations(d.frames, d.actions, d.rewards, d.terminals, d.has_action, d.episode_step)
+            if s["demos_overwritable"] and len(d.frames) > s["replay_capacity"]:
+                raise ConfigError(f"{len(d.frames):,} demonstration frames do not fit replay_capacity="
+                                  f"{s['replay_capacity']:,}, which they are to fill; raise replay_capacity")
+            self.replay.add_demonstrations(d.frames, d.actions, d.rewards, d.terminals, d.has_action, d.episode_step,
+                                           permanent=not s["demos_overwritable"])
         interaction_updates = max(0, s["agent_steps"] - s["learning_starts"]) // s["update_period"]
         self.total_updates = max(1, s["pretrain_updates"] + interaction_updates)
         self.log_every = max(1, self.total_updates // LOG_ROWS)
@@ -111,7 +115,7 @@ class Trainer:
     def _update(self, phase: str, agent_step: int) -> None:
         s = self.settings
         beta = s["priority_beta0"] + (1.0 - s["priority_beta0"]) * min(1.0, self.updates / self.total_updates)
-        sample = self.replay.sample(s["batch_size"], beta)
+        sample = self.replay.sample(s["batch_size"], beta, s["demo_share"])
         batch = {key: torch.as_tensor(value).to(self.device, non_blocking=True)
                  for key, value in sample.items() if key != "indices"}
         out = self.algorithm.loss(batch, self.online, self.target)

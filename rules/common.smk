@@ -2,11 +2,16 @@ import json
 
 from snakemake.exceptions import WorkflowError
 
-from agents.config import method_definitions, resolve, values
+from agents.config import expand_sweeps, method_definitions, resolve, values
 from agents.demonstrators import DEMONSTRATORS
 from agents.errors import ConfigError
 from agents.replay import replay_bytes
 
+# Sweeps become methods of their own (dqfd_margin_0p4, ...), so they plan, run and report like any method.
+try:
+    config.update(expand_sweeps(config))
+except ConfigError as error:
+    raise WorkflowError(f"config error: {error}")
 RESULTS = config["results_dir"]
 GAMES, METHODS, SEEDS = config["games"], config["methods"], config["seeds"]
 RUN_DIR = f"{RESULTS}/runs/{{game}}/{{method}}/seed_{{seed}}"

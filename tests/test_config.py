@@ -94,3 +94,39 @@ def test_the_paper_profile_clears_the_laptop_budget():
     assert values(cell["settings"])["target_update_period"] == 10000
     assert values(cell["settings"])["learning_rate"] == 6.25e-5
     assert len(merged["seeds"]) == 4
+
+
+def test_a_sweep_becomes_one_method_per_value_after_its_base():
+    from agents.config import expand_sweeps
+
+    profile = {"methods": ["dqfd", "bc"], "sweeps": [{"method": "dqfd", "setting": "margin", "values": [0.4, 1.6]}]}
+    expanded = expand_sweeps(profile)
+    assert expanded["methods"] == ["dqfd", "dqfd_margin_0p4", "dqfd_margin_1p6", "bc"]
+    cell = resolve("Pong", "dqfd_margin_0p4", 0, expanded)
+    assert cell["settings"]["margin"] == {"value": 0.4, "origin": "sweep over margin"}
+    assert cell["algorithm"] == "dqfd" and profile["methods"] == ["dqfd", "bc"], "the input is left alone"
+    with pytest.raises(ConfigError, match="unknown setting 'margn'"):
+        expand_sweeps({"methods": ["dqfd"], "sweeps": [{"method": "dqfd", "setting": "margn", "values": [1]}]})
+
+
+@pytest.mark.parametrize("method, changes", [
+    ("dqfd_no_supervised", {"lambda_supervised": 0.0}), ("dqfd_no_n_step", {"lambda_n_step": 0.0}),
+    ("dqfd_no_l2", {"lambda_l2": 0.0}), ("dqfd_no_pretrain", {"pretrain_updates": 0}),
+    ("dqfd_uniform", {"prioritized": False}), ("adet", {"supervised_loss": "cross_entropy"}),
+    ("her", {"pretrain_updates": 0, "lambda_supervised": 0.0, "demo_share": 0.25}),
+    ("rbs", {"pretrain_updates": 0, "lambda_supervised": 0.0, "demos_overwritable": True}),
+])
+def test_ablations_and_baselines_are_dqfd_with_one_switch_each(method, changes):
+    dqfd = values(resolve("Pong", "dqfd", 0, {})["settings"])
+    cell = resolve("Pong", method, 0, {})
+    assert cell["algorithm"] == "dqfd"
+    changed = {key: value for key, value in values(cell["settings"]).items() if dqfd[key] != value}
+    exploration = {"epsilon_start", "epsilon_decay_steps", "lambda_l2"}  # HER and RBS explore like pdd_dqn
+    assert {key: changed[key] for key in changes} == changes
+    assert set(changed) - set(changes) <= exploration
+
+
+def test_overwritable_demonstrations_cannot_be_pretrained_on():
+    profile = {"method_settings": {"rbs": {"pretrain_updates": 100}}}
+    with pytest.raises(ConfigError, match="overwritable demonstrations"):
+        resolve("Pong", "rbs", 0, profile)

@@ -88,7 +88,7 @@ def _batch(is_demo):
 
 
 SETTINGS = {"td_loss": "mse", "margin": 0.8, "lambda_n_step": 1.0, "lambda_supervised": 1.0, "lambda_l2": 1e-2,
-            "priority_td_error": "n_step"}
+            "priority_td_error": "n_step", "supervised_loss": "margin"}
 
 
 @pytest.mark.parametrize("is_demo", [True, False])
@@ -102,6 +102,16 @@ def test_dqfd_total_combines_the_four_terms(is_demo):
     expected = 0.5 * (j_dq + j_n + j_e) + 1e-2 * 2.0**2
     assert out.total.item() == pytest.approx(expected)
     assert out.td_errors.tolist() == pytest.approx([y_n - 1.0])
+
+
+@pytest.mark.parametrize("is_demo", [True, False])
+def test_adet_replaces_the_margin_by_cross_entropy_on_demonstrations_only(is_demo):
+    net = TableQ([[1.0, 2.0], [0.0, 4.0], [8.0, 0.0]])
+    out = ALGORITHMS["dqfd"](dict(SETTINGS, supervised_loss="cross_entropy")).loss(_batch(is_demo), net, net)
+    j_dq, j_n = 2.0, 4.5  # as above
+    # softmax([1, 2]) of the expert action 0: e / (e + e²) = 1 / (1 + e)
+    j_e = math.log(1.0 + math.e) if is_demo else 0.0
+    assert out.total.item() == pytest.approx(0.5 * (j_dq + j_n + j_e) + 1e-2 * 2.0**2)
 
 
 def test_bc_total_is_weighted_cross_entropy_plus_l2():

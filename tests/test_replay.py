@@ -164,3 +164,47 @@ def test_sum_and_min_trees():
     low.set(np.arange(5), values)
     assert tree.reduce() == 10.0 and low.reduce() == 0.0
     assert tree.find(np.array([0.0, 0.99, 1.0, 3.99, 4.0, 5.99, 6.0, 9.99])).tolist() == [0, 0, 2, 2, 3, 3, 4, 4]
+
+
+def test_range_reductions_of_the_trees():
+    tree, low = SumTree(5), MinTree(5)
+    values = np.array([1.0, 0.5, 3.0, 2.0, 4.0])
+    tree.set(np.arange(5), values)
+    low.set(np.arange(5), values)
+    for start in range(5):
+        for end in range(start + 1, 6):
+            assert tree.reduce(start, end) == pytest.approx(values[start:end].sum())
+            assert low.reduce(start, end) == values[start:end].min()
+
+
+def test_a_fixed_demo_share_draws_that_share_of_each_batch_with_matching_weights():
+    replay = make(demo_capacity=5, agent_capacity=16, n_step=1)
+    replay.add_demonstrations(*demo_arrays())  # 4 demo transitions
+    agent = play(replay, [0.0] * 8, terminal_at_end=True)
+    replay.update_priorities(agent, np.linspace(0.0, 7.0, 8))
+    batch = replay.sample(8, beta=1.0, demo_share=0.25)
+    assert batch["is_demo"].sum() == 2 and batch["is_demo"][:2].all()
+    # P(i) = share · p_i / (pool mass); weights (N·P)^-β divided by the largest possible weight
+    p = replay.sum_tree.get(np.arange(len(replay.valid)))
+    demo_mass, agent_mass = p[:5].sum(), p[5:].sum()
+    probability = np.where(np.arange(len(p)) < 5, 0.25 * p / demo_mass, 0.75 * p / agent_mass)
+    valid = replay.valid
+    expected = (valid.sum() * probability[batch["indices"]]) ** -1.0 / (valid.sum() * probability[valid].min()) ** -1.0
+    assert batch["weights"] == pytest.approx(expected, rel=1e-5)
+    # before any agent data exists, the whole batch comes from the demonstrations
+    only_demos = make(demo_capacity=5, agent_capacity=16, n_step=1)
+    only_demos.add_demonstrations(*demo_arrays())
+    assert only_demos.sample(8, beta=1.0, demo_share=0.25)["is_demo"].all()
+
+
+def test_overwritable_demonstrations_start_the_agent_buffer_and_are_overwritten_later():
+    replay = make(demo_capacity=0, agent_capacity=8, n_step=1)
+    replay.add_demonstrations(*demo_arrays(), permanent=False)
+    assert replay.num_demo == 0 and replay.valid[:4].all() and not replay.sample(4, beta=1.0)["is_demo"].any()
+    demo_frames = replay.frames[:5].copy()
+    play(replay, [0.0] * 2, terminal_at_end=True, first_value=50)  # slots 5, 6, 7: the demos survive
+    assert np.array_equal(replay.frames[:5], demo_frames)
+    play(replay, [0.0] * 4, terminal_at_end=True, first_value=60)  # wraps around over the demos
+    assert not np.array_equal(replay.frames[:5], demo_frames)
+    with pytest.raises(ValueError, match="do not fit"):
+        make(agent_capacity=3).add_demonstrations(*demo_arrays(), permanent=False)

@@ -3,8 +3,9 @@
     J = J_DQ + λ1·J_n + λ2·J_E + λ3·J_L2
 
 J_DQ and J_n are double-Q TD losses on the 1-step and n-step targets, J_E the large-margin loss on demonstration
-samples only, J_L2 an L2 penalty on all weights and biases. With λ2 = λ3 = 0 and no demonstrations this is the
-paper's PDD DQN baseline (prioritized dueling double DQN with the same n-step loss).
+samples only (ADET: cross-entropy instead), J_L2 an L2 penalty on all weights and biases. With λ2 = λ3 = 0 and no
+demonstrations this is the paper's PDD DQN baseline (prioritized dueling double DQN with the same n-step loss); HER and
+RBS differ from it only in how the replay holds the demonstrations (agents/defaults.yaml).
 """
 from __future__ import annotations
 
@@ -30,8 +31,12 @@ class DQfD(Algorithm):
 
         j_dq = losses.td_loss(q_taken, y_1, s["td_loss"])
         j_n = losses.td_loss(q_taken, y_n, s["td_loss"])
-        # λ2 = 0 on agent data: the margin only makes sense where an expert action exists.
-        j_e = losses.margin_loss(q, batch["actions"], s["margin"]) * batch["is_demo"].float()
+        # Only on demonstration samples: the supervised term only makes sense where an expert action exists.
+        if s["supervised_loss"] == "margin":
+            j_e = losses.margin_loss(q, batch["actions"], s["margin"])
+        else:  # ADET: cross-entropy of softmax(Q) on the expert action
+            j_e = losses.cross_entropy_loss(q, batch["actions"])
+        j_e = j_e * batch["is_demo"].float()
         per_sample = j_dq + s["lambda_n_step"] * j_n + s["lambda_supervised"] * j_e
         j_l2 = losses.l2_loss(online) if s["lambda_l2"] > 0 else torch.zeros((), device=q.device)
         total = (batch["weights"] * per_sample).mean() + s["lambda_l2"] * j_l2
@@ -44,7 +49,7 @@ class DQfD(Algorithm):
                 "loss": total.detach(),
                 "loss_1_step": j_dq.detach().mean(),
                 "loss_n_step": j_n.detach().mean(),
-                "loss_margin": j_e.detach().sum() / batch["is_demo"].sum().clamp(min=1),
+                "loss_supervised": j_e.detach().sum() / batch["is_demo"].sum().clamp(min=1),
                 "loss_l2": j_l2.detach(),
                 "q_mean": q_taken.detach().mean(),
                 "demo_fraction": batch["is_demo"].float().mean(),
