@@ -16,12 +16,13 @@ RANGES = {
     "epsilon_start": (0.0, 1.0), "epsilon_final": (0.0, 1.0), "eval_epsilon": (0.0, 1.0),
     "repeat_action_probability": (0.0, 1.0), "demo_share": (0.0, 0.99),
 }
-POSITIVE = {"n_step", "batch_size", "learning_rate", "adam_eps", "target_update_period", "update_period",
+POSITIVE = {"entropy_temperature", "learning_rate_final", "n_step", "batch_size", "learning_rate", "adam_eps", "target_update_period", "update_period",
             "eval_episodes", "frame_skip", "screen_size", "frame_stack", "max_episode_frames", "grad_clip_norm"}
 NON_NEGATIVE = {"lambda_n_step", "lambda_supervised", "lambda_l2", "margin", "priority_eps_agent",
                 "priority_eps_demo", "replay_capacity", "learning_starts", "pretrain_updates", "agent_steps",
-                "epsilon_decay_steps", "noop_max"}
-CHOICES = {"td_loss": ("huber", "mse"), "supervised_loss": ("margin", "cross_entropy"), "priority_td_error": ("one_step", "n_step"),
+                "epsilon_decay_steps", "noop_max", "soft_q_pretrain_steps", "learning_rate_decay_steps"}
+CHOICES = {"td_loss": ("huber", "mse"), "supervised_loss": ("margin", "cross_entropy"),
+           "demo_loss": ("none", "cross_entropy", "decoupled"), "exploration": ("epsilon_greedy", "softmax"), "priority_td_error": ("one_step", "n_step"),
            "reward_transform": ("signed_log", "clip", "none")}
 
 
@@ -156,6 +157,9 @@ def resolve(game: str, method: str, seed: int, profile: dict) -> dict:
                                                     or settings["demo_share"]["value"] > 0):
         raise ConfigError(f"method {method!r} has overwritable demonstrations, which cannot be pretrained on or "
                           "mixed at a fixed share (they become agent data); set pretrain_updates: 0 and demo_share: 0")
+    if algorithm == "soft_q" and (settings["demo_loss"]["value"] != "none") != uses_demos:
+        raise ConfigError(f"method {method!r}: demo_loss={settings['demo_loss']['value']!r} with "
+                          f"use_demos={uses_demos}; a demonstration loss needs demonstrations and the reverse")
     if algorithm == "bc" and not settings["use_demos"]["value"]:
         raise ConfigError(f"method {method!r} is behaviour cloning without demonstrations; set use_demos: true")
     if not isinstance(seed, int) or seed < 0:

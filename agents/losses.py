@@ -36,3 +36,19 @@ def cross_entropy_loss(logits: torch.Tensor, actions: torch.Tensor) -> torch.Ten
 def l2_loss(network: nn.Module) -> torch.Tensor:
     """J_L2 = Σ θ² over every weight and bias."""
     return sum((parameter**2).sum() for parameter in network.parameters())
+
+
+def soft_q_target(rewards: torch.Tensor, discounts: torch.Tensor, q_next_target: torch.Tensor,
+                  temperature: float) -> torch.Tensor:
+    """y = r + γ · ε · log Σ_a' exp(Q_target(s', a') / ε): the soft (entropy-regularised) Bellman target."""
+    return rewards + discounts * temperature * torch.logsumexp(q_next_target / temperature, dim=1)
+
+
+def soft_policy(q: torch.Tensor, temperature: float) -> torch.Tensor:
+    """π(a|s) = softmax(Q(s, ·) / ε), the policy soft Q-learning improves (soft-Q paper eq. 2)."""
+    return torch.softmax(q / temperature, dim=1)
+
+
+def entropy(policy: torch.Tensor) -> torch.Tensor:
+    """h(π(·|s)) = −Σ_a π log π, per state."""
+    return -(policy * torch.log(policy.clamp(min=1e-12))).sum(dim=1)

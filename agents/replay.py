@@ -211,29 +211,30 @@ class PrioritizedReplay:
         return self.frames[self._shift(slots[:, None], -back)]
 
     # ---------------------------------------------------------------------------------------------------- sampling
-    def sample(self, batch_size: int, beta: float, demo_share: float = 0.0) -> dict[str, np.ndarray]:
-        """Proportional prioritized sampling over the whole buffer; with `demo_share` > 0, that share of the batch is
-        drawn from the demo partition and the rest from agent data, each proportionally to priority (HER)."""
+    def sample(self, batch_size: int, beta: float, demo_share: float | None = None) -> dict[str, np.ndarray]:
+        """Proportional prioritized sampling over the whole buffer (`demo_share` None: demonstrations compete through
+        their priorities, DQfD); with a `demo_share`, that share of the batch is drawn from the demo partition and the
+        rest from agent data, each proportionally to priority (HER: a fixed mix; 0: agent data only)."""
         total = self.sum_tree.reduce()
         if total <= 0:
             raise RuntimeError("replay has nothing to sample")
-        demo_mass = self.sum_tree.reduce(0, self.demo_capacity) if demo_share > 0 and self.num_demo else 0.0
+        demo_mass = self.sum_tree.reduce(0, self.demo_capacity) if self.num_demo else 0.0
         agent_mass = total - demo_mass
-        if demo_mass > 0 and agent_mass > 1e-12 * total:
-            num_demo = int(round(demo_share * batch_size))
+        num_demo = 0 if demo_share is None else int(round(demo_share * batch_size))
+        parts = [(0.0, total, batch_size, 1.0)]  # one pool: the whole buffer (only demos before any agent data)
+        if demo_share is not None and demo_mass > 0 and agent_mass > 1e-12 * total:
             parts = [(0.0, demo_mass, num_demo, num_demo / batch_size),
                      (demo_mass, total, batch_size - num_demo, 1.0 - num_demo / batch_size)]
-        else:  # one pool: the whole buffer (or only demonstrations, before any agent data exists)
-            parts = [(0.0, total, batch_size, 1.0)]
+            parts = [part for part in parts if part[2] > 0]  # a share of 0 or 1 draws from one pool only
         slots, probabilities, smallest = [], [], np.inf
-        for index, (low, high, size, share) in enumerate(parts):
+        for low, high, size, share in parts:
             # Stratified: one draw from each of `size` equal slices of the pool's mass.
             targets = low + (np.arange(size) + self.rng.random(size)) * ((high - low) / size)
             chosen = self.sum_tree.find(np.clip(targets, low, np.nextafter(high, 0)))
             slots.append(chosen)
             probabilities.append(share * self.sum_tree.get(chosen) / (high - low))
-            if len(parts) > 1:  # the smallest sampling probability in this pool, for the weights' normaliser
-                pool = (0, self.demo_capacity) if index == 0 else (self.demo_capacity, len(self.valid))
+            if high - low < total:  # the smallest sampling probability in this pool, for the weights' normaliser
+                pool = (0, self.demo_capacity) if low == 0 else (self.demo_capacity, len(self.valid))
                 smallest = min(smallest, share * self.min_tree.reduce(*pool) / (high - low))
             else:
                 smallest = self.min_tree.reduce() / total

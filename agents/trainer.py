@@ -115,7 +115,11 @@ class Trainer:
     def _update(self, phase: str, agent_step: int) -> None:
         s = self.settings
         beta = s["priority_beta0"] + (1.0 - s["priority_beta0"]) * min(1.0, self.updates / self.total_updates)
-        sample = self.replay.sample(s["batch_size"], beta, s["demo_share"])
+        sample = self.replay.sample(s["batch_size"], beta, self.algorithm.demo_share(agent_step))
+        if s["learning_rate_decay_steps"] > 0:  # linear decay over agent steps (soft-Q, Table 2)
+            fraction = min(1.0, agent_step / s["learning_rate_decay_steps"])
+            for group in self.optimizer.param_groups:
+                group["lr"] = s["learning_rate"] + (s["learning_rate_final"] - s["learning_rate"]) * fraction
         batch = {key: torch.as_tensor(value).to(self.device, non_blocking=True)
                  for key, value in sample.items() if key != "indices"}
         out = self.algorithm.loss(batch, self.online, self.target)
@@ -148,11 +152,16 @@ class Trainer:
             self.last_flush = now
 
     # ---------------------------------------------------------------------------------------------------- acting
-    def _act(self, state: np.ndarray, epsilon: float) -> int:
-        if self.rng.random() < epsilon:
+    def _act(self, state: np.ndarray, epsilon: float, explore: bool = True) -> int:
+        """ε-greedy; or, for soft Q-learning while learning (explore), a sample from π = softmax(Q/ε)."""
+        softmax = explore and self.settings["exploration"] == "softmax"
+        if not softmax and self.rng.random() < epsilon:
             return int(self.rng.integers(self.num_actions))
         with torch.no_grad():
             q = self.online(torch.as_tensor(state, device=self.device).unsqueeze(0))
+        if softmax:
+            policy = torch.softmax(q[0].double() / self.settings["entropy_temperature"], dim=0).cpu().numpy()
+            return int(self.rng.choice(self.num_actions, p=policy / policy.sum()))
         return int(q.argmax(dim=1).item())
 
     def _epsilon(self, step: int) -> float:
@@ -303,7 +312,7 @@ class Trainer:
             if expert:
                 expert.reset()
             while not done:
-                action = self._act(state, s["eval_epsilon"])
+                action = self._act(state, s["eval_epsilon"], explore=False)
                 agreed += bool(expert) and action == expert.act()  # asked before the step: it reads this state
                 frame, reward, terminated, truncated, _ = env.step(action)
                 state, score, length = stacker.push(frame), score + reward, length + 1

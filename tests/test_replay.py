@@ -195,6 +195,8 @@ def test_a_fixed_demo_share_draws_that_share_of_each_batch_with_matching_weights
     only_demos = make(demo_capacity=5, agent_capacity=16, n_step=1)
     only_demos.add_demonstrations(*demo_arrays())
     assert only_demos.sample(8, beta=1.0, demo_share=0.25)["is_demo"].all()
+    # a share of 0 leaves the demonstrations out (soft-Q after its pretraining window)
+    assert not replay.sample(8, beta=1.0, demo_share=0.0)["is_demo"].any()
 
 
 def test_overwritable_demonstrations_start_the_agent_buffer_and_are_overwritten_later():

@@ -38,6 +38,11 @@ class Algorithm:
     def loss(self, batch: dict[str, torch.Tensor], online, target) -> LossOutput:
         raise NotImplementedError
 
+    def demo_share(self, agent_step: int) -> float | None:
+        """Share of each batch drawn from the demonstrations; None: they compete with agent data by priority."""
+        share = self.settings["demo_share"]
+        return share if share > 0 else None
+
 
 # Importing the modules registers the algorithms.
-from . import bc, dqfd  # noqa: E402,F401
+from . import bc, dqfd, soft_q  # noqa: E402,F401

@@ -1,0 +1,115 @@
+"""Soft Q-learning and its pretraining with demonstrations (Zhang et al. 2019) against hand-computed values."""
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from agents import losses
+from agents.methods import ALGORITHMS
+from agents.methods.soft_q import SoftQ
+
+EPS = 0.5  # entropy weight ε, large enough that the policies below are far from greedy
+
+
+class TableQ(nn.Module):
+    """Q(s, ·) is row s of a parameter table: gradients with respect to Q are gradients with respect to the table."""
+
+    def __init__(self, rows):
+        super().__init__()
+        self.table = nn.Parameter(torch.tensor(rows, dtype=torch.float64))
+
+    def forward(self, states):
+        return self.table[states[:, 0, 0, 0].long()]
+
+
+def states(*indices):
+    return torch.tensor(indices, dtype=torch.uint8).view(-1, 1, 1, 1)
+
+
+def test_soft_target_is_reward_plus_discounted_soft_maximum():
+    q_next = torch.tensor([[0.0, math.log(3.0)]])
+    # ε log(e^0 + e^{ln 3 / ε}) with ε = 1: log 4
+    target = losses.soft_q_target(torch.tensor([1.0]), torch.tensor([0.5]), q_next, 1.0)
+    assert target.item() == pytest.approx(1.0 + 0.5 * math.log(4.0))
+    assert losses.soft_policy(q_next, 1.0)[0].tolist() == pytest.approx([0.25, 0.75])
+    assert losses.entropy(torch.tensor([[0.25, 0.75]])).item() == pytest.approx(
+        -(0.25 * math.log(0.25) + 0.75 * math.log(0.75)))
+
+
+def soft_settings(demo_loss):
+    return {"entropy_temperature": EPS, "td_loss": "mse", "demo_loss": demo_loss, "lambda_supervised": 1.0,
+            "use_demos": demo_loss != "none", "soft_q_pretrain_steps": 100, "demo_share": 0.0}
+
+
+def batch(is_demo):
+    # sample 0: state 0, action 1; sample 1: state 1, action 0; next states 2 and 3
+    return {"states": states(0, 1), "actions": torch.tensor([1, 0]), "rewards_1": torch.tensor([1.0, 0.0]),
+            "next_states_1": states(2, 3), "discount_1": torch.tensor([0.5, 0.0]), "is_demo": torch.tensor(is_demo),
+            "weights": torch.tensor([1.0, 1.0])}
+
+
+TABLE = [[0.0, 1.0], [2.0, 0.0], [0.0, 1.0], [5.0, 5.0]]
+
+
+def test_soft_q_loss_is_the_squared_soft_td_error_on_agent_samples_only():
+    net = TableQ(TABLE)
+    out = ALGORITHMS["soft_q"](soft_settings("none")).loss(batch([False, False]), net, net)
+    y_0 = 1.0 + 0.5 * EPS * math.log(math.exp(0.0) + math.exp(1.0 / EPS))
+    y_1 = 0.0  # terminal: discount 0
+    expected = (0.5 * (y_0 - 1.0) ** 2 + 0.5 * (y_1 - 2.0) ** 2) / 2
+    assert out.total.item() == pytest.approx(expected)
+    # with sample 1 a demonstration, only sample 0 is regressed (demonstrations carry no rewards)
+    out = ALGORITHMS["soft_q"](soft_settings("none")).loss(batch([False, True]), net, net)
+    assert out.total.item() == pytest.approx(0.5 * (y_0 - 1.0) ** 2)
+
+
+def test_soft_q_bc_adds_the_cross_entropy_of_softmax_q_over_eps_on_demonstrations():
+    net = TableQ(TABLE)
+    out = ALGORITHMS["soft_q"](soft_settings("cross_entropy")).loss(batch([False, True]), net, net)
+    y_0 = 1.0 + 0.5 * EPS * math.log(math.exp(0.0) + math.exp(1.0 / EPS))
+    # demo state 1, Q = [2, 0], action 0: −log softmax([2, 0] / ε)[0]
+    cross_entropy = math.log(1.0 + math.exp(-2.0 / EPS))
+    assert out.total.item() == pytest.approx(0.5 * (y_0 - 1.0) ** 2 + cross_entropy)
+
+
+def decoupled(rows, actions, is_demo):
+    net = TableQ(rows)
+    q = net(states(*range(len(rows))))
+    policy = losses.soft_policy(q, EPS)
+    flags = torch.tensor(is_demo, dtype=torch.float64)
+    loss, alpha = SoftQ.decoupled_demo_loss(q, policy, torch.tensor(actions), flags, EPS)
+    loss.backward()
+    return net.table.grad, alpha.item(), policy.detach()
+
+
+def test_decoupled_gradients_are_g_q_on_demonstrations_and_the_entropy_part_of_g_pi_on_agent_states():
+    # Demo state 0 with the expert action 1 unlikely under π, agent state 1: α < 0, so g_Q acts.
+    rows, actions, is_demo = [[2.0, -1.0, 0.5], [0.3, 0.0, -0.2]], [1, 0], [True, False]
+    gradient, alpha, policy = decoupled(rows, actions, is_demo)
+    pi_demo, pi_agent = policy[0], policy[1]
+    entropy_agent = -(pi_agent * pi_agent.log()).sum()
+    expected_alpha = EPS * pi_demo[1].log() + EPS * entropy_agent  # A_θ(s*, a*) = ε log π(a*|s*)
+    assert alpha == pytest.approx(expected_alpha.item()) and alpha < 0
+    # Demo row: the loss's gradient is −g_Q = −(onehot(a*) − π̄); g_π contributes nothing there (π is the soft
+    # maximiser of Σ π Q̄ + ε h at Q̄ = Q).
+    assert gradient[0].tolist() == pytest.approx((-(torch.eye(3)[1].double() - pi_demo)).tolist())
+    # Agent row: only ε L_π's entropy term, ε · ε · ∂h/∂Q = −ε π (log π + h)
+    expected_agent = -EPS * pi_agent * (pi_agent.log() + entropy_agent)
+    assert gradient[1].tolist() == pytest.approx(expected_agent.tolist())
+
+
+def test_the_alpha_gate_switches_g_q_off_once_the_constraint_holds():
+    # The expert action is nearly certain under π and the agent state's policy is uniform: α > 0.
+    rows, actions, is_demo = [[0.0, 9.0, 0.0], [0.0, 0.0, 0.0]], [1, 0], [True, False]
+    gradient, alpha, _ = decoupled(rows, actions, is_demo)
+    assert alpha > 0
+    assert gradient[0].abs().max().item() < 1e-6  # no g_Q, and g_π is zero on demonstration states
+    assert gradient[1].abs().max().item() < 1e-12  # uniform π: the entropy is at its maximum, its gradient zero
+
+
+def test_pretraining_mixes_demonstrations_for_n_p_steps_then_uses_agent_data_only():
+    algorithm = ALGORITHMS["soft_q"](soft_settings("decoupled"))
+    assert algorithm.demo_share(0) == 0.5 and algorithm.demo_share(99) == 0.5
+    assert algorithm.demo_share(100) == 0.0
+    assert ALGORITHMS["soft_q"](soft_settings("none")).demo_share(0) is None
