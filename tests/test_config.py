@@ -79,9 +79,12 @@ def profile(*names):
     return merged
 
 
-@pytest.mark.parametrize("names", [("config.yaml",), ("config.yaml", "tiny.yaml"), ("config.yaml", "paper.yaml")])
+@pytest.mark.parametrize("names", [("config.yaml",), ("config.yaml", "tiny.yaml"), ("config.yaml", "paper.yaml"),
+                                   ("config.yaml", "methods.yaml")])
 def test_every_profile_resolves_for_every_cell(names):
-    merged = profile(*names)
+    from agents.config import expand_sweeps
+
+    merged = expand_sweeps(profile(*names))
     for game in merged["games"]:
         for method in merged["methods"]:
             resolve(game, method, merged["seeds"][0], merged)
@@ -94,6 +97,17 @@ def test_the_paper_profile_clears_the_laptop_budget():
     assert values(cell["settings"])["target_update_period"] == 10000
     assert values(cell["settings"])["learning_rate"] == 6.25e-5
     assert len(merged["seeds"]) == 4
+    soft = values(resolve("Pong", "soft_q_pretrain", 0, merged)["settings"])  # the soft-Q paper's Tables 1 and 2
+    assert (soft["learning_rate"], soft["learning_rate_final"], soft["learning_rate_decay_steps"]) == (1e-4, 5e-5, 10**6)
+    assert (soft["soft_q_pretrain_steps"], soft["agent_steps"], soft["learning_starts"]) == (10**6, 5 * 10**6, 50000)
+    assert (soft["entropy_temperature"], soft["lambda_supervised"], soft["batch_size"]) == (0.1, 1.0, 32)
+
+
+def test_methods_profile_has_every_package_method():
+    from agents.config import expand_sweeps, method_definitions
+
+    merged = expand_sweeps(profile("config.yaml", "methods.yaml"))
+    assert set(method_definitions({})) <= set(merged["methods"])
 
 
 def test_a_sweep_becomes_one_method_per_value_after_its_base():
