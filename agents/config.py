@@ -92,7 +92,7 @@ def expand_sweeps(profile: dict) -> dict:
     per value: the base method's definition with that setting changed, added to `methods` after the base method."""
     profile = copy.deepcopy(profile)
     definitions = method_definitions(profile)
-    added = profile.setdefault("method_definitions", None) or {}
+    added = dict(profile.get("method_definitions") or {})
     for sweep in profile.get("sweeps") or []:
         base, setting = sweep["method"], sweep["setting"]
         if base not in definitions:
@@ -114,7 +114,7 @@ def expand_sweeps(profile: dict) -> dict:
             profile["methods"] = methods[:at] + [n for n in names if n not in methods] + methods[at:]
         else:
             profile["methods"] = methods + [n for n in names if n not in methods]
-    profile["method_definitions"] = added or profile.get("method_definitions")
+    profile["method_definitions"] = added
     return profile
 
 

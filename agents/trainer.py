@@ -201,8 +201,7 @@ class Trainer:
                           episode_return=episode["return"], episode_length=episode["length"], epsilon=epsilon,
                           ended_by="terminal" if terminated else "time_limit")
                 episode["recent"] = (episode["recent"] + [episode["return"]])[-10:]
-                episode.update(index=episode["index"] + 1, length=0)
-                episode["return"] = 0.0
+                episode.update({"index": episode["index"] + 1, "return": 0.0, "length": 0})
                 frame, _ = env.reset()
                 self.stacker.reset(frame)
                 self.replay.start_episode(frame)
