@@ -16,13 +16,15 @@ RANGES = {
     "epsilon_start": (0.0, 1.0), "epsilon_final": (0.0, 1.0), "eval_epsilon": (0.0, 1.0),
     "repeat_action_probability": (0.0, 1.0), "demo_share": (0.0, 0.99),
 }
-POSITIVE = {"entropy_temperature", "learning_rate_final", "n_step", "batch_size", "learning_rate", "adam_eps", "target_update_period", "update_period",
+POSITIVE = {"entropy_temperature", "learning_rate_final", "n_step", "batch_size", "learning_rate", "adam_eps",
+            "target_update_period", "update_period",
             "eval_episodes", "frame_skip", "screen_size", "frame_stack", "max_episode_frames", "grad_clip_norm"}
 NON_NEGATIVE = {"lambda_n_step", "lambda_supervised", "lambda_l2", "margin", "priority_eps_agent",
                 "priority_eps_demo", "replay_capacity", "learning_starts", "pretrain_updates", "agent_steps",
                 "epsilon_decay_steps", "noop_max", "soft_q_pretrain_steps", "learning_rate_decay_steps"}
 CHOICES = {"td_loss": ("huber", "mse"), "supervised_loss": ("margin", "cross_entropy"),
-           "demo_loss": ("none", "cross_entropy", "decoupled"), "exploration": ("epsilon_greedy", "softmax"), "priority_td_error": ("one_step", "n_step"),
+           "demo_loss": ("none", "cross_entropy", "decoupled"), "exploration": ("epsilon_greedy", "softmax"),
+           "priority_td_error": ("one_step", "n_step"),
            "reward_transform": ("signed_log", "clip", "none")}
 
 
@@ -174,6 +176,12 @@ def resolve(game: str, method: str, seed: int, profile: dict) -> dict:
         "protocol": protocol,
         "settings": settings,
     }
+
+
+def planned_updates(settings: dict) -> int:
+    """Gradient updates a run makes: phase I plus one per `update_period` agent steps after `learning_starts`."""
+    interaction = max(0, settings["agent_steps"] - settings["learning_starts"]) // settings["update_period"]
+    return settings["pretrain_updates"] + interaction
 
 
 def values(section: dict) -> dict:

@@ -21,7 +21,7 @@ import torch
 
 from . import demos as demo_files
 from .checkpoint import Checkpoints
-from .config import values
+from .config import planned_updates, values
 from .demonstrators import DEMONSTRATORS
 from .envs import FrameStacker, make_env
 from .errors import ConfigError, NonFiniteError
@@ -105,8 +105,7 @@ class Trainer:
                                   f"{s['replay_capacity']:,}, which they are to fill; raise replay_capacity")
             self.replay.add_demonstrations(d.frames, d.actions, d.rewards, d.terminals, d.has_action, d.episode_step,
                                            permanent=not s["demos_overwritable"])
-        interaction_updates = max(0, s["agent_steps"] - s["learning_starts"]) // s["update_period"]
-        self.total_updates = max(1, s["pretrain_updates"] + interaction_updates)
+        self.total_updates = max(1, planned_updates(s))
         self.log_every = max(1, self.total_updates // LOG_ROWS)
         self.metric_sums: dict[str, torch.Tensor] = {}
         self.metric_count = 0

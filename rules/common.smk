@@ -2,7 +2,7 @@ import json
 
 from snakemake.exceptions import WorkflowError
 
-from agents.config import expand_sweeps, method_definitions, resolve, values
+from agents.config import expand_sweeps, planned_updates, resolve, values
 from agents.demonstrators import DEMONSTRATORS
 from agents.errors import ConfigError
 from agents.replay import replay_bytes
@@ -82,9 +82,7 @@ def train_mem_mb(wildcards):
 def train_runtime_min(wildcards):
     """Updates dominate the cost; the rate is the profile's declared `updates_per_s`, the margin covers evaluation."""
     settings, _ = cell_settings(wildcards)
-    interaction = max(0, settings["agent_steps"] - settings["learning_starts"]) // settings["update_period"]
-    updates = settings["pretrain_updates"] + interaction
-    return 15 + int(1.5 * updates / config["resources"]["updates_per_s"] / 60)
+    return 15 + int(1.5 * planned_updates(settings) / config["resources"]["updates_per_s"] / 60)
 
 
 def demo_input(wildcards):
