@@ -12,16 +12,24 @@ validate(config, "config/schema.yaml")
 
 
 include: "rules/common.smk"
-include: "rules/demos.smk"
-include: "rules/train.smk"
+
+
+if not FROM_STORED_RUNS:
+
+    include: "rules/demos.smk"
+    include: "rules/train.smk"
+
+
 include: "rules/analysis.smk"
+
+
+report: "report/workflow.rst"
 
 
 rule all:
     default_target: True
     input:
-        rules.scores_table.output,
-        expand(f"{RESULTS}/figures/curves_{{game}}.png", game=GAMES),
+        ANALYSIS_OUTPUTS,
 
 
 # With --keep-going the rest of the matrix finishes after a cell fails; the failed cells are then listed.

@@ -374,6 +374,7 @@ class Trainer:
             "interaction_episodes": len(episodes),
             "pretrain_updates": self.settings["pretrain_updates"],
             "agent_steps": self.settings["agent_steps"],
+            "demo_phase_end": self.algorithm.demo_phase_end(),
             "updates": self.updates,
             "demos": demo_info,
             "wall_s": round(self._elapsed(), 1),

@@ -1,73 +1,163 @@
-"""`python -m analysis {collect,table,curves}`: the workflow's aggregation steps, each reading stored run outputs."""
+"""`python -m analysis COMMAND`: the workflow's aggregation steps, each reading stored run outputs.
+
+collect → scores (the tidy run table) → table, aggregate, claims, curves, transition.
+"""
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import pandas as pd
 
 from agents.io import write_csv, write_text
 
 
-def optional_csv(path):
-    return pd.read_csv(path) if path else None
+def optional_csv(path, columns=()):
+    return pd.read_csv(path) if path and Path(path).is_file() else pd.DataFrame(columns=list(columns))
+
+
+def parser() -> argparse.ArgumentParser:
+    main = argparse.ArgumentParser(prog="python -m analysis", description=__doc__,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = main.add_subparsers(dest="command", required=True)
+    collect = commands.add_parser("collect", help="run folders → tidy tables; cells without a complete run listed")
+    collect.add_argument("--results", required=True, help="the results folder (for the logs of missing runs)")
+    collect.add_argument("--cells", nargs="+", required=True, help="the matrix, as GAME/METHOD/SEED")
+    collect.add_argument("--demo-stats", nargs="*", default=[])
+    collect.add_argument("--random-scores", nargs="*", default=[], help="per-game random-play score tables")
+    for name in ("runs", "episodes", "demonstrators", "random", "missing-csv", "missing-markdown"):
+        collect.add_argument(f"--{name}", required=True)
+
+    scores = commands.add_parser("scores", help="the tidy run table: initial, best-window and final scores")
+    for name in ("runs", "episodes", "demonstrators", "random", "out"):
+        scores.add_argument(f"--{name}", required=True)
+    scores.add_argument("--window-fraction", type=float, required=True)
+
+    table = commands.add_parser("table", help="game × method score table (CSV, Markdown, LaTeX)")
+    for name in ("scores", "csv", "markdown", "latex"):
+        table.add_argument(f"--{name}", required=True)
+    table.add_argument("--published", help="published scores (game, method, score, metric, source, status)")
+    table.add_argument("--missing", help="the cells without a complete run, to mention under the table")
+    table.add_argument("--window-fraction", type=float, required=True)
+
+    aggregate = commands.add_parser("aggregate", help="IQM, performance profiles, probability of improvement")
+    for name in ("scores", "csv", "markdown", "profiles", "improvement", "intervals-figure", "profiles-figure",
+                 "improvement-figure"):
+        aggregate.add_argument(f"--{name}", required=True)
+    aggregate.add_argument("--methods", required=True, help="comma-separated; the first is compared with the rest")
+    aggregate.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+
+    claims = commands.add_parser("claims", help="the claims ledger")
+    for name in ("scores", "csv", "details", "markdown"):
+        claims.add_argument(f"--{name}", required=True)
+    claims.add_argument("--published")
+    claims.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+
+    for name, text in (("curves", "learning curves, one panel per game"),
+                       ("transition", "scores around the end of the demonstration phase (N_p)")):
+        curves = commands.add_parser(name, help=text)
+        for option in ("episodes", "runs", "scores", "out"):
+            curves.add_argument(f"--{option}", required=True)
+        curves.add_argument("--methods", required=True, help="comma-separated, in legend and colour order")
+        curves.add_argument("--bins", type=int, default=20)
+    return main
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m analysis", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    collect = commands.add_parser("collect", help="run folders → tidy tables")
-    collect.add_argument("--summaries", nargs="+", required=True)
-    collect.add_argument("--demo-stats", nargs="*", default=[])
-    collect.add_argument("--runs", required=True)
-    collect.add_argument("--episodes", required=True)
-    collect.add_argument("--demonstrators", required=True)
-    collect.add_argument("--random-scores", nargs="*", default=[], help="per-game random-play score tables")
-    collect.add_argument("--random", help="all random-play scores, one table")
-    table = commands.add_parser("table", help="game × method score table (CSV and Markdown)")
-    table.add_argument("--runs", required=True)
-    table.add_argument("--demonstrators", required=True)
-    table.add_argument("--episodes", help="interaction episodes, for the early-interaction score")
-    table.add_argument("--random", help="random-play scores")
-    table.add_argument("--early-fraction", type=float, default=0.5,
-                       help="the early-interaction window, as a fraction of each run's agent steps")
-    table.add_argument("--csv", required=True)
-    table.add_argument("--markdown", required=True)
-    curves = commands.add_parser("curves", help="learning curves of one game (PNG)")
-    curves.add_argument("--game", required=True)
-    curves.add_argument("--episodes", required=True)
-    curves.add_argument("--runs", required=True)
-    curves.add_argument("--demonstrators", required=True)
-    curves.add_argument("--random", help="random-play scores")
-    curves.add_argument("--methods", required=True, help="comma-separated, in legend and colour order")
-    curves.add_argument("--bins", type=int, default=20)
-    curves.add_argument("--out", required=True)
-    args = parser.parse_args(argv)
-
+    args = parser().parse_args(argv)
     if args.command == "collect":
-        from .collect import collect as gather, read_tables
+        from .collect import collect, read_tables
+        from .failures import failed_cells, to_markdown
 
-        runs, episodes, demonstrators = gather(args.summaries, args.demo_stats)
-        if args.random:
-            write_csv(args.random, read_tables(args.random_scores, ["game", "episode", "score", "length"]))
+        cells = [tuple(cell.split("/")) for cell in args.cells]
+        cells = [(game, method, int(seed)) for game, method, seed in cells]
+        runs, episodes, demonstrators = collect(args.results, cells, args.demo_stats)
+        missing = failed_cells(args.results, cells)
+        write_csv(args.random, read_tables(args.random_scores, ["game", "episode", "score", "length"]))
         write_csv(args.runs, runs)
         write_csv(args.episodes, episodes)
         write_csv(args.demonstrators, demonstrators)
-        print(f"{len(runs)} runs, {len(episodes)} interaction episodes, {len(demonstrators)} demo episodes")
+        write_csv(args.missing_csv, missing)
+        write_text(args.missing_markdown, to_markdown(missing, len(cells)))
+        print(f"{len(runs)} of {len(cells)} runs complete, {len(episodes)} interaction episodes, "
+              f"{len(demonstrators)} demo episodes")
+    elif args.command == "scores":
+        from .scores import score_runs
+
+        write_csv(args.out, score_runs(pd.read_csv(args.runs), pd.read_csv(args.episodes),
+                                       pd.read_csv(args.demonstrators), pd.read_csv(args.random),
+                                       args.window_fraction))
     elif args.command == "table":
-        from .tables import scores_table, to_markdown
+        from .tables import scores_table, to_latex, to_markdown
 
-        result = scores_table(pd.read_csv(args.runs), pd.read_csv(args.demonstrators),
-                              episodes=optional_csv(args.episodes), random=optional_csv(args.random),
-                              early_fraction=args.early_fraction)
+        result = scores_table(pd.read_csv(args.scores), optional_csv(args.published))
+        missing = len(optional_csv(args.missing))
         write_csv(args.csv, result)
-        write_text(args.markdown, to_markdown(result, args.early_fraction))
-    elif args.command == "curves":
-        from .curves import plot_game
+        markdown = to_markdown(result, args.window_fraction)
+        if missing:
+            markdown += f"\n{missing} cells of the matrix have no complete run and are not in this table: see " \
+                        f"{Path(args.missing).with_suffix('.md').name}.\n"
+        write_text(args.markdown, markdown)
+        write_text(args.latex, to_latex(result, args.window_fraction))
+    elif args.command == "aggregate":
+        from .aggregate import aggregate_table, improvement_table, performance_profile
+        from .aggregate_plots import plot_improvement, plot_intervals, plot_profiles, thresholds
 
-        plot_game(args.game, pd.read_csv(args.episodes), pd.read_csv(args.runs), pd.read_csv(args.demonstrators),
-                  args.methods.split(","), args.bins, args.out, random=optional_csv(args.random))
+        scores, methods = pd.read_csv(args.scores), args.methods.split(",")
+        columns = ["initial_normalised", "final_normalised"]
+        aggregates = aggregate_table(scores, methods, columns, seed=args.seed)
+        levels = thresholds(scores)
+        profiles = pd.concat([performance_profile(scores, method, "final_normalised", levels, seed=args.seed)
+                              .assign(method=method) for method in methods if (scores["method"] == method).any()],
+                             ignore_index=True)
+        pairs = [(methods[0], other) for other in methods[1:]]
+        improvement = pd.concat([improvement_table(scores, pairs, column, seed=args.seed) for column in columns],
+                                ignore_index=True)
+        write_csv(args.csv, aggregates)
+        write_text(args.markdown, aggregates_markdown(aggregates, improvement))
+        write_csv(args.profiles, profiles)
+        write_csv(args.improvement, improvement)
+        plot_intervals(aggregates, methods, args.intervals_figure)
+        plot_profiles(profiles, methods, args.profiles_figure)
+        plot_improvement(improvement, methods, args.improvement_figure)
+    elif args.command == "claims":
+        from .claims import Ledger, to_markdown
+        from .tables import published_scores
+
+        published = optional_csv(args.published, ["game", "method", "score", "metric", "status"])
+        summary, details = Ledger(pd.read_csv(args.scores), published_scores(published), seed=args.seed).evaluate()
+        write_csv(args.csv, summary)
+        write_csv(args.details, details)
+        write_text(args.markdown, to_markdown(summary, details))
+    elif args.command in ("curves", "transition"):
+        from .curves import plot_learning_curves, plot_transition
+
+        scores = pd.read_csv(args.scores)
+        game_baselines = scores.groupby("game")[
+            ["demonstrator_mean", "demonstrator_worst", "demonstrator_best", "random_mean"]].first()
+        plot = plot_learning_curves if args.command == "curves" else plot_transition
+        plot(pd.read_csv(args.episodes), pd.read_csv(args.runs), game_baselines, args.methods.split(","), args.bins,
+             args.out)
     return 0
+
+
+def aggregates_markdown(aggregates: pd.DataFrame, improvement: pd.DataFrame) -> str:
+    def estimate(row, name):
+        return f"{row[name]:.2f} [{row[f'{name}_ci95_low']:.2f}, {row[f'{name}_ci95_high']:.2f}]"
+
+    lines = ["| method | score | games | runs | IQM | median | mean |", "|---|---|---|---|---|---|---|"]
+    lines += [f"| {row['method']} | {row['score'].replace('_normalised', '')} | {row['games']} | {row['runs']} | "
+              f"{estimate(row, 'iqm')} | {estimate(row, 'median')} | {estimate(row, 'mean')} |"
+              for row in aggregates.to_dict("records")]
+    lines += ["", "| comparison | score | games | probability of improvement |", "|---|---|---|---|"]
+    lines += [f"| P({row['x']} > {row['y']}) | {row['score'].replace('_normalised', '')} | {row['games']} | "
+              f"{estimate(row, 'probability')} |" for row in improvement.to_dict("records")]
+    lines += ["", "Demonstrator-normalised scores, (score − random)/(demonstrator mean − random): 0 is random play, 1 "
+              "the demonstrator. Estimates pool every run of every game; brackets are 95% stratified bootstrap "
+              "intervals (runs resampled within each game, 2,000 replicates). Probability of improvement: per game "
+              "the share of run pairs where the first method scores higher (ties count half), averaged over games."]
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

@@ -40,9 +40,15 @@ def report(results: str | Path, cells) -> pd.DataFrame:
         markdown.unlink(missing_ok=True)
         return failed
     write_csv(csv, failed)
-    lines = [f"{len(failed)} of {len(cells)} cells have no complete run:", "",
+    write_text(markdown, to_markdown(failed, len(cells)))
+    return failed
+
+
+def to_markdown(failed: pd.DataFrame, total: int) -> str:
+    if failed.empty:
+        return f"All {total} cells of the matrix have a complete run.\n"
+    lines = [f"{len(failed)} of {total} cells have no complete run:", "",
              "| game | method | seed | reason |", "|---|---|---|---|"]
     lines += [f"| {row.game} | {row.method} | {row.seed} | {row.reason.replace('|', '/')} |"
               for row in failed.itertuples()]
-    write_text(markdown, "\n".join(lines) + "\n")
-    return failed
+    return "\n".join(lines) + "\n"

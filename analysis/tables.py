@@ -1,79 +1,102 @@
-"""The game × method score table: early-interaction and final scores, mean and 95% CI over seeds, beside the
-demonstrator and random play."""
+"""The game × method score table (CSV, Markdown, LaTeX): initial, best-window and final scores as mean and 95% CI over
+seeds, the final score as a percentage of the demonstrator, the suite's baselines, and the published number beside
+ours where one exists."""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
+from .scores import SCORES
 from .stats import mean_ci
 
-
-def demonstrator_scores(demonstrators: pd.DataFrame) -> pd.DataFrame:
-    return demonstrators.groupby("game")["score"].agg(
-        demonstrator_mean="mean", demonstrator_best="max", demonstrator_worst="min"
-    ).reset_index()
+LABELS = {"initial": "initial", "best_window": "best window", "final": "final"}
 
 
-def early_scores(runs: pd.DataFrame, episodes: pd.DataFrame, early_fraction: float) -> pd.DataFrame:
-    """Per run, the mean score of the interaction episodes that end in the first `early_fraction` of its agent
-    steps (NaN if none does)."""
-    horizon = runs.set_index(["game", "method", "seed"])["agent_steps"]
-    played = episodes.join(horizon.rename("horizon"), on=["game", "method", "seed"])
-    early = played[played["agent_step"] <= early_fraction * played["horizon"]]
-    return early.groupby(["game", "method", "seed"])["episode_return"].mean().rename("early_score").reset_index()
+def published_scores(published: pd.DataFrame) -> pd.DataFrame:
+    """One published score per game and method: a verified number where one exists, else an unverified one."""
+    ranked = published.assign(rank=(published["status"] != "verified").astype(int)).sort_values("rank")
+    return ranked.drop_duplicates(["game", "method"])[["game", "method", "score", "metric", "status"]].rename(
+        columns={"score": "published", "metric": "published_metric", "status": "published_status"})
 
 
-def scores_table(runs: pd.DataFrame, demonstrators: pd.DataFrame, episodes: pd.DataFrame | None = None,
-                 random: pd.DataFrame | None = None, early_fraction: float = 0.5) -> pd.DataFrame:
-    if episodes is not None and len(episodes):
-        runs = runs.merge(early_scores(runs, episodes, early_fraction), on=["game", "method", "seed"], how="left")
+def scores_table(scores: pd.DataFrame, published: pd.DataFrame | None = None) -> pd.DataFrame:
     rows = []
-    for (game, method), group in runs.groupby(["game", "method"], sort=False):
+    for (game, method), group in scores.groupby(["game", "method"], sort=False):
         group = group.sort_values("seed")
         row = {"game": game, "method": method, "seeds": len(group)}
-        if "early_score" in group:
-            row["early_mean"], row["early_ci95_low"], row["early_ci95_high"] = mean_ci(group["early_score"])
-            row["early_per_seed"] = " ".join("–" if np.isnan(v) else f"{v:.1f}" for v in group["early_score"])
-        row["score_mean"], row["ci95_low"], row["ci95_high"] = mean_ci(group["eval_score_mean"])
-        row["per_seed"] = " ".join(f"{score:g}" for score in group["eval_score_mean"])
+        for score in SCORES:
+            row[f"{score}_mean"], row[f"{score}_ci95_low"], row[f"{score}_ci95_high"] = mean_ci(group[score])
+            row[f"{score}_per_seed"] = " ".join("–" if np.isnan(v) else f"{v:g}" for v in group[score])
+        mean, low, high = mean_ci(100 * group["final_normalised"])
+        row.update(percent_of_demonstrator=mean, percent_ci95_low=low, percent_ci95_high=high)
+        for column in ["demonstrator_mean", "demonstrator_worst", "demonstrator_best", "random_mean"]:
+            row[column] = group[column].iloc[0]
         rows.append(row)
     table = pd.DataFrame(rows)
-    if len(demonstrators):
-        table = table.merge(demonstrator_scores(demonstrators), on="game", how="left")
-    if random is not None and len(random):
-        table = table.merge(random.groupby("game")["score"].mean().rename("random_mean").reset_index(),
-                            on="game", how="left")
+    if published is not None and len(published) and len(table):
+        table = table.merge(published_scores(published), on=["game", "method"], how="left")
     return table
 
 
-def to_markdown(table: pd.DataFrame, early_fraction: float = 0.5) -> str:
-    def fmt(value):
-        return "–" if pd.isna(value) else f"{value:.1f}"
+def fmt(value, digits: int = 1) -> str:
+    return "–" if pd.isna(value) else f"{value:.{digits}f}"
 
-    def interval(low, high):
-        return "–" if pd.isna(low) else f"[{fmt(low)}, {fmt(high)}]"
 
-    early = "early_mean" in table
-    header = ["game", "method", "seeds"]
-    if early:
-        header += ["early score (mean)", "95% CI", "per seed"]
-    header += ["final score (mean)", "95% CI", "per seed", "demonstrator mean (worst, best)", "random play"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for row in table.to_dict("records"):
-        cells = [row["game"], row["method"], str(row["seeds"])]
-        if early:
-            cells += [fmt(row["early_mean"]), interval(row["early_ci95_low"], row["early_ci95_high"]),
-                      row["early_per_seed"]]
-        demo = (f"{fmt(row['demonstrator_mean'])} ({fmt(row['demonstrator_worst'])}, {fmt(row['demonstrator_best'])})"
-                if not pd.isna(row.get("demonstrator_mean", np.nan)) else "–")
-        cells += [fmt(row["score_mean"]), interval(row["ci95_low"], row["ci95_high"]), row["per_seed"], demo,
-                  fmt(row.get("random_mean", np.nan))]
-        lines.append("| " + " | ".join(cells) + " |")
-    notes = [
-        "",
-        f"Early score: mean raw score of the episodes a run played (ε-greedy, while learning) that ended in the first "
-        f"{early_fraction:.0%} of its agent steps; DQfD's come after its pretraining. Final score: mean raw score of "
-        "the run's evaluation episodes after training. Means and t-intervals are over seeds; – where a method never "
-        "interacts or an interval needs a second seed.",
+def with_interval(row, prefix: str, digits: int = 1) -> str:
+    mean, low, high = row[f"{prefix}_mean"], row[f"{prefix}_ci95_low"], row[f"{prefix}_ci95_high"]
+    return fmt(mean, digits) if pd.isna(low) else f"{fmt(mean, digits)} [{fmt(low, digits)}, {fmt(high, digits)}]"
+
+
+def cells(row) -> list[str]:
+    percent = {"percent_mean": row["percent_of_demonstrator"], "percent_ci95_low": row["percent_ci95_low"],
+               "percent_ci95_high": row["percent_ci95_high"]}
+    published = row.get("published", np.nan)
+    mark = "" if pd.isna(published) or row.get("published_status") == "verified" else "*"
+    return ([row["game"], row["method"], str(row["seeds"])]
+            + [with_interval(row, score) for score in SCORES]
+            + [with_interval(percent, "percent", 0),
+               f"{fmt(row['demonstrator_mean'])} ({fmt(row['demonstrator_worst'])}, {fmt(row['demonstrator_best'])})",
+               fmt(row["random_mean"]), fmt(published) + mark])
+
+
+HEADER = (["game", "method", "seeds"] + [f"{LABELS[score]} score" for score in SCORES]
+          + ["final, % of demonstrator", "demonstrator mean (worst, best)", "random", "published"])
+
+
+def notes(window_fraction: float) -> list[str]:
+    return [
+        f"Scores are raw game scores, mean [95% t-interval] over seeds. Initial: the mean of the episodes a run played "
+        f"while learning that ended in its first {window_fraction:.0%} of agent steps (after any pretraining). "
+        f"Best window: the best such mean over the run's consecutive {window_fraction:.0%} windows. Final: the mean of "
+        "the run's evaluation episodes after training. A method that never interacts is scored by its evaluation in "
+        "all three columns.",
+        "% of demonstrator: 100·(final − random)/(demonstrator mean − random), with the demonstrator and random play "
+        "measured by the suite on the same game (raw ratios mean nothing on games with negative scores).",
+        "Published: the DQfD paper's number for the method (Table 1, best 3M-step window over 4 seeds at 200M frames); "
+        "* marks an unverified third-party transcription of its no-op-start final score. Budgets here are far smaller.",
     ]
-    return "\n".join(lines + notes) + "\n"
+
+
+def to_markdown(table: pd.DataFrame, window_fraction: float) -> str:
+    lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    lines += ["| " + " | ".join(cells(row)) + " |" for row in table.to_dict("records")]
+    return "\n".join(lines + [""] + notes(window_fraction)) + "\n"
+
+
+def latex_escape(text: str) -> str:
+    for raw, escaped in [("\\", r"\textbackslash{}"), ("_", r"\_"), ("%", r"\%"), ("&", r"\&"), ("#", r"\#"),
+                         ("–", "--"), ("·", r"$\cdot$"), ("−", "$-$")]:
+        text = text.replace(raw, escaped)
+    return text
+
+
+def to_latex(table: pd.DataFrame, window_fraction: float) -> str:
+    """A booktabs table for a paper; the notes become the caption."""
+    lines = [r"\begin{table}[t]", r"\centering", r"\small",
+             r"\begin{tabular}{ll r " + "l" * (len(HEADER) - 3) + "}", r"\toprule",
+             " & ".join(latex_escape(name) for name in HEADER) + r" \\", r"\midrule"]
+    lines += [" & ".join(latex_escape(cell) for cell in cells(row)) + r" \\" for row in table.to_dict("records")]
+    lines += [r"\bottomrule", r"\end{tabular}",
+              r"\caption{" + latex_escape(" ".join(notes(window_fraction))) + "}", r"\label{tab:scores}",
+              r"\end{table}"]
+    return "\n".join(lines) + "\n"

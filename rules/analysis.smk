@@ -1,61 +1,199 @@
+# From stored run outputs to the tables, figures and claims ledger. Every output marked report() appears, with its
+# caption from report/, in the page that `snakemake --report report.html` writes.
+TABLES, FIGURES = f"{RESULTS}/tables", f"{RESULTS}/figures"
+CELL_IDS = [f"{game}/{method}/{seed}" for game, method, seed in CELLS]
+
+
+def demo_phase_end(cell):
+    return ALGORITHMS[cell["algorithm"]](values(cell["settings"])).demo_phase_end()
+
+
+# Methods whose demonstrations stop shaping the updates during interaction (soft-Q's N_p) get the transition view.
+PHASED_METHODS = [method for method in METHODS if any(demo_phase_end(CELLS[(game, method, SEEDS[0])]) > 0
+                                                       for game in GAMES)]
+PUBLISHED = config["published_scores"]
+# The analysis code is an input: editing it rebuilds the tables and figures (Snakemake tracks only rule code itself).
+ANALYSIS_CODE = sorted(glob.glob(os.path.join(workflow.basedir, "analysis", "*.py")))
+
+
+if FROM_STORED_RUNS and not any(os.path.isfile(f"{RESULTS}/runs/{g}/{m}/seed_{s}/summary.json") for g, m, s in CELLS):
+    raise WorkflowError(f"no stored run of this matrix under {RESULTS}/runs: `snakemake figures` only rebuilds tables and "
+                        "figures from runs; run `snakemake --cores N` first")
+
+
+def stored(paths):
+    """With `snakemake figures`, only the files already there: nothing trains, missing cells are listed instead."""
+    return [path for path in paths if os.path.isfile(path)] if FROM_STORED_RUNS else paths
+
+
+localrules:
+    collect,
+    scores,
+    scores_table,
+    aggregates,
+    claims,
+    learning_curves,
+    transition,
+
+
 rule collect:
     input:
-        summaries=expand(f"{RUN_DIR}/summary.json", game=GAMES, method=METHODS, seed=SEEDS),
-        demo_stats=expand(f"{RESULTS}/demos/{{game}}.stats.csv", game=DEMO_GAMES),
-        random=expand(f"{RESULTS}/baselines/{{game}}.random.csv", game=GAMES),
+        summaries=stored([f"{RESULTS}/runs/{game}/{method}/seed_{seed}/summary.json" for game, method, seed in CELLS]),
+        demo_stats=stored(expand(f"{RESULTS}/demos/{{game}}.stats.csv", game=DEMO_GAMES)),
+        random=stored(expand(f"{RESULTS}/baselines/{{game}}.random.csv", game=GAMES)),
+        code=ANALYSIS_CODE,
     output:
-        runs=f"{RESULTS}/tables/runs.csv",
-        episodes=f"{RESULTS}/tables/episodes.csv",
-        demonstrators=f"{RESULTS}/tables/demonstrators.csv",
-        random=f"{RESULTS}/tables/random.csv",
+        runs=f"{TABLES}/runs.csv",
+        episodes=f"{TABLES}/episodes.csv",
+        demonstrators=f"{TABLES}/demonstrators.csv",
+        random=f"{TABLES}/random.csv",
+        missing_csv=f"{TABLES}/missing_runs.csv",
+        missing_markdown=f"{TABLES}/missing_runs.md",
+    params:
+        cells=" ".join(CELL_IDS),
     conda:
         SUITE_ENV
     log:
         f"{RESULTS}/logs/analysis/collect.log",
     shell:
-        "python -m analysis collect --summaries {input.summaries} --demo-stats {input.demo_stats}"
+        "python -m analysis collect --results {RESULTS} --cells {params.cells} --demo-stats {input.demo_stats}"
         " --random-scores {input.random} --runs {output.runs} --episodes {output.episodes}"
-        " --demonstrators {output.demonstrators} --random {output.random} > {log} 2>&1"
+        " --demonstrators {output.demonstrators} --random {output.random}"
+        " --missing-csv {output.missing_csv} --missing-markdown {output.missing_markdown} > {log} 2>&1"
 
 
-rule scores_table:
+rule scores:
     input:
         runs=rules.collect.output.runs,
         episodes=rules.collect.output.episodes,
         demonstrators=rules.collect.output.demonstrators,
         random=rules.collect.output.random,
     output:
-        csv=f"{RESULTS}/tables/scores.csv",
-        markdown=f"{RESULTS}/tables/scores.md",
+        report(f"{TABLES}/run_scores.csv", caption="../report/run_scores.rst", category="Tables"),
     params:
-        early_fraction=config["early_fraction"],
+        window_fraction=config["window_fraction"],
+    conda:
+        SUITE_ENV
+    log:
+        f"{RESULTS}/logs/analysis/scores.log",
+    shell:
+        "python -m analysis scores --runs {input.runs} --episodes {input.episodes} --demonstrators {input.demonstrators}"
+        " --random {input.random} --window-fraction {params.window_fraction} --out {output} > {log} 2>&1"
+
+
+rule scores_table:
+    input:
+        scores=rules.scores.output[0],
+        published=PUBLISHED,
+        missing=rules.collect.output.missing_csv,
+    output:
+        csv=report(f"{TABLES}/scores.csv", caption="../report/scores.rst", category="Tables"),
+        markdown=f"{TABLES}/scores.md",
+        latex=f"{TABLES}/scores.tex",
+    params:
+        window_fraction=config["window_fraction"],
     conda:
         SUITE_ENV
     log:
         f"{RESULTS}/logs/analysis/scores_table.log",
     shell:
-        "python -m analysis table --runs {input.runs} --episodes {input.episodes}"
-        " --demonstrators {input.demonstrators} --random {input.random} --early-fraction {params.early_fraction}"
-        " --csv {output.csv} --markdown {output.markdown} > {log} 2>&1"
+        "python -m analysis table --scores {input.scores} --published {input.published} --missing {input.missing}"
+        " --window-fraction {params.window_fraction} --csv {output.csv} --markdown {output.markdown}"
+        " --latex {output.latex} > {log} 2>&1"
 
 
-rule curves:
+rule aggregates:
+    input:
+        rules.scores.output[0],
+    output:
+        csv=report(f"{TABLES}/aggregates.csv", caption="../report/aggregates_table.rst", category="Tables"),
+        markdown=f"{TABLES}/aggregates.md",
+        profiles=f"{TABLES}/performance_profiles.csv",
+        improvement=f"{TABLES}/improvement.csv",
+        intervals=report(f"{FIGURES}/aggregates.png", caption="../report/aggregates.rst", category="Figures"),
+        profiles_figure=report(f"{FIGURES}/performance_profiles.png", caption="../report/profiles.rst",
+                               category="Figures"),
+        improvement_figure=report(f"{FIGURES}/improvement.png", caption="../report/improvement.rst",
+                                  category="Figures"),
+    params:
+        methods=",".join(METHODS),
+    conda:
+        SUITE_ENV
+    log:
+        f"{RESULTS}/logs/analysis/aggregates.log",
+    shell:
+        "python -m analysis aggregate --scores {input} --methods {params.methods} --csv {output.csv}"
+        " --markdown {output.markdown} --profiles {output.profiles} --improvement {output.improvement}"
+        " --intervals-figure {output.intervals} --profiles-figure {output.profiles_figure}"
+        " --improvement-figure {output.improvement_figure} > {log} 2>&1"
+
+
+rule claims:
+    input:
+        scores=rules.scores.output[0],
+        published=PUBLISHED,
+    output:
+        csv=report(f"{TABLES}/claims.csv", caption="../report/claims.rst", category="Claims ledger"),
+        details=report(f"{TABLES}/claims_per_game.csv", caption="../report/claims_per_game.rst",
+                       category="Claims ledger"),
+        markdown=f"{TABLES}/claims.md",
+    conda:
+        SUITE_ENV
+    log:
+        f"{RESULTS}/logs/analysis/claims.log",
+    shell:
+        "python -m analysis claims --scores {input.scores} --published {input.published} --csv {output.csv}"
+        " --details {output.details} --markdown {output.markdown} > {log} 2>&1"
+
+
+rule learning_curves:
     input:
         episodes=rules.collect.output.episodes,
         runs=rules.collect.output.runs,
-        demonstrators=rules.collect.output.demonstrators,
-        random=rules.collect.output.random,
+        scores=rules.scores.output[0],
     output:
-        f"{RESULTS}/figures/curves_{{game}}.png",
+        report(f"{FIGURES}/learning_curves.png", caption="../report/learning_curves.rst", category="Figures"),
     params:
         methods=",".join(METHODS),
         bins=config["curve_bins"],
     conda:
         SUITE_ENV
     log:
-        f"{RESULTS}/logs/analysis/curves_{{game}}.log",
+        f"{RESULTS}/logs/analysis/learning_curves.log",
     shell:
-        "python -m analysis curves --game {wildcards.game} --episodes {input.episodes} --runs {input.runs}"
-        " --demonstrators {input.demonstrators} --random {input.random} --methods {params.methods}"
-        " --bins {params.bins} --out {output}"
-        " > {log} 2>&1"
+        "python -m analysis curves --episodes {input.episodes} --runs {input.runs} --scores {input.scores}"
+        " --methods {params.methods} --bins {params.bins} --out {output} > {log} 2>&1"
+
+
+rule transition:
+    input:
+        episodes=rules.collect.output.episodes,
+        runs=rules.collect.output.runs,
+        scores=rules.scores.output[0],
+    output:
+        report(f"{FIGURES}/transition.png", caption="../report/transition.rst", category="Figures"),
+    params:
+        methods=",".join(PHASED_METHODS),
+        bins=config["curve_bins"],
+    conda:
+        SUITE_ENV
+    log:
+        f"{RESULTS}/logs/analysis/transition.log",
+    shell:
+        "python -m analysis transition --episodes {input.episodes} --runs {input.runs} --scores {input.scores}"
+        " --methods {params.methods} --bins {params.bins} --out {output} > {log} 2>&1"
+
+
+ANALYSIS_OUTPUTS = [
+    *rules.scores_table.output,
+    *rules.aggregates.output,
+    *rules.claims.output,
+    *rules.learning_curves.output,
+    *(rules.transition.output if PHASED_METHODS else []),
+]
+
+
+# `snakemake figures`: rebuild every table and figure from the runs already stored, without training.
+rule figures:
+    input:
+        ANALYSIS_OUTPUTS,

@@ -1,12 +1,47 @@
-"""Tables and curves from a small synthetic set of runs: the numbers equal a direct computation."""
+"""Every table, aggregate, claim and figure from a small synthetic set of runs: the numbers equal a direct computation."""
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
 
-from analysis.curves import binned_curve, plot_game
+from analysis import aggregate, claims
+from analysis.__main__ import main as analysis_main
+from analysis.collect import collect
+from analysis.failures import failed_cells
+from analysis.scores import score_runs
 from analysis.stats import mean_ci
-from analysis.tables import scores_table, to_markdown
+from analysis.tables import scores_table, to_latex, to_markdown
+
+DEMOS = pd.DataFrame({"game": ["Pong"] * 3 + ["Breakout"] * 2, "score": [21.0, 15.0, 18.0, 40.0, 60.0]})
+RANDOM = pd.DataFrame({"game": ["Pong", "Pong", "Breakout"], "score": [-21.0, -19.0, 2.0]})
+SPAN = {"Pong": 18.0 - (-20.0), "Breakout": 50.0 - 2.0}  # demonstrator mean − random
+
+
+def synthetic_runs(dqfd_pong=(10.0, 14.0, 12.0), seeds=3):
+    """dqfd, pdd_dqn and bc on Pong and Breakout: per run an evaluation score and two learning episodes per window."""
+    runs, episodes = [], []
+    final = {("Pong", "dqfd"): dqfd_pong, ("Pong", "pdd_dqn"): (-21.0, -19.0, -20.0),
+             ("Pong", "bc"): (-15.0, -13.0, -14.0), ("Breakout", "dqfd"): (30.0, 34.0, 32.0),
+             ("Breakout", "pdd_dqn"): (3.0, 5.0, 4.0), ("Breakout", "bc"): (10.0, 12.0, 11.0)}
+    for (game, method), scores in final.items():
+        for seed in range(seeds):
+            interacts = method != "bc"
+            runs.append({"game": game, "method": method, "seed": seed, "eval_score_mean": scores[seed],
+                         "agent_steps": 100 if interacts else 0, "pretrain_updates": 0 if method == "pdd_dqn" else 50,
+                         "frame_skip": 4, "demo_phase_end": 0})
+            if interacts:  # the first window scores 10 below the final score, the second 5 below
+                for step, offset in [(20, -12.0), (50, -8.0), (70, -6.0), (100, -4.0)]:
+                    episodes.append({"game": game, "method": method, "seed": seed, "agent_step": step,
+                                     "episode_return": scores[seed] + offset})
+    return pd.DataFrame(runs), pd.DataFrame(episodes)
+
+
+@pytest.fixture
+def scored():
+    runs, episodes = synthetic_runs()
+    return score_runs(runs, episodes, DEMOS, RANDOM, window_fraction=0.5)
 
 
 def test_mean_ci_is_a_t_interval():
@@ -17,45 +52,182 @@ def test_mean_ci_is_a_t_interval():
     assert np.isnan(mean_ci([4.0])[1]) and mean_ci([4.0])[0] == 4.0
 
 
-RUNS = pd.DataFrame({
-    "game": ["Pong"] * 4, "method": ["dqfd", "dqfd", "pdd_dqn", "pdd_dqn"], "seed": [0, 1, 0, 1],
-    "eval_score_mean": [10.0, 14.0, -21.0, -19.0], "agent_steps": [100] * 4, "pretrain_updates": [50, 50, 0, 0],
-})
-DEMOS = pd.DataFrame({"game": ["Pong"] * 3, "score": [21.0, 15.0, 18.0]})
+def test_run_scores_match_a_direct_computation(scored):
+    row = scored.set_index(["game", "method", "seed"]).loc[("Pong", "dqfd", 0)]
+    assert row["initial"] == (10.0 - 12.0 + 10.0 - 8.0) / 2  # episodes ending at steps 20 and 50: the first half
+    assert row["best_window"] == (10.0 - 6.0 + 10.0 - 4.0) / 2
+    assert row["final"] == 10.0
+    assert row["final_normalised"] == pytest.approx((10.0 - (-20.0)) / SPAN["Pong"])
+    assert row[["demonstrator_mean", "demonstrator_worst", "demonstrator_best", "random_mean"]].tolist() == [
+        18.0, 15.0, 21.0, -20.0]
+    bc = scored.set_index(["game", "method", "seed"]).loc[("Breakout", "bc", 1)]
+    assert bc["initial"] == bc["best_window"] == bc["final"] == 12.0  # never interacts: its evaluation stands
 
 
-def test_scores_table_matches_a_direct_computation():
-    table = scores_table(RUNS, DEMOS).set_index("method")
-    assert table.loc["dqfd", "score_mean"] == 12.0
-    assert table.loc["dqfd", "ci95_low"] < 12.0 < table.loc["dqfd", "ci95_high"]
-    assert table.loc["pdd_dqn", "per_seed"] == "-21 -19"
-    assert table.loc["dqfd", ["demonstrator_mean", "demonstrator_worst", "demonstrator_best"]].tolist() == [18, 15, 21]
-    assert "| Pong | dqfd | 2 | 12.0 |" in to_markdown(scores_table(RUNS, DEMOS))
+def test_transition_change_compares_the_windows_around_the_end_of_pretraining():
+    runs = pd.DataFrame([{"game": "Pong", "method": "soft_q_pretrain", "seed": 0, "eval_score_mean": 0.0,
+                          "agent_steps": 100, "demo_phase_end": 40}])
+    episodes = pd.DataFrame({"game": "Pong", "method": "soft_q_pretrain", "seed": 0,
+                             "agent_step": [10, 30, 40, 60, 90, 100], "episode_return": [1.0, 3.0, 5.0, -2.0, 7.0, 9.0]})
+    row = score_runs(runs, episodes, DEMOS, RANDOM, window_fraction=0.25).iloc[0]
+    # width 25: before = episodes ending in (15, 40] → 3, 5; after = (40, 65] → −2
+    assert row["transition_change"] == -2.0 - 4.0
+    assert row["transition_change_normalised"] == pytest.approx(-6.0 / SPAN["Pong"])
+    assert row["initial"] == 1.0 and row["best_window"] == 8.0  # windows of 25 steps: 1 | 3, 5 | −2 | 7, 9
 
 
-def test_binned_curve_averages_per_seed_then_across_seeds():
-    episodes = pd.DataFrame({"seed": [0, 0, 1, 1], "agent_step": [10, 20, 15, 80],
-                             "episode_return": [1.0, 3.0, 6.0, 9.0]})
-    curve = binned_curve(episodes, np.array([0, 50, 100]))
-    assert curve["mean"].tolist() == [(2.0 + 6.0) / 2, 9.0]
-    assert curve["seeds"].tolist() == [2, 1]
+def test_scores_table_matches_a_direct_computation(scored):
+    published = pd.DataFrame({"game": ["Pong", "Pong", "Breakout"], "method": ["dqfd", "dqfd", "dqfd"],
+                              "score": [10.7, 11.0, 308.1], "metric": ["final", "best window", "final"],
+                              "status": ["unverified", "verified", "unverified"]})
+    table = scores_table(scored, published).set_index(["game", "method"])
+    row = table.loc[("Pong", "dqfd")]
+    assert row["final_mean"] == 12.0 and row["seeds"] == 3
+    assert (row["final_ci95_low"], row["final_ci95_high"]) == pytest.approx(mean_ci([10.0, 14.0, 12.0])[1:])
+    for score in ("initial", "best_window", "final", "percent"):
+        prefix = "percent_of_demonstrator" if score == "percent" else f"{score}_mean"
+        low, high = row[f"{score}_ci95_low"], row[f"{score}_ci95_high"]
+        assert low < row[prefix] < high
+    assert row["initial_mean"] == 12.0 - 10.0 and row["best_window_mean"] == 12.0 - 5.0
+    assert row["percent_of_demonstrator"] == pytest.approx(100 * (12.0 + 20.0) / SPAN["Pong"])
+    assert row["published"] == 11.0 and row["published_status"] == "verified"  # verified wins over a transcription
+    assert np.isnan(table.loc[("Pong", "bc"), "published"])
+    markdown = to_markdown(table.reset_index(), 0.5)
+    assert "| Pong | dqfd | 3 | 2.0 [" in markdown and "308.1*" in markdown and "| 11.0 |" in markdown
+    latex = to_latex(table.reset_index(), 0.5)
+    assert r"pdd\_dqn" in latex and latex.count(r"\\") == len(table) + 1 and "308.1*" in latex
 
 
-def test_curves_render(tmp_path):
-    episodes = pd.DataFrame({"game": "Pong", "method": ["dqfd"] * 4, "seed": [0, 0, 1, 1],
-                             "agent_step": [10, 90, 20, 80], "episode_return": [-5.0, 1.0, -3.0, 2.0]})
-    out = tmp_path / "curves.png"
-    plot_game("Pong", episodes, RUNS, DEMOS, ["dqfd", "pdd_dqn"], 2, out)
-    assert out.read_bytes()[:4] == b"\x89PNG"
+def test_iqm_and_its_stratified_bootstrap(scored):
+    result = aggregate.aggregate_table(scored, ["dqfd", "bc"], ["final_normalised"], replicates=500)
+    dqfd = result.set_index("method").loc["dqfd"]
+    pooled = scored.loc[scored["method"] == "dqfd", "final_normalised"].to_numpy()
+    assert dqfd["iqm"] == pytest.approx(stats.trim_mean(pooled, 0.25))
+    assert dqfd["median"] == pytest.approx(np.median(pooled)) and dqfd["mean"] == pytest.approx(pooled.mean())
+    for name in ("iqm", "median", "mean"):
+        assert dqfd[f"{name}_ci95_low"] <= dqfd[name] <= dqfd[f"{name}_ci95_high"]
+    assert (dqfd["games"], dqfd["runs"]) == (2, 6)
+    # Resampling within games: a game's runs are never drawn from another game.
+    games = [np.array([0.0, 0.0]), np.array([1.0, 1.0, 1.0])]
+    samples = aggregate.resample(games, np.random.default_rng(0), 100)
+    assert (samples[0] == 0).all() and (samples[1] == 1).all() and samples[1].shape == (100, 3)
 
 
-def test_early_scores_use_the_first_quarter_of_each_run():
-    episodes = pd.DataFrame({"game": "Pong", "method": ["dqfd"] * 3 + ["pdd_dqn"] * 2, "seed": [0, 0, 1, 0, 1],
-                             "agent_step": [10, 30, 20, 5, 90], "episode_return": [-3.0, 7.0, -1.0, -21.0, -5.0]})
-    random = pd.DataFrame({"game": ["Pong", "Pong"], "score": [-21.0, -19.0]})
-    table = scores_table(RUNS, DEMOS, episodes=episodes, random=random, early_fraction=0.25).set_index("method")
-    assert table.loc["dqfd", "early_mean"] == -2.0  # the step-30 episode is past 25 of 100 steps
-    assert table.loc["dqfd", "early_per_seed"] == "-3.0 -1.0"
-    assert table.loc["pdd_dqn", "early_mean"] == -21.0 and table.loc["pdd_dqn", "early_per_seed"] == "-21.0 –"
-    assert (table["random_mean"] == -20.0).all()
-    assert "| Pong | dqfd | 2 | -2.0 |" in to_markdown(table.reset_index())
+def test_performance_profile_and_probability_of_improvement_by_hand():
+    table = pd.DataFrame({"game": ["A", "A", "B", "B"], "method": "m", "final_normalised": [0.2, 0.8, 0.5, 1.5]})
+    profile = aggregate.performance_profile(table, "m", "final_normalised", np.array([0.0, 0.6, 1.0]), replicates=200)
+    assert profile["share"].tolist() == [1.0, (0.5 + 0.5) / 2, (0.0 + 0.5) / 2]  # each game weighted equally
+    assert (profile["ci95_low"] <= profile["share"]).all() and (profile["share"] <= profile["ci95_high"]).all()
+    x, y = [np.array([1.0, 3.0]), np.array([5.0])], [np.array([2.0, 2.0]), np.array([5.0, 4.0])]
+    # game 1: pairs (1,2),(1,2),(3,2),(3,2) → 2 of 4; game 2: (5,5) tie = ½, (5,4) = 1 → 0.75
+    assert aggregate.probability_of_improvement(x, y) == pytest.approx((0.5 + 0.75) / 2)
+
+
+def test_claim_verdicts_follow_the_data_and_flip_when_it_flips():
+    runs, episodes = synthetic_runs()
+    scored = score_runs(runs, episodes, DEMOS, RANDOM, 0.5)
+    summary, details = claims.Ledger(scored, pd.DataFrame(columns=["game", "method", "published"]),
+                                     replicates=500).evaluate()
+    verdicts = summary.set_index("claim")["verdict"]
+    assert verdicts["dqfd_beats_pdd_dqn_early"] == "supported"
+    assert verdicts["imitation_below_demonstrator"] == "supported"
+    assert verdicts["dqfd_beats_best_demo"] == "contradicted"
+    assert verdicts["no_supervised_loss_lowers_early"] == "not run"
+    assert verdicts["dqfd_reaches_published"] == "not run"  # no published number for these games
+    row = summary.set_index("claim").loc["dqfd_beats_pdd_dqn_early"]
+    assert row["verdict_basis"] == "across games" and row["games_supported"] == 2 and row["seeds"] == "3"
+    expected = np.mean([(np.mean([10.0, 14.0, 12.0]) - 10.0 + 20.0) / SPAN["Pong"],
+                        (32.0 - 10.0 - 2.0) / SPAN["Breakout"]])
+    assert row["left_normalised"] == pytest.approx(expected)
+    pong = details[(details["claim"] == "dqfd_beats_pdd_dqn_early") & (details["game"] == "Pong")].iloc[0]
+    assert pong["left_mean"] == 2.0 and pong["right_mean"] == -30.0
+
+    # DQfD now scores below PDD-DQN everywhere: the same claim is contradicted.
+    flipped = runs.copy()
+    swap = {"dqfd": "pdd_dqn", "pdd_dqn": "dqfd"}
+    flipped["method"] = flipped["method"].map(lambda m: swap.get(m, m))
+    flipped_episodes = episodes.assign(method=episodes["method"].map(lambda m: swap.get(m, m)))
+    summary, _ = claims.Ledger(score_runs(flipped, flipped_episodes, DEMOS, RANDOM, 0.5),
+                               pd.DataFrame(columns=["game", "method", "published"]), replicates=500).evaluate()
+    assert summary.set_index("claim").loc["dqfd_beats_pdd_dqn_early", "verdict"] == "contradicted"
+
+
+def test_with_two_seeds_the_per_game_intervals_decide():
+    runs, episodes = synthetic_runs(seeds=2)
+    summary, _ = claims.Ledger(score_runs(runs, episodes, DEMOS, RANDOM, 0.5),
+                               pd.DataFrame(columns=["game", "method", "published"]), replicates=500).evaluate()
+    row = summary.set_index("claim").loc["dqfd_beats_pdd_dqn_early"]
+    assert row["verdict_basis"].startswith("per game") and row["seeds"] == "2"
+    # The bootstrap over two seeds would call it supported; the t-intervals of both games overlap.
+    assert row["left_normalised_ci95_low"] > row["right_normalised_ci95_high"]
+    assert row["games_inconclusive"] == 2 and row["verdict"] == "inconclusive"
+
+
+def test_claim_verdict_compares_intervals():
+    assert claims.verdict((2.0, 3.0), (1.0, 1.5)) == "supported"
+    assert claims.verdict((0.0, 1.0), (1.5, 1.5)) == "contradicted"
+    assert claims.verdict((0.0, 2.0), (1.5, 1.5)) == "inconclusive"
+    assert claims.verdict((np.nan, np.nan), (1.0, 1.0)) == "inconclusive"
+
+
+def write_run(folder, game, method, seed, score):
+    run = folder / f"runs/{game}/{method}/seed_{seed}"
+    run.mkdir(parents=True)
+    (run / "summary.json").write_text(json.dumps({
+        "game": game, "method": method, "seed": seed, "eval_score_mean": score, "agent_steps": 100,
+        "pretrain_updates": 0, "frame_skip": 4, "demos": None, "status": "complete"}))
+    pd.DataFrame({"kind": ["episode", "updates", "episode"], "agent_step": [40, 50, 90],
+                  "episode_return": [score - 2, np.nan, score]}).to_csv(run / "progress.csv", index=False)
+
+
+def test_missing_and_unfinished_runs_are_listed_not_dropped(tmp_path):
+    write_run(tmp_path, "Pong", "dqfd", 0, 5.0)
+    unfinished = tmp_path / "runs/Pong/dqfd/seed_1"
+    unfinished.mkdir(parents=True)
+    (unfinished / "progress.live.csv").write_text("kind,agent_step\n")
+    (tmp_path / "logs/train").mkdir(parents=True)
+    (tmp_path / "logs/train/Pong_dqfd_seed_1.log").write_text("training\nerror: loss is NaN at update 7\n")
+    cells = [("Pong", "dqfd", 0), ("Pong", "dqfd", 1), ("Pong", "bc", 0)]
+    runs, episodes, _ = collect(tmp_path, cells, [])
+    assert len(runs) == 1 and episodes["episode_return"].tolist() == [3.0, 5.0]
+    missing = failed_cells(tmp_path, cells).set_index(["method", "seed"])
+    assert missing.loc[("dqfd", 1), "reason"] == "error: loss is NaN at update 7"
+    assert missing.loc[("bc", 0), "reason"].startswith("did not start")
+
+
+def test_every_figure_and_table_builds_from_the_command_line(tmp_path):
+    """The workflow's analysis steps end to end on synthetic runs; each figure is a PNG."""
+    runs, episodes = synthetic_runs()
+    runs.loc[runs["method"] == "pdd_dqn", "demo_phase_end"] = 40  # stands in for soft-Q's N_p
+    paths = {name: tmp_path / f"{name}.csv" for name in ("runs", "episodes", "demos", "random", "scores")}
+    runs.to_csv(paths["runs"], index=False)
+    episodes.to_csv(paths["episodes"], index=False)
+    DEMOS.to_csv(paths["demos"], index=False)
+    RANDOM.to_csv(paths["random"], index=False)
+    out = {name: str(tmp_path / name) for name in (
+        "t.csv", "t.md", "t.tex", "a.csv", "a.md", "p.csv", "i.csv", "a.png", "p.png", "i.png", "c.csv", "cd.csv",
+        "c.md", "curves.png", "transition.png")}
+    methods = "dqfd,pdd_dqn,bc"
+    for argv in (
+        ["scores", "--runs", paths["runs"], "--episodes", paths["episodes"], "--demonstrators", paths["demos"],
+         "--random", paths["random"], "--window-fraction", "0.5", "--out", paths["scores"]],
+        ["table", "--scores", paths["scores"], "--csv", out["t.csv"], "--markdown", out["t.md"], "--latex",
+         out["t.tex"], "--window-fraction", "0.5"],
+        ["aggregate", "--scores", paths["scores"], "--methods", methods, "--csv", out["a.csv"], "--markdown",
+         out["a.md"], "--profiles", out["p.csv"], "--improvement", out["i.csv"], "--intervals-figure", out["a.png"],
+         "--profiles-figure", out["p.png"], "--improvement-figure", out["i.png"]],
+        ["claims", "--scores", paths["scores"], "--csv", out["c.csv"], "--details", out["cd.csv"], "--markdown",
+         out["c.md"]],
+        ["curves", "--episodes", paths["episodes"], "--runs", paths["runs"], "--scores", paths["scores"],
+         "--methods", methods, "--bins", "4", "--out", out["curves.png"]],
+        ["transition", "--episodes", paths["episodes"], "--runs", paths["runs"], "--scores", paths["scores"],
+         "--methods", "pdd_dqn", "--bins", "4", "--out", out["transition.png"]],
+    ):
+        assert analysis_main([str(arg) for arg in argv]) == 0
+    for name, path in out.items():
+        if name.endswith(".png"):
+            assert open(path, "rb").read(8) == b"\x89PNG\r\n\x1a\n", name
+    improvement = pd.read_csv(out["i.csv"]).set_index(["x", "y", "score"])
+    assert improvement.loc[("dqfd", "pdd_dqn", "final_normalised"), "probability"] == 1.0
+    assert "P(dqfd > bc)" in open(out["a.md"]).read()
+    assert "**supported**" in open(out["c.md"]).read()

@@ -30,7 +30,7 @@ def planned_jobs(output):
 
 def copy_workflow(workdir):
     workdir.mkdir(parents=True, exist_ok=True)
-    for name in ("Snakefile", "rules", "config", "envs", "profiles"):
+    for name in ("Snakefile", "rules", "config", "envs", "profiles", "report"):
         source = ROOT / name
         (shutil.copytree if source.is_dir() else shutil.copy)(source, workdir / name)
     return workdir
@@ -50,7 +50,6 @@ def test_every_expected_output_exists_and_is_well_formed(workflow):
         assert (results / f"demos/{game}.npz").stat().st_size > 0
         stats = pd.read_csv(results / f"demos/{game}.stats.csv")
         assert len(stats) == config["demos"]["episodes"]
-        assert (results / f"figures/curves_{game}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         for method in config["methods"]:
             for seed in config["seeds"]:
                 run = results / f"runs/{game}/{method}/seed_{seed}"
@@ -73,6 +72,38 @@ def test_every_expected_output_exists_and_is_well_formed(workflow):
     assert set(scores["method"]) == set(config["methods"])
     assert scores["demonstrator_mean"].notna().all()
     assert "| game | method |" in (results / "tables/scores.md").read_text()
+    for figure in ("learning_curves", "aggregates", "performance_profiles", "improvement"):
+        assert (results / f"figures/{figure}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for table in ("scores.tex", "aggregates.md", "claims.md", "claims_per_game.csv", "run_scores.csv"):
+        assert (results / "tables" / table).stat().st_size > 0
+    assert "All 6 cells of the matrix have a complete run" in (results / "tables/missing_runs.md").read_text()
+
+
+def test_the_report_holds_every_figure_and_table_with_a_caption(workflow):
+    snakemake(workflow, "--report", "report.html")
+    page = (workflow / "report.html").read_text()
+    for name in ("learning_curves.png", "aggregates.png", "performance_profiles.png", "improvement.png",
+                 "scores.csv", "claims.csv", "claims_per_game.csv", "aggregates.csv", "run_scores.csv"):
+        assert name in page, name
+    assert "Probability of improvement" in page and "The claims ledger" in page
+
+
+def test_figures_rebuild_from_stored_runs_without_training_and_list_missing_runs(workflow, tmp_path):
+    results = workflow / "results"
+    summary = results / "runs/Pong/bc/seed_0/summary.json"
+    summary.rename(tmp_path / "summary.json")
+    try:
+        output = snakemake(workflow, "--cores", "2", "figures")  # a target after --configfile would read as a file
+        jobs = planned_jobs(output)
+        assert jobs.get("collect") == 1 and not {"train", "demos", "random_play"} & set(jobs), output
+        assert "| Pong | bc | 0 |" in (results / "tables/missing_runs.md").read_text()
+        assert not (pd.read_csv(results / "tables/runs.csv")["method"].eq("bc")
+                    & pd.read_csv(results / "tables/runs.csv")["game"].eq("Pong")).any()
+        assert "1 cells of the matrix have no complete run" in (results / "tables/scores.md").read_text()
+    finally:
+        (tmp_path / "summary.json").rename(summary)
+    snakemake(workflow, "--cores", "2", "figures")
+    assert "All 6 cells" in (results / "tables/missing_runs.md").read_text()
 
 
 def test_a_second_run_has_nothing_to_do(workflow):

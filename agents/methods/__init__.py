@@ -43,6 +43,11 @@ class Algorithm:
         share = self.settings["demo_share"]
         return share if share > 0 else None
 
+    def demo_phase_end(self) -> int:
+        """The agent step at which the demonstrations stop shaping the updates during interaction (0: they never
+        start or never stop); the analysis compares the scores on either side of it."""
+        return 0
+
 
 # Importing the modules registers the algorithms.
 from . import bc, dqfd, soft_q  # noqa: E402,F401

@@ -37,6 +37,9 @@ class SoftQ(Algorithm):
             return None
         return 0.5 if agent_step < self.settings["soft_q_pretrain_steps"] else 0.0
 
+    def demo_phase_end(self) -> int:
+        return self.settings["soft_q_pretrain_steps"] if self.settings["use_demos"] else 0
+
     def loss(self, batch, online, target) -> LossOutput:
         s, temperature = self.settings, self.settings["entropy_temperature"]
         is_demo = batch["is_demo"].float()

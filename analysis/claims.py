@@ -1,0 +1,232 @@
+"""The claims ledger: each claim of the DQfD and soft-Q papers, checked on our runs.
+
+A claim says that one side scores higher than the other. A side is a method's score over seeds (initial, best
+window, final or the change across the end of its demonstration phase) or a fixed reference (the demonstrator's
+mean, worst or best episode, or the published number). The verdict compares 95% intervals: supported when the left
+side's interval lies wholly above the right side's, contradicted when wholly below, inconclusive when they overlap
+(or when a side has too few seeds for an interval). It is given per game (t-intervals over seeds, raw scores) and
+across games (demonstrator-normalised scores averaged over games, stratified bootstrap intervals).
+
+The headline verdict is the across-game one when every method side has at least 3 seeds in every game. With fewer,
+a bootstrap draws from so few distinct means per game that its interval is far too narrow, so the headline falls
+back to the per-game verdicts: supported (or contradicted) only when every game says so.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .aggregate import REPLICATES, by_game, interval, resample
+from .scores import normalise
+from .stats import mean_ci
+
+MIN_BOOTSTRAP_SEEDS = 3  # our choice: below this, per-game t-intervals decide (see the module docstring)
+
+
+@dataclass(frozen=True)
+class Side:
+    method: str | None = None  # a method's runs, or None for a reference score of the game
+    score: str = "final"  # a run score column, or for a reference: demonstrator_mean/_worst/_best or published
+
+    def label(self) -> str:
+        names = {"best_window": "best-window score", "transition_change": "change across the end of pretraining",
+                 "demonstrator_mean": "demonstrator mean", "demonstrator_worst": "worst demo episode",
+                 "demonstrator_best": "best demo episode", "published": "published score"}
+        name = names.get(self.score, f"{self.score} score")
+        return f"{self.method} {name}" if self.method else name
+
+
+@dataclass(frozen=True)
+class Claim:
+    key: str
+    source: str
+    text: str
+    left: Side
+    right: Side
+
+
+CLAIMS = [
+    Claim("dqfd_beats_pdd_dqn_early", "DQfD claim 1", "DQfD beats PDD DQN early in interaction",
+          Side("dqfd", "initial"), Side("pdd_dqn", "initial")),
+    Claim("dqfd_initial_beats_imitation", "DQfD claim 2", "DQfD's initial performance beats pure imitation",
+          Side("dqfd", "initial"), Side("bc", "final")),
+    Claim("dqfd_beats_imitation", "DQfD claim 2", "DQfD's score beats pure imitation",
+          Side("dqfd", "final"), Side("bc", "final")),
+    Claim("dqfd_beats_worst_demo", "DQfD claim 3", "DQfD beats its worst demonstration episode",
+          Side("dqfd", "best_window"), Side(None, "demonstrator_worst")),
+    Claim("dqfd_beats_best_demo", "DQfD claim 3", "DQfD beats its best demonstration episode",
+          Side("dqfd", "best_window"), Side(None, "demonstrator_best")),
+    Claim("imitation_below_demonstrator", "DQfD claim 3", "Imitation never beats the demonstrator",
+          Side(None, "demonstrator_best"), Side("bc", "final")),
+    Claim("no_supervised_loss_lowers_early", "DQfD claim 4", "Removing the supervised loss lowers early performance",
+          Side("dqfd", "initial"), Side("dqfd_no_supervised", "initial")),
+    Claim("no_n_step_lowers_early", "DQfD claim 4", "Removing the n-step loss lowers early performance",
+          Side("dqfd", "initial"), Side("dqfd_no_n_step", "initial")),
+    Claim("dqfd_reaches_published", "DQfD claim 5", "DQfD reaches its published score (at our budget)",
+          Side("dqfd", "best_window"), Side(None, "published")),
+    Claim("soft_q_pretrain_beats_demonstrator", "soft-Q paper",
+          "Soft-Q pretraining exceeds its imperfect demonstrator",
+          Side("soft_q_pretrain", "final"), Side(None, "demonstrator_mean")),
+    Claim("soft_q_pretrain_smooth_transition", "soft-Q paper",
+          "Soft-Q pretraining passes the end of pretraining more smoothly than BC pretraining, which drops",
+          Side("soft_q_pretrain", "transition_change"), Side("soft_q_bc", "transition_change")),
+]
+
+
+def verdict(left: tuple[float, float], right: tuple[float, float]) -> str:
+    """Compare two (low, high) intervals; a reference is a zero-width interval."""
+    if np.isnan([*left, *right]).any():
+        return "inconclusive"
+    if left[0] > right[1]:
+        return "supported"
+    if left[1] < right[0]:
+        return "contradicted"
+    return "inconclusive"
+
+
+def reference(side: Side, game: str, baselines: pd.DataFrame, published: pd.DataFrame) -> float:
+    if side.score == "published":
+        row = published[published["game"] == game]
+        return float(row["published"].iloc[0]) if len(row) else np.nan
+    return float(baselines.loc[game, side.score]) if game in baselines.index else np.nan
+
+
+class Ledger:
+    def __init__(self, scores: pd.DataFrame, published: pd.DataFrame, seed: int = 0, replicates: int = REPLICATES):
+        self.scores, self.seed, self.replicates = scores, seed, replicates
+        self.baselines = scores.groupby("game")[
+            ["demonstrator_mean", "demonstrator_worst", "demonstrator_best", "random_mean"]].first()
+        self.published = published
+
+    def games(self, claim: Claim) -> list[str]:
+        """The games where every side has a value: each method ran, and each reference exists."""
+        games = set(self.baselines.index)
+        for side in (claim.left, claim.right):
+            if side.method:
+                games &= set(self.scores.loc[(self.scores["method"] == side.method)
+                                             & self.scores[side.score].notna(), "game"])
+            else:
+                games = {game for game in games
+                         if not np.isnan(reference(side, game, self.baselines, self.published_for(claim)))}
+        return sorted(games)
+
+    def published_for(self, claim: Claim) -> pd.DataFrame:
+        method = claim.left.method or claim.right.method
+        return self.published[self.published["method"] == method] if len(self.published) else self.published
+
+    def per_game(self, claim: Claim, game: str) -> dict:
+        row = {"claim": claim.key, "game": game}
+        for name, side in (("left", claim.left), ("right", claim.right)):
+            if side.method:
+                runs = self.scores[(self.scores["game"] == game) & (self.scores["method"] == side.method)][side.score]
+                mean, low, high = mean_ci(runs)
+                row.update({f"{name}_seeds": int(runs.notna().sum())})
+            else:
+                mean = low = high = reference(side, game, self.baselines, self.published_for(claim))
+            row.update({f"{name}_mean": mean, f"{name}_ci95_low": low, f"{name}_ci95_high": high})
+        row["verdict"] = verdict((row["left_ci95_low"], row["left_ci95_high"]),
+                                 (row["right_ci95_low"], row["right_ci95_high"]))
+        return row
+
+    def across_games(self, claim: Claim, games: list[str]) -> dict:
+        """Each side's mean over games of its demonstrator-normalised per-game mean, with a stratified bootstrap CI."""
+        row, rng = {}, np.random.default_rng(self.seed)
+        for name, side in (("left", claim.left), ("right", claim.right)):
+            if side.method:
+                subset = self.scores[self.scores["game"].isin(games)]
+                runs = by_game(subset, side.method, side.score)
+                span = np.array([self.span(game) for game in games])
+                if side.score == "transition_change":  # a difference of scores: only the scale is normalised
+                    normalised = [values / scale for values, scale in zip(runs, span)]
+                else:
+                    normalised = [normalise(values, self.baselines, [game] * len(values))
+                                  for values, game in zip(runs, games)]
+                mean = float(np.mean([values.mean() for values in normalised]))
+                boot = np.mean([sample.mean(axis=1) for sample in resample(normalised, rng, self.replicates)], axis=0)
+                low, high = interval(boot)
+            else:
+                values = [reference(side, game, self.baselines, self.published_for(claim)) for game in games]
+                mean = low = high = float(np.mean(normalise(values, self.baselines, games)))
+            row.update({f"{name}_normalised": mean, f"{name}_normalised_ci95_low": low,
+                        f"{name}_normalised_ci95_high": high})
+        return row
+
+    def span(self, game: str) -> float:
+        span = self.baselines.loc[game, "demonstrator_mean"] - self.baselines.loc[game, "random_mean"]
+        return np.nan if np.isclose(span, 0.0) else span
+
+    def evaluate(self, claims=CLAIMS) -> tuple[pd.DataFrame, pd.DataFrame]:
+        summary, details = [], []
+        for claim in claims:
+            games = self.games(claim)
+            row = {"claim": claim.key, "source": claim.source, "text": claim.text,
+                   "comparison": f"{claim.left.label()} > {claim.right.label()}", "games": len(games)}
+            if not games:
+                missing = [side.method for side in (claim.left, claim.right)
+                           if side.method and side.method not in set(self.scores["method"])]
+                row["verdict"] = "not run"
+                row["note"] = (f"needs {', '.join(missing)} in the matrix" if missing
+                               else "no game has scores on both sides")
+                summary.append(row)
+                continue
+            per_game = [self.per_game(claim, game) for game in games]
+            details += per_game
+            counts = pd.Series([item["verdict"] for item in per_game]).value_counts()
+            row.update({f"games_{name}": int(counts.get(name, 0))
+                        for name in ("supported", "contradicted", "inconclusive")})
+            seeds = [item[key] for item in per_game for key in ("left_seeds", "right_seeds") if key in item]
+            row["seeds"] = f"{min(seeds)}–{max(seeds)}" if min(seeds) != max(seeds) else str(min(seeds))
+            row.update(self.across_games(claim, games))
+            if min(seeds) >= MIN_BOOTSTRAP_SEEDS:
+                row["verdict_basis"] = "across games"
+                row["verdict"] = verdict((row["left_normalised_ci95_low"], row["left_normalised_ci95_high"]),
+                                         (row["right_normalised_ci95_low"], row["right_normalised_ci95_high"]))
+            else:
+                row["verdict_basis"] = f"per game (fewer than {MIN_BOOTSTRAP_SEEDS} seeds)"
+                unanimous = {item["verdict"] for item in per_game}
+                row["verdict"] = unanimous.pop() if len(unanimous) == 1 else "inconclusive"
+            summary.append(row)
+        return pd.DataFrame(summary), pd.DataFrame(details)
+
+
+def to_markdown(summary: pd.DataFrame, details: pd.DataFrame) -> str:
+    def number(value):
+        return "–" if pd.isna(value) else f"{value:.2f}"
+
+    def side(row, name):
+        mean, low, high = (row[f"{name}_normalised"], row[f"{name}_normalised_ci95_low"],
+                           row[f"{name}_normalised_ci95_high"])
+        return number(mean) if low == high else f"{number(mean)} [{number(low)}, {number(high)}]"
+
+    lines = ["| claim | source | comparison (left > right) | verdict | decided | games: supported / contradicted / "
+             "inconclusive | seeds per side | across games, left | across games, right |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for row in summary.to_dict("records"):
+        if row["verdict"] == "not run":
+            lines.append(f"| {row['text']} | {row['source']} | {row['comparison']} | not run | {row['note']} "
+                         "| | | | |")
+            continue
+        counts = " / ".join(str(int(row[f"games_{name}"])) for name in ("supported", "contradicted", "inconclusive"))
+        lines.append(f"| {row['text']} | {row['source']} | {row['comparison']} | **{row['verdict']}** | "
+                     f"{row['verdict_basis']} | {counts} of {int(row['games'])} | {row['seeds']} | "
+                     f"{side(row, 'left')} | {side(row, 'right')} |")
+    lines += ["", "Per game (raw scores, mean [95% t-interval over seeds]; a reference has no interval):", "",
+              "| claim | game | left | right | verdict |", "|---|---|---|---|---|"]
+
+    def raw(row, name):
+        mean, low, high = row[f"{name}_mean"], row[f"{name}_ci95_low"], row[f"{name}_ci95_high"]
+        text = f"{mean:.1f}" if low == high or pd.isna(low) else f"{mean:.1f} [{low:.1f}, {high:.1f}]"
+        return text + (f" (n={int(row[f'{name}_seeds'])})" if not pd.isna(row.get(f"{name}_seeds", np.nan)) else "")
+
+    for row in details.to_dict("records"):
+        lines.append(f"| {row['claim']} | {row['game']} | {raw(row, 'left')} | {raw(row, 'right')} | {row['verdict']} |")
+    lines += ["", "Verdicts compare 95% intervals: supported when the left side's lies wholly above the right side's, "
+              "contradicted when wholly below, inconclusive when they overlap or a side has one seed. Across games: "
+              "each side's demonstrator-normalised per-game mean, (score − random)/(demonstrator − random), averaged "
+              "over the games both sides ran, with a stratified bootstrap interval (seeds resampled within each game). "
+              f"The verdict is the across-game one when every method side has {MIN_BOOTSTRAP_SEEDS} or more seeds per "
+              "game; with fewer, a bootstrap interval is far too narrow, and the verdict is the per-game one when "
+              "every game agrees, else inconclusive."]
+    return "\n".join(lines) + "\n"
