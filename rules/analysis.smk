@@ -1,29 +1,5 @@
 # From stored run outputs to the tables, figures and claims ledger. Every output marked report() appears, with its
 # caption from report/, in the page that `snakemake --report report.html` writes.
-TABLES, FIGURES = f"{RESULTS}/tables", f"{RESULTS}/figures"
-CELL_IDS = [f"{game}/{method}/{seed}" for game, method, seed in CELLS]
-
-
-def demo_phase_end(cell):
-    return ALGORITHMS[cell["algorithm"]](values(cell["settings"])).demo_phase_end()
-
-
-# Methods whose demonstrations stop shaping the updates during interaction (soft-Q's N_p) get the transition view.
-PHASED_METHODS = [method for method in METHODS if any(demo_phase_end(CELLS[(game, method, SEEDS[0])]) > 0
-                                                       for game in GAMES)]
-PUBLISHED = config["published_scores"]
-# The analysis code is an input: editing it rebuilds the tables and figures (Snakemake tracks only rule code itself).
-ANALYSIS_CODE = sorted(glob.glob(os.path.join(workflow.basedir, "analysis", "*.py")))
-
-
-if FROM_STORED_RUNS and not any(os.path.isfile(f"{RESULTS}/runs/{g}/{m}/seed_{s}/summary.json") for g, m, s in CELLS):
-    raise WorkflowError(f"no stored run of this matrix under {RESULTS}/runs: `snakemake figures` only rebuilds tables and "
-                        "figures from runs; run `snakemake --cores N` first")
-
-
-def stored(paths):
-    """With `snakemake figures`, only the files already there: nothing trains, missing cells are listed instead."""
-    return [path for path in paths if os.path.isfile(path)] if FROM_STORED_RUNS else paths
 
 
 localrules:
@@ -39,9 +15,10 @@ localrules:
 rule collect:
     input:
         summaries=stored([f"{RESULTS}/runs/{game}/{method}/seed_{seed}/summary.json" for game, method, seed in CELLS]),
+        progress=stored([f"{RESULTS}/runs/{game}/{method}/seed_{seed}/progress.csv" for game, method, seed in CELLS]),
         demo_stats=stored(expand(f"{RESULTS}/demos/{{game}}.stats.csv", game=DEMO_GAMES)),
         random=stored(expand(f"{RESULTS}/baselines/{{game}}.random.csv", game=GAMES)),
-        code=ANALYSIS_CODE,
+        code=[local(path) for path in ANALYSIS_CODE],
     output:
         runs=f"{TABLES}/runs.csv",
         episodes=f"{TABLES}/episodes.csv",
@@ -50,13 +27,14 @@ rule collect:
         missing_csv=f"{TABLES}/missing_runs.csv",
         missing_markdown=f"{TABLES}/missing_runs.md",
     params:
+        results=lambda wildcards, output: os.path.dirname(os.path.dirname(output.runs)),
         cells=" ".join(CELL_IDS),
     conda:
         SUITE_ENV
     log:
         f"{RESULTS}/logs/analysis/collect.log",
     shell:
-        "python -m analysis collect --results {RESULTS} --cells {params.cells} --demo-stats {input.demo_stats}"
+        "python -m analysis collect --results {params.results} --cells {params.cells} --demo-stats {input.demo_stats}"
         " --random-scores {input.random} --runs {output.runs} --episodes {output.episodes}"
         " --demonstrators {output.demonstrators} --random {output.random}"
         " --missing-csv {output.missing_csv} --missing-markdown {output.missing_markdown} > {log} 2>&1"
@@ -84,7 +62,7 @@ rule scores:
 rule scores_table:
     input:
         scores=rules.scores.output[0],
-        published=PUBLISHED,
+        published=local(PUBLISHED),
         missing=rules.collect.output.missing_csv,
     output:
         csv=report(f"{TABLES}/scores.csv", caption="../report/scores.rst", category="Tables"),
@@ -131,7 +109,7 @@ rule aggregates:
 rule claims:
     input:
         scores=rules.scores.output[0],
-        published=PUBLISHED,
+        published=local(PUBLISHED),
     output:
         csv=report(f"{TABLES}/claims.csv", caption="../report/claims.rst", category="Claims ledger"),
         details=report(f"{TABLES}/claims_per_game.csv", caption="../report/claims_per_game.rst",

@@ -101,3 +101,30 @@ def report_failed_cells():
     from analysis.failures import report
 
     return report(RESULTS, list(CELLS))
+
+
+# Analysis (rules/analysis.smk).
+TABLES, FIGURES = f"{RESULTS}/tables", f"{RESULTS}/figures"
+CELL_IDS = [f"{game}/{method}/{seed}" for game, method, seed in CELLS]
+
+
+def demo_phase_end(cell):
+    return ALGORITHMS[cell["algorithm"]](values(cell["settings"])).demo_phase_end()
+
+
+# Methods whose demonstrations stop shaping the updates during interaction (soft-Q's N_p) get the transition view.
+PHASED_METHODS = [method for method in METHODS if any(demo_phase_end(CELLS[(game, method, SEEDS[0])]) > 0
+                                                       for game in GAMES)]
+PUBLISHED = config["published_scores"]
+# The analysis code is an input: editing it rebuilds the tables and figures (Snakemake tracks only rule code itself).
+ANALYSIS_CODE = sorted(glob.glob(os.path.join(workflow.basedir, "analysis", "*.py")))
+
+
+if FROM_STORED_RUNS and not any(os.path.isfile(f"{RESULTS}/runs/{g}/{m}/seed_{s}/summary.json") for g, m, s in CELLS):
+    raise WorkflowError(f"no stored run of this matrix under {RESULTS}/runs: `snakemake figures` only rebuilds tables and "
+                        "figures from runs; run `snakemake --cores N` first")
+
+
+def stored(paths):
+    """With `snakemake figures`, only the files already there: nothing trains, missing cells are listed instead."""
+    return [path for path in paths if os.path.isfile(path)] if FROM_STORED_RUNS else paths
