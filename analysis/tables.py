@@ -3,6 +3,8 @@ seeds, the final score as a percentage of the demonstrator, the suite's baseline
 ours where one exists."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -87,7 +89,7 @@ def latex_escape(text: str) -> str:
     for raw, escaped in [("\\", r"\textbackslash{}"), ("_", r"\_"), ("%", r"\%"), ("&", r"\&"), ("#", r"\#"),
                          ("–", "--"), ("·", r"$\cdot$"), ("−", "$-$")]:
         text = text.replace(raw, escaped)
-    return text
+    return re.sub(r"(?<![\w$])-(?=\d)", "$-$", text)  # a minus sign, not a hyphen
 
 
 def to_latex(table: pd.DataFrame, window_fraction: float) -> str:

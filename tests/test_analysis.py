@@ -95,7 +95,7 @@ def test_scores_table_matches_a_direct_computation(scored):
     markdown = to_markdown(table.reset_index(), 0.5)
     assert "| Pong | dqfd | 3 | 2.0 [" in markdown and "308.1*" in markdown and "| 11.0 |" in markdown
     latex = to_latex(table.reset_index(), 0.5)
-    assert r"pdd\_dqn" in latex and latex.count(r"\\") == len(table) + 1 and "308.1*" in latex
+    assert r"pdd\_dqn" in latex and "[$-$" in latex and latex.count(r"\\") == len(table) + 1 and "308.1*" in latex
 
 
 def test_iqm_and_its_stratified_bootstrap(scored):
