@@ -15,6 +15,11 @@ def double_q_target(
     return rewards + discounts * q_next_target.gather(1, best).squeeze(1)
 
 
+def max_q_target(rewards: torch.Tensor, discounts: torch.Tensor, q_next_target: torch.Tensor) -> torch.Tensor:
+    """y = R + γ^k · max_a Q_target(s', a): the target of DQN without double Q (Mnih et al. 2015)."""
+    return rewards + discounts * q_next_target.max(dim=1).values
+
+
 def td_loss(q_taken: torch.Tensor, targets: torch.Tensor, kind: str) -> torch.Tensor:
     if kind == "huber":
         return F.smooth_l1_loss(q_taken, targets, reduction="none")

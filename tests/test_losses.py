@@ -88,7 +88,7 @@ def _batch(is_demo):
 
 
 SETTINGS = {"td_loss": "mse", "margin": 0.8, "lambda_n_step": 1.0, "lambda_supervised": 1.0, "lambda_l2": 1e-2,
-            "priority_td_error": "n_step", "supervised_loss": "margin"}
+            "priority_td_error": "n_step", "supervised_loss": "margin", "double_q": True}
 
 
 @pytest.mark.parametrize("is_demo", [True, False])
@@ -102,6 +102,24 @@ def test_dqfd_total_combines_the_four_terms(is_demo):
     expected = 0.5 * (j_dq + j_n + j_e) + 1e-2 * 2.0**2
     assert out.total.item() == pytest.approx(expected)
     assert out.td_errors.tolist() == pytest.approx([y_n - 1.0])
+
+
+def test_max_q_target_takes_the_target_nets_maximum():
+    targets = losses.max_q_target(torch.tensor([1.0, 0.5]), torch.tensor([0.99, 0.0]),
+                                  torch.tensor([[10.0, 20.0], [30.0, 40.0]]))
+    assert targets.tolist() == pytest.approx([1.0 + 0.99 * 20.0, 0.5])
+
+
+def test_plain_dqn_is_one_step_max_q_without_double_q():
+    # The online net would pick a* = 0 at s1 (its Q(s1) = [5, 1]); the target net's max is 4, which plain DQN takes.
+    online, target = TableQ([[1.0, 2.0], [5.0, 1.0], [8.0, 0.0]]), TableQ([[1.0, 2.0], [0.0, 4.0], [8.0, 0.0]])
+    settings = dict(SETTINGS, lambda_n_step=0.0, lambda_supervised=0.0, lambda_l2=0.0, double_q=False)
+    out = ALGORITHMS["dqfd"](settings).loss(_batch(False), online, target)
+    y_1 = 1.0 + 0.5 * 4.0
+    assert out.total.item() == pytest.approx(0.5 * 0.5 * (y_1 - 1.0) ** 2)
+    assert out.td_errors.tolist() == pytest.approx([y_1 - 1.0])  # no n-step target: the 1-step error
+    double = ALGORITHMS["dqfd"](dict(settings, double_q=True)).loss(_batch(False), online, target)
+    assert double.td_errors.tolist() == pytest.approx([1.0 + 0.5 * 0.0 - 1.0])  # a* = 0 scored by the target: 0
 
 
 @pytest.mark.parametrize("is_demo", [True, False])

@@ -5,7 +5,8 @@
 J_DQ and J_n are double-Q TD losses on the 1-step and n-step targets, J_E the large-margin loss on demonstration
 samples only (ADET: cross-entropy instead), J_L2 an L2 penalty on all weights and biases. With λ2 = λ3 = 0 and no
 demonstrations this is the paper's PDD DQN baseline (prioritized dueling double DQN with the same n-step loss); HER and
-RBS differ from it only in how the replay holds the demonstrations (agents/defaults.yaml).
+RBS differ from it only in how the replay holds the demonstrations (agents/defaults.yaml). With λ1 = 0, no dueling,
+uniform replay and `double_q: false` it is plain DQN (the `dqn` method, the speed benchmark's reference).
 """
 from __future__ import annotations
 
@@ -21,16 +22,25 @@ class DQfD(Algorithm):
         s = self.settings
         q = online(batch["states"])
         q_taken = q.gather(1, batch["actions"].unsqueeze(1)).squeeze(1)
+        n_step = s["lambda_n_step"] > 0  # with λ1 = 0 the n-step target is not needed, so not computed
         with torch.no_grad():
-            # One pass per network over both next states: the online net picks a*, the target net scores it.
-            next_states = torch.cat([batch["next_states_1"], batch["next_states_n"]])
-            q_next_online = online(next_states).chunk(2)
-            q_next_target = target(next_states).chunk(2)
-            y_1 = losses.double_q_target(batch["rewards_1"], batch["discount_1"], q_next_online[0], q_next_target[0])
-            y_n = losses.double_q_target(batch["returns_n"], batch["discount_n"], q_next_online[1], q_next_target[1])
+            # One pass per network over all next states: the online net picks a*, the target net scores it.
+            next_states = [batch["next_states_1"]] + ([batch["next_states_n"]] if n_step else [])
+            q_next_target = target(torch.cat(next_states)).chunk(len(next_states))
+            if s["double_q"]:
+                q_next_online = online(torch.cat(next_states)).chunk(len(next_states))
+                targets = [losses.double_q_target(rewards, discounts, q_online, q_target)
+                           for rewards, discounts, q_online, q_target in zip(
+                               (batch["rewards_1"], batch["returns_n"]), (batch["discount_1"], batch["discount_n"]),
+                               q_next_online, q_next_target)]
+            else:
+                targets = [losses.max_q_target(rewards, discounts, q_target) for rewards, discounts, q_target in zip(
+                    (batch["rewards_1"], batch["returns_n"]), (batch["discount_1"], batch["discount_n"]),
+                    q_next_target)]
+            y_1, y_n = targets[0], targets[1] if n_step else None
 
         j_dq = losses.td_loss(q_taken, y_1, s["td_loss"])
-        j_n = losses.td_loss(q_taken, y_n, s["td_loss"])
+        j_n = losses.td_loss(q_taken, y_n, s["td_loss"]) if n_step else torch.zeros_like(j_dq)
         # Only on demonstration samples: the supervised term only makes sense where an expert action exists.
         if s["supervised_loss"] == "margin":
             j_e = losses.margin_loss(q, batch["actions"], s["margin"])
@@ -41,7 +51,7 @@ class DQfD(Algorithm):
         j_l2 = losses.l2_loss(online) if s["lambda_l2"] > 0 else torch.zeros((), device=q.device)
         total = (batch["weights"] * per_sample).mean() + s["lambda_l2"] * j_l2
 
-        delta = (y_n if s["priority_td_error"] == "n_step" else y_1) - q_taken
+        delta = (y_n if n_step and s["priority_td_error"] == "n_step" else y_1) - q_taken
         return LossOutput(
             total=total,
             td_errors=delta.detach().abs().cpu().numpy(),
