@@ -1,0 +1,254 @@
+"""Speed and memory, measured side by side in one run on one machine (not a test: it takes minutes).
+
+    python benchmarks/throughput.py [--game Pong] [--threads 2] [--out benchmarks/results.csv]
+
+Every figure uses batch 32 and one update per 4 agent steps. It measures
+- the environment alone: agent steps/s of one environment with the suite's protocol, and of ale-py's vector env;
+- the network alone: updates/s of each method's full loss (forward, backward, optimiser step) with the trainer's own
+  networks and optimiser on a batch already on the device, replay and environment taken away, the fastest of 5
+  blocks. Times 4 agent steps per update, that is the method's ceiling;
+- the suite end to end: `dqn`, `pdd_dqn` and `dqfd` through the real trainer (agent steps/s once updates run, and
+  DQfD's pretraining updates/s), read from the run's own progress table;
+- stable-baselines3's DQN (same Nature CNN, batch 32, train_freq 4, same replay capacity) as the reference a user would
+  otherwise pick (`pip install stable-baselines3`; skipped with a note when it is missing);
+- the replay: bytes per stored transition at 1M capacity, and the time to sample a prioritized batch of 32 from a
+  full 1M-entry buffer.
+It prints each figure and its ratio, and writes them all to a CSV.
+"""
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from agents.config import defaults, resolve, values  # noqa: E402
+from agents.envs import make_env  # noqa: E402
+from agents.replay import PrioritizedReplay, replay_bytes  # noqa: E402
+from agents.trainer import Trainer  # noqa: E402
+
+BATCH, UPDATE_PERIOD, METHODS = 32, 4, ("dqn", "pdd_dqn", "dqfd")
+rows: list[dict] = []
+
+
+def record(section: str, name: str, value: float, unit: str, note: str = "") -> None:
+    rows.append({"section": section, "name": name, "value": value, "unit": unit, "note": note})
+    print(f"{section:>12} | {name:<44} {value:>12,.2f} {unit:<14} {note}", flush=True)
+
+
+def protocol() -> dict:
+    return values(defaults()["protocols"]["dqfd2018"])
+
+
+def environment_alone(game: str, steps: int, threads: int) -> None:
+    env = make_env(game, protocol(), seed=0)
+    env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    start = time.perf_counter()
+    for _ in range(steps):
+        _, _, terminated, truncated, _ = env.step(int(rng.integers(env.action_space.n)))
+        if terminated or truncated:
+            env.reset()
+    record("environment", "one env, the suite's protocol", steps / (time.perf_counter() - start), "agent steps/s")
+    from ale_py.vector_env import AtariVectorEnv
+
+    vector = AtariVectorEnv(game.lower(), num_envs=2 * threads, num_threads=threads, full_action_space=True)
+    vector.reset(seed=0)
+    actions = np.zeros(vector.num_envs, dtype=np.int64)
+    start = time.perf_counter()
+    for _ in range(steps // vector.num_envs):
+        vector.step(actions)
+    rate = (steps // vector.num_envs) * vector.num_envs / (time.perf_counter() - start)
+    record("environment", f"ale-py AtariVectorEnv ({vector.num_envs} envs, {threads} threads)", rate, "agent steps/s")
+    vector.close()
+
+
+def cell(game: str, method: str, overrides: dict) -> dict:
+    # Per-method settings: a method's own definition overrides profile-wide ones (dqn's 50k replay start, say).
+    profile = {"method_settings": {method: {key: {"value": value, "origin": "benchmark"}
+                                            for key, value in overrides.items()}}}
+    return resolve(game, method, 0, profile)
+
+
+def network_alone(trainer: Trainer, updates: int) -> float:
+    """Updates/s of the trainer's own loss, networks and optimiser on one batch already on the device: the update
+    with replay and environment taken away, the ceiling of the trainer. The fastest of 5 blocks, so a moment of load
+    elsewhere on the machine does not lower it."""
+    sample = trainer.replay.sample(BATCH, beta=0.6, demo_share=trainer.algorithm.demo_share(0))
+    batch = {key: torch.as_tensor(value).to(trainer.device) for key, value in sample.items() if key != "indices"}
+
+    def update():
+        out = trainer.algorithm.loss(batch, trainer.online, trainer.target)
+        trainer.optimizer.zero_grad(set_to_none=True)
+        out.total.backward()
+        torch.nn.utils.clip_grad_norm_(trainer.online.parameters(), trainer.settings["grad_clip_norm"])
+        trainer.optimizer.step()
+
+    for _ in range(5):
+        update()
+    best = 0.0
+    for _ in range(5):
+        synchronize(trainer.device)
+        start = time.perf_counter()
+        for _ in range(updates // 5):
+            update()
+        synchronize(trainer.device)
+        best = max(best, (updates // 5) / (time.perf_counter() - start))
+    return best
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def rates(progress: pd.DataFrame, phase: str) -> tuple[float, float]:
+    """Agent steps/s and updates/s between the first and last progress rows of a phase (setup and evaluation out)."""
+    rows_ = progress[(progress["kind"] == "updates") & (progress["phase"] == phase)]
+    first, last = rows_.iloc[0], rows_.iloc[-1]
+    elapsed = last["wall_s"] - first["wall_s"]
+    return (last["agent_step"] - first["agent_step"]) / elapsed, (last["update"] - first["update"]) / elapsed
+
+
+def end_to_end(game: str, method: str, demo_path, device: str, threads: int, updates: int, starts: int,
+               capacity: int) -> tuple[dict, float]:
+    """The method through the real trainer, then the ceiling measured on that trainer's own objects."""
+    overrides = {"agent_steps": starts + UPDATE_PERIOD * updates, "learning_starts": starts,
+                 "replay_capacity": capacity, "eval_episodes": 1}
+    if method == "dqfd":
+        overrides["pretrain_updates"] = updates
+    with tempfile.TemporaryDirectory() as folder:
+        trainer = Trainer(cell(game, method, overrides), folder, demo_path if method == "dqfd" else None, threads,
+                          device, checkpoint_dir=f"{folder}/checkpoints", checkpoint_every_s=1e9)
+        trainer.run()
+        progress = pd.read_csv(f"{folder}/progress.csv")
+    result = {"interact": rates(progress, "interact")}
+    if method == "dqfd":
+        result["pretrain"] = rates(progress, "pretrain")
+    return result, network_alone(trainer, updates)
+
+
+def stable_baselines3_dqn(game: str, updates: int, starts: int, capacity: int, device: str) -> float | None:
+    try:
+        import gymnasium as gym
+        from stable_baselines3 import DQN
+        from stable_baselines3.common.callbacks import BaseCallback
+        from stable_baselines3.common.env_util import make_atari_env
+        from stable_baselines3.common.vec_env import VecFrameStack
+    except ImportError:
+        record("reference", "stable-baselines3 DQN", float("nan"), "agent steps/s", "not installed: skipped")
+        return None
+    import ale_py
+
+    gym.register_envs(ale_py)
+
+    class Clock(BaseCallback):
+        def __init__(self):
+            super().__init__()
+            self.marks = {}
+
+        def _on_step(self) -> bool:
+            if self.num_timesteps in (starts + UPDATE_PERIOD, starts + UPDATE_PERIOD * (updates + 1)):
+                self.marks[self.num_timesteps] = time.perf_counter()
+            return True
+
+    env = VecFrameStack(make_atari_env(f"{game}NoFrameskip-v4", n_envs=1, seed=0,
+                                       env_kwargs={"full_action_space": True}), n_stack=4)
+    model = DQN("CnnPolicy", env, buffer_size=capacity, learning_starts=starts, batch_size=BATCH,
+                train_freq=UPDATE_PERIOD, gradient_steps=1, target_update_interval=10_000, device=device, seed=0,
+                verbose=0)
+    clock = Clock()
+    model.learn(total_timesteps=starts + UPDATE_PERIOD * (updates + 1), callback=clock)
+    (first, t0), (last, t1) = sorted(clock.marks.items())
+    return (last - first) / (t1 - t0)
+
+
+def replay_memory_and_sampling(samples: int) -> None:
+    capacity = 1_000_000
+    record("replay", "bytes per transition at 1M capacity", replay_bytes(capacity, (84, 84)) / capacity, "bytes",
+           "84×84 frames stored once; states stacked at sampling")
+    replay = PrioritizedReplay(demo_capacity=0, agent_capacity=capacity, frame_shape=(84, 84), stack=4, n_step=10,
+                               gamma=0.99, reward_transform="signed_log", prioritized=True, alpha=0.4, eps_agent=1e-3,
+                               eps_demo=1.0, rng=np.random.default_rng(0))
+    episode = 2_000  # 500 episodes of 2,000 steps fill it
+    steps = np.arange(capacity) % episode
+    replay.add_demonstrations(np.zeros((capacity, 84, 84), dtype=np.uint8), np.zeros(capacity, dtype=np.int64),
+                              np.zeros(capacity, dtype=np.float32), steps == episode - 1,
+                              steps != episode - 1, steps, permanent=False)
+    all_slots = np.flatnonzero(replay.valid)
+    replay.update_priorities(all_slots, np.random.default_rng(1).exponential(1.0, len(all_slots)))
+    for _ in range(20):
+        replay.sample(BATCH, beta=0.6)
+    start = time.perf_counter()
+    for _ in range(samples):
+        replay.sample(BATCH, beta=0.6)
+    record("replay", "prioritized sample of 32 from 1M (stacked, n-step)", 1e3 * (time.perf_counter() - start)
+           / samples, "ms")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--game", default="Pong")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="auto", help="auto: CUDA when present")
+    parser.add_argument("--updates", type=int, default=600, help="updates timed per measurement")
+    parser.add_argument("--learning-starts", type=int, default=1000)
+    parser.add_argument("--capacity", type=int, default=100_000, help="replay capacity of the end-to-end runs")
+    parser.add_argument("--demos", help="a demo file for DQfD (default: one episode recorded now)")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks/results.csv"))
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
+                          "cpu" if args.device == "auto" else args.device)
+    machine = (torch.cuda.get_device_name(device) if device.type == "cuda"
+               else f"{platform.processor() or platform.machine()}, {args.threads} threads")
+    print(f"{args.game}, batch {BATCH}, one update per {UPDATE_PERIOD} agent steps, torch {torch.__version__}, "
+          f"{device} ({machine})", flush=True)
+
+    environment_alone(args.game, 5000, args.threads)
+
+    demo_path = args.demos
+    if demo_path is None:
+        from agents.demos import record as record_demos
+
+        folder = tempfile.mkdtemp()
+        demo_path = f"{folder}/{args.game}.npz"
+        record_demos(args.game, protocol(), episodes=1, seed=0, path=demo_path, stats_path=f"{folder}/stats.csv")
+    ours, ceilings = {}, {}
+    for method in METHODS:
+        result, ceilings[method] = end_to_end(args.game, method, demo_path, str(device), args.threads, args.updates,
+                                              args.learning_starts, args.capacity)
+        record("network", f"{method} loss alone", ceilings[method], "updates/s",
+               f"ceiling {UPDATE_PERIOD * ceilings[method]:,.0f} agent steps/s")
+        steps, _ = result["interact"]
+        ours[method] = steps
+        ceiling = UPDATE_PERIOD * ceilings[method]
+        record("end to end", f"{method} interaction", steps, "agent steps/s",
+               f"{steps / ceiling:.0%} of its ceiling")
+        if "pretrain" in result:
+            _, pretrain = result["pretrain"]
+            record("end to end", f"{method} pretraining", pretrain, "updates/s",
+                   f"{pretrain / ceilings[method]:.0%} of its ceiling")
+    reference = stable_baselines3_dqn(args.game, args.updates, args.learning_starts, args.capacity, str(device))
+    if reference:
+        record("reference", "stable-baselines3 DQN", reference, "agent steps/s",
+               f"ours (dqn) at {ours['dqn'] / reference:.2f}× its speed")
+    replay_memory_and_sampling(1000)
+    table = pd.DataFrame(rows).assign(device=str(device), machine=machine, torch=torch.__version__, game=args.game)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(args.out, index=False)
+    print(f"written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
