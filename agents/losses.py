@@ -10,14 +10,10 @@ from torch import nn
 def double_q_target(
     rewards: torch.Tensor, discounts: torch.Tensor, q_next_online: torch.Tensor, q_next_target: torch.Tensor
 ) -> torch.Tensor:
-    """y = R + γ^k · Q_target(s', argmax_a Q_online(s', a)). `discounts` is γ^k, already 0 after a true terminal."""
+    """y = R + γ^k · Q_target(s', argmax_a Q_online(s', a)). `discounts` is γ^k, already 0 after a true terminal.
+    Passing the target net's values as `q_next_online` gives plain DQN's R + γ^k · max_a Q_target(s', a)."""
     best = q_next_online.argmax(dim=1, keepdim=True)
     return rewards + discounts * q_next_target.gather(1, best).squeeze(1)
-
-
-def max_q_target(rewards: torch.Tensor, discounts: torch.Tensor, q_next_target: torch.Tensor) -> torch.Tensor:
-    """y = R + γ^k · max_a Q_target(s', a): the target of DQN without double Q (Mnih et al. 2015)."""
-    return rewards + discounts * q_next_target.max(dim=1).values
 
 
 def td_loss(q_taken: torch.Tensor, targets: torch.Tensor, kind: str) -> torch.Tensor:

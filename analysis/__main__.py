@@ -132,13 +132,11 @@ def main(argv=None) -> int:
         write_text(args.markdown, to_markdown(summary, details))
     elif args.command in ("curves", "transition"):
         from .curves import plot_learning_curves, plot_transition
+        from .scores import per_game
 
-        scores = pd.read_csv(args.scores)
-        game_baselines = scores.groupby("game")[
-            ["demonstrator_mean", "demonstrator_worst", "demonstrator_best", "random_mean"]].first()
         plot = plot_learning_curves if args.command == "curves" else plot_transition
-        plot(pd.read_csv(args.episodes), pd.read_csv(args.runs), game_baselines, args.methods.split(","), args.bins,
-             args.out)
+        plot(pd.read_csv(args.episodes), pd.read_csv(args.runs), per_game(pd.read_csv(args.scores)),
+             args.methods.split(","), args.bins, args.out)
     return 0
 
 

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .aggregate import REPLICATES, by_game, interval, resample
-from .scores import normalise
+from .scores import normalise, per_game
 from .stats import mean_ci
 
 MIN_BOOTSTRAP_SEEDS = 3  # our choice: below this, per-game t-intervals decide (see the module docstring)
@@ -96,8 +96,7 @@ def reference(side: Side, game: str, baselines: pd.DataFrame, published: pd.Data
 class Ledger:
     def __init__(self, scores: pd.DataFrame, published: pd.DataFrame, seed: int = 0, replicates: int = REPLICATES):
         self.scores, self.seed, self.replicates = scores, seed, replicates
-        self.baselines = scores.groupby("game")[
-            ["demonstrator_mean", "demonstrator_worst", "demonstrator_best", "random_mean"]].first()
+        self.baselines = per_game(scores)
         self.published = published
 
     def games(self, claim: Claim) -> list[str]:

@@ -55,6 +55,12 @@ def baselines(demonstrators: pd.DataFrame, random: pd.DataFrame) -> pd.DataFrame
     return demo.join(random.groupby("game")["score"].mean().rename("random_mean"), how="outer")
 
 
+def per_game(scores: pd.DataFrame) -> pd.DataFrame:
+    """The game baselines carried by the tidy run table, one row per game."""
+    return scores.groupby("game")[["demonstrator_mean", "demonstrator_worst", "demonstrator_best",
+                                   "random_mean"]].first()
+
+
 def normalise(scores, game_baselines: pd.DataFrame, games) -> np.ndarray:
     """(score − random) / (demonstrator − random); NaN where the two baselines coincide or one is missing."""
     rows = game_baselines.reindex(np.asarray(games))

@@ -104,12 +104,6 @@ def test_dqfd_total_combines_the_four_terms(is_demo):
     assert out.td_errors.tolist() == pytest.approx([y_n - 1.0])
 
 
-def test_max_q_target_takes_the_target_nets_maximum():
-    targets = losses.max_q_target(torch.tensor([1.0, 0.5]), torch.tensor([0.99, 0.0]),
-                                  torch.tensor([[10.0, 20.0], [30.0, 40.0]]))
-    assert targets.tolist() == pytest.approx([1.0 + 0.99 * 20.0, 0.5])
-
-
 def test_plain_dqn_is_one_step_max_q_without_double_q():
     # The online net would pick a* = 0 at s1 (its Q(s1) = [5, 1]); the target net's max is 4, which plain DQN takes.
     online, target = TableQ([[1.0, 2.0], [5.0, 1.0], [8.0, 0.0]]), TableQ([[1.0, 2.0], [0.0, 4.0], [8.0, 0.0]])

@@ -24,19 +24,15 @@ class DQfD(Algorithm):
         q_taken = q.gather(1, batch["actions"].unsqueeze(1)).squeeze(1)
         n_step = s["lambda_n_step"] > 0  # with λ1 = 0 the n-step target is not needed, so not computed
         with torch.no_grad():
-            # One pass per network over all next states: the online net picks a*, the target net scores it.
-            next_states = [batch["next_states_1"]] + ([batch["next_states_n"]] if n_step else [])
-            q_next_target = target(torch.cat(next_states)).chunk(len(next_states))
-            if s["double_q"]:
-                q_next_online = online(torch.cat(next_states)).chunk(len(next_states))
-                targets = [losses.double_q_target(rewards, discounts, q_online, q_target)
-                           for rewards, discounts, q_online, q_target in zip(
-                               (batch["rewards_1"], batch["returns_n"]), (batch["discount_1"], batch["discount_n"]),
-                               q_next_online, q_next_target)]
-            else:
-                targets = [losses.max_q_target(rewards, discounts, q_target) for rewards, discounts, q_target in zip(
-                    (batch["rewards_1"], batch["returns_n"]), (batch["discount_1"], batch["discount_n"]),
-                    q_next_target)]
+            # One pass per network over all next states. The target net scores a*; with double Q the online net picks
+            # it, in plain DQN (double_q: false) the target net does, which is its max.
+            count = 2 if n_step else 1
+            next_states = torch.cat([batch["next_states_1"], batch["next_states_n"]][:count])
+            q_next_target = target(next_states).chunk(count)
+            q_next_choice = online(next_states).chunk(count) if s["double_q"] else q_next_target
+            targets = [losses.double_q_target(rewards, discounts, choice, scores) for rewards, discounts, choice, scores
+                       in zip((batch["rewards_1"], batch["returns_n"]), (batch["discount_1"], batch["discount_n"]),
+                              q_next_choice, q_next_target)]
             y_1, y_n = targets[0], targets[1] if n_step else None
 
         j_dq = losses.td_loss(q_taken, y_1, s["td_loss"])
