@@ -133,28 +133,22 @@ class Ledger:
         """Each side's mean over games of its demonstrator-normalised per-game mean, with a stratified bootstrap CI."""
         row, rng = {}, np.random.default_rng(self.seed)
         for name, side in (("left", claim.left), ("right", claim.right)):
-            if side.method:
+            if side.method:  # the run table carries every score normalised already
                 subset = self.scores[self.scores["game"].isin(games)]
-                runs = by_game(subset, side.method, side.score)
-                span = np.array([self.span(game) for game in games])
-                if side.score == "transition_change":  # a difference of scores: only the scale is normalised
-                    normalised = [values / scale for values, scale in zip(runs, span)]
+                normalised = by_game(subset, side.method, f"{side.score}_normalised")
+                if len(normalised) < len(games):  # a game whose baselines coincide cannot be normalised
+                    mean = low = high = np.nan
                 else:
-                    normalised = [normalise(values, self.baselines, [game] * len(values))
-                                  for values, game in zip(runs, games)]
-                mean = float(np.mean([values.mean() for values in normalised]))
-                boot = np.mean([sample.mean(axis=1) for sample in resample(normalised, rng, self.replicates)], axis=0)
-                low, high = interval(boot)
+                    mean = float(np.mean([values.mean() for values in normalised]))
+                    boot = np.mean([sample.mean(axis=1) for sample in resample(normalised, rng, self.replicates)],
+                                   axis=0)
+                    low, high = interval(boot)
             else:
                 values = [reference(side, game, self.baselines, self.published_for(claim)) for game in games]
                 mean = low = high = float(np.mean(normalise(values, self.baselines, games)))
             row.update({f"{name}_normalised": mean, f"{name}_normalised_ci95_low": low,
                         f"{name}_normalised_ci95_high": high})
         return row
-
-    def span(self, game: str) -> float:
-        span = self.baselines.loc[game, "demonstrator_mean"] - self.baselines.loc[game, "random_mean"]
-        return np.nan if np.isclose(span, 0.0) else span
 
     def evaluate(self, claims=CLAIMS) -> tuple[pd.DataFrame, pd.DataFrame]:
         summary, details = [], []

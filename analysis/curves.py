@@ -45,6 +45,13 @@ def panel_grid(count: int):
     return figure, list(axes.flat[:count])
 
 
+def draw_curve(axes, curve: pd.DataFrame, colour, label: str, levels: list) -> None:
+    """The mean over seeds as a line with its 95% band; its means join the levels the y-range is fitted to."""
+    levels.extend(curve["mean"])
+    axes.plot(curve["step"], curve["mean"], color=colour, linewidth=2, marker="o", markersize=3, label=label)
+    axes.fill_between(curve["step"], curve["low"], curve["high"], color=colour, alpha=BAND_ALPHA, linewidth=0)
+
+
 def draw_references(axes, game: str, baselines: pd.DataFrame, levels: list) -> None:
     if game not in baselines.index:
         return
@@ -108,12 +115,7 @@ def plot_learning_curves(episodes: pd.DataFrame, runs: pd.DataFrame, baselines: 
             played = episodes[(episodes["game"] == game) & (episodes["method"] == method)]
             if played.empty:
                 continue
-            curve = binned_curve(played, edges)
-            levels.extend(curve["mean"])
-            axes.plot(curve["step"], curve["mean"], color=colours[method], linewidth=2, marker="o", markersize=3,
-                      label=label)
-            axes.fill_between(curve["step"], curve["low"], curve["high"], color=colours[method], alpha=BAND_ALPHA,
-                              linewidth=0)
+            draw_curve(axes, binned_curve(played, edges), colours[method], label, levels)
         draw_references(axes, game, baselines, levels)
         if int(game_runs["pretrain_updates"].max()) > 0:
             axes.axvline(0, color="grey", linewidth=3, alpha=0.5)
@@ -154,13 +156,8 @@ def plot_transition(episodes: pd.DataFrame, runs: pd.DataFrame, baselines: pd.Da
                 continue
             played = episodes[(episodes["game"] == game) & (episodes["method"] == method)]
             played = played.assign(relative=played["agent_step"] - int(method_runs["demo_phase_end"].iloc[0]))
-            curve = binned_curve(played, edges, step="relative")
-            levels.extend(curve["mean"])
             label = f"{method} (N_p = {int(method_runs['demo_phase_end'].iloc[0]):,}; n={len(method_runs)})"
-            axes.plot(curve["step"], curve["mean"], color=colours[method], linewidth=2, marker="o", markersize=3,
-                      label=label)
-            axes.fill_between(curve["step"], curve["low"], curve["high"], color=colours[method], alpha=BAND_ALPHA,
-                              linewidth=0)
+            draw_curve(axes, binned_curve(played, edges, step="relative"), colours[method], label, levels)
         draw_references(axes, game, baselines, levels)
         axes.axvline(0, color="grey", linewidth=3, alpha=0.5)
         axes.annotate("end of pretraining", xy=(0, 0.02), xycoords=("data", "axes fraction"), xytext=(4, 0),

@@ -61,12 +61,18 @@ def per_game(scores: pd.DataFrame) -> pd.DataFrame:
                                    "random_mean"]].first()
 
 
-def normalise(scores, game_baselines: pd.DataFrame, games) -> np.ndarray:
-    """(score − random) / (demonstrator − random); NaN where the two baselines coincide or one is missing."""
+def span(game_baselines: pd.DataFrame, games) -> np.ndarray:
+    """demonstrator − random per game: the unit of a normalised score; NaN where the two coincide or one is missing."""
     rows = game_baselines.reindex(np.asarray(games))
-    span = (rows["demonstrator_mean"] - rows["random_mean"]).to_numpy(dtype=float, copy=True)
-    span[np.isclose(span, 0.0)] = np.nan
-    return (np.asarray(scores, dtype=float) - rows["random_mean"].to_numpy(dtype=float)) / span
+    width = (rows["demonstrator_mean"] - rows["random_mean"]).to_numpy(dtype=float, copy=True)
+    width[np.isclose(width, 0.0)] = np.nan
+    return width
+
+
+def normalise(scores, game_baselines: pd.DataFrame, games) -> np.ndarray:
+    """(score − random) / (demonstrator − random)."""
+    random = game_baselines.reindex(np.asarray(games))["random_mean"].to_numpy(dtype=float)
+    return (np.asarray(scores, dtype=float) - random) / span(game_baselines, games)
 
 
 def score_runs(runs: pd.DataFrame, episodes: pd.DataFrame, demonstrators: pd.DataFrame, random: pd.DataFrame,
@@ -82,6 +88,6 @@ def score_runs(runs: pd.DataFrame, episodes: pd.DataFrame, demonstrators: pd.Dat
     table = table.join(game_baselines, on="game")
     for score in SCORES:
         table[f"{score}_normalised"] = normalise(table[score], game_baselines, table["game"])
-    span = (table["demonstrator_mean"] - table["random_mean"]).replace(0.0, np.nan)
-    table["transition_change_normalised"] = table["transition_change"] / span
+    # A difference of two scores: only its unit changes.
+    table["transition_change_normalised"] = table["transition_change"] / span(game_baselines, table["game"])
     return table
