@@ -1,4 +1,4 @@
-"""Command line: `python -m agents {games,demos,train} …`; every subcommand checks its input before computing."""
+"""Command line: `python -m agents COMMAND …` (see --help); every subcommand checks its input before computing."""
 from __future__ import annotations
 
 import argparse
@@ -25,6 +25,34 @@ def _profile(args) -> dict:
     return profile
 
 
+def make_demos(args, protocol: dict, out: str, stats: str):
+    """The demo file of one of the four ways to get demonstrations: script, person, Atari-HEAD, Minari."""
+    if args.command == "demos" and args.source_file:
+        from .demos import first_episodes, load, write
+
+        if args.epsilon:
+            raise DemoFileError("--epsilon adds noise while recording, so it cannot apply to --from FILE; "
+                                "record noisy demonstrations with the scripted demonstrator instead")
+        demos = first_episodes(load(args.source_file, args.game, protocol), args.episodes, Path(args.source_file))
+        write(demos, out, stats)
+        return demos
+    if args.command == "demos":
+        from .demos import record
+
+        return record(args.game, protocol, args.episodes, args.seed, out, stats, args.epsilon)
+    if args.command == "record":
+        from .human import record
+
+        return record(args.game, protocol, args.episodes, args.seed, args.player, out, stats, args.fps, args.scale)
+    if args.command == "import-atari-head":
+        from .atari_head import import_trial
+
+        return import_trial(args.table, args.frames, args.game, protocol, out, stats, args.stride)
+    from .minari_io import import_dataset
+
+    return import_dataset(args.dataset, args.game, protocol, out, stats, args.root)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m agents", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -37,8 +65,36 @@ def main(argv=None) -> int:
     demos.add_argument("--seed", type=int, default=0)
     demos.add_argument("--epsilon", type=float, default=0.0,
                        help="probability of replacing each demonstrator action by a random one (demo quality)")
-    demos.add_argument("--out", required=True, help="demo file to write (.npz)")
-    demos.add_argument("--stats", help="per-episode score table (.csv); default: beside --out")
+    demos.add_argument("--from", dest="source_file",
+                       help="take the first --episodes episodes of this demo file instead of recording")
+
+    record = commands.add_parser("record", help="play the game yourself with the keyboard; saves a demo file")
+    record.add_argument("--game", required=True)
+    record.add_argument("--episodes", type=int, default=1)
+    record.add_argument("--seed", type=int, default=0)
+    record.add_argument("--player", default="anonymous", help="recorded as the demonstrator human:PLAYER")
+    record.add_argument("--fps", type=float, help="agent steps per second; default: the console's real speed")
+    record.add_argument("--scale", type=int, default=3, help="window size as a multiple of 160×210")
+
+    head = commands.add_parser("import-atari-head", help="convert one Atari-HEAD trial (table + frames)")
+    head.add_argument("--game", required=True)
+    head.add_argument("--table", required=True, help="the trial's .txt table")
+    head.add_argument("--frames", required=True, help="the trial's .tar.bz2 of PNG frames")
+    head.add_argument("--stride", type=int, default=1, help="keep every k-th row, summing rewards in between")
+
+    minari_in = commands.add_parser("import-minari", help="convert a local Minari dataset")
+    minari_in.add_argument("--game", required=True)
+    minari_in.add_argument("--dataset", required=True, help="Minari dataset id")
+
+    minari_out = commands.add_parser("export-minari", help="write a demo file as a Minari dataset")
+    minari_out.add_argument("--game", required=True)
+    minari_out.add_argument("--demos", required=True, help="demo file (.npz)")
+    minari_out.add_argument("--dataset", required=True, help="Minari dataset id to create")
+    for sub in (minari_in, minari_out):
+        sub.add_argument("--root", help="Minari's dataset folder (default: MINARI_DATASETS_PATH or Minari's own)")
+    for sub in (demos, record, head, minari_in):
+        sub.add_argument("--out", required=sub is not record, help="demo file to write (.npz)")
+        sub.add_argument("--stats", help="per-episode score table (.csv); default: beside --out")
 
     random = commands.add_parser("random", help="score uniformly random play, the floor for a demonstrator")
     random.add_argument("--game", required=True)
@@ -57,7 +113,7 @@ def main(argv=None) -> int:
     train.add_argument("--checkpoint-dir", help="where checkpoints go; default: RUN_FOLDER/checkpoints")
     train.add_argument("--checkpoint-every-min", type=float, default=10.0,
                        help="minutes between checkpoints; a rerun of a killed run resumes from the last one")
-    for sub in (demos, random, train):
+    for sub in (demos, record, head, minari_in, minari_out, random, train):
         sub.add_argument("--profile", help="workflow config file (YAML) whose settings apply")
         sub.add_argument("--profile-json", help="the same as a JSON string (the workflow passes this)")
 
@@ -67,16 +123,24 @@ def main(argv=None) -> int:
             from .envs import known_games
 
             print("\n".join(known_games()))
-        elif args.command == "demos":
+        elif args.command in ("demos", "record", "import-atari-head", "import-minari"):
             from .config import resolve_protocol, values
-            from .demos import record
 
             protocol = values(resolve_protocol(_profile(args)))
-            stats = args.stats or str(Path(args.out).with_suffix(".stats.csv"))
-            demos = record(args.game, protocol, args.episodes, args.seed, args.out, stats, args.epsilon)
+            out = args.out or f"demos/human/{args.game}.npz"  # the human source of the workflow's demo sets
+            stats = args.stats or str(Path(out).with_suffix(".stats.csv"))
+            demos = make_demos(args, protocol, out, stats)
             scores = demos.episodes["score"]
             print(f"{args.game}: {len(scores)} episodes, {demos.num_transitions} transitions, "
-                  f"score mean {scores.mean():.1f} (worst {scores.min():g}, best {scores.max():g})")
+                  f"score mean {scores.mean():.1f} (worst {scores.min():g}, best {scores.max():g}) → {out}")
+        elif args.command == "export-minari":
+            from .config import resolve_protocol, values
+            from .demos import load
+            from .minari_io import export
+
+            demos = load(args.demos, args.game, values(resolve_protocol(_profile(args))))
+            export(demos, args.dataset, args.root)
+            print(f"{args.demos} → Minari dataset {args.dataset}")
         elif args.command == "random":
             from .config import resolve_protocol, values
             from .demos import random_scores

@@ -45,66 +45,125 @@ class Demonstrations:
         return pd.DataFrame(self.metadata["episodes"])
 
 
+class EndOfPlay(Exception):
+    """Raised by a policy whose player ends the session; the episodes finished so far are kept."""
+
+
+@dataclass
+class Episode:
+    """One played episode: `frames` has one more entry than `actions` (the frame the last action led to)."""
+    frames: list
+    actions: list
+    rewards: list
+    terminated: bool
+
+
+def play(env, policy, episodes: int, seed: int, epsilon: float = 0.0, label: str = "demos") -> list[Episode]:
+    """Play `episodes` episodes with `policy` (reset() at each start, act() → action id). With probability `epsilon`
+    an action is replaced by a uniformly random one, and the random action is what is stored: an episode holds what
+    was played. The noise lowers the demonstrator's quality on purpose, and it also spreads the demonstrations over
+    more states: the ALE is deterministic, so a deterministic demonstrator repeats nearly the same episodes, varied
+    only by the no-op starts."""
+    if not 0.0 <= epsilon <= 1.0:
+        raise DemoFileError(f"demo noise epsilon={epsilon} is not a probability; use a value in [0, 1]")
+    noise = np.random.default_rng(seed)
+    played = []
+    progress = Progress(total=episodes, unit="episode", label=label)
+    for index in range(episodes):
+        frame, _ = env.reset(seed=seed if index == 0 else None)
+        policy.reset()
+        episode, terminated, truncated = Episode([frame], [], [], False), False, False
+        while not (terminated or truncated):
+            try:
+                action = policy.act()  # always asked, so that a script keeps track of the game between noisy steps
+            except EndOfPlay:
+                progress.close()
+                return played
+            if epsilon > 0 and noise.random() < epsilon:
+                action = int(noise.integers(env.action_space.n))
+            frame, reward, terminated, truncated, _ = env.step(action)
+            episode.frames.append(frame)
+            episode.actions.append(action)
+            episode.rewards.append(reward)
+        episode.terminated = terminated
+        played.append(episode)
+        progress.update(1, f"score {sum(episode.rewards):g} in {len(episode.actions)} steps")
+    progress.close()
+    return played
+
+
+def assemble(episodes: list[Episode], metadata: dict) -> Demonstrations:
+    """Lay episodes out in the replay's layout (one slot per frame; an episode's last frame has no action) and add
+    the per-episode table to the metadata."""
+    columns = {name: [] for name in ARRAYS}
+    summaries = []
+    for index, episode in enumerate(episodes):
+        steps = len(episode.actions)
+        if len(episode.frames) != steps + 1 or len(episode.rewards) != steps:
+            raise DemoFileError(f"episode {index} has {len(episode.frames)} frames, {steps} actions and "
+                                f"{len(episode.rewards)} rewards; an episode needs one frame more than actions")
+        terminals = [False] * steps
+        if steps and episode.terminated:
+            terminals[-1] = True
+        columns["frames"] += list(episode.frames)
+        columns["actions"] += list(episode.actions) + [0]
+        columns["rewards"] += list(episode.rewards) + [0.0]
+        columns["terminals"] += terminals + [False]
+        columns["has_action"] += [True] * steps + [False]
+        columns["episode_step"] += list(range(steps + 1))
+        summaries.append({"episode": index, "score": float(np.sum(episode.rewards)), "length": steps,
+                          "ended_by": "terminal" if episode.terminated else "time_limit"})
+    dtypes = {"frames": np.uint8, "actions": np.uint8, "rewards": np.float32, "terminals": bool, "has_action": bool,
+              "episode_step": np.int32}
+    arrays = {name: np.asarray(columns[name], dtype=dtypes[name]) for name in ARRAYS}
+    return Demonstrations(metadata={**metadata, "episodes": summaries}, **arrays)
+
+
+def describe(game: str, protocol: dict, source: str, demonstrator: str, **details) -> dict:
+    """The metadata every demo file carries, whatever produced it."""
+    return {"format": FORMAT, "format_version": FORMAT_VERSION, "game": game,
+            "env": {key: protocol[key] for key in ENV_KEYS}, "source": source, "demonstrator": demonstrator,
+            "epsilon": 0.0, "recorded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), **details}
+
+
 def record(game: str, protocol: dict, episodes: int, seed: int, path: str | Path, stats_path: str | Path,
            epsilon: float = 0.0) -> Demonstrations:
-    """Record `episodes` episodes of the game's demonstrator. With probability `epsilon` an action is replaced by a
-    uniformly random one, and the random action is what is stored: the file holds what was played. The noise lowers the
-    demonstrator's quality on purpose, and it also spreads the demonstrations over more states: the ALE is
-    deterministic, so a deterministic demonstrator repeats nearly the same episodes, varied only by the no-op starts."""
+    """Record `episodes` episodes of the game's scripted demonstrator, with action noise `epsilon` (see `play`)."""
     if game not in DEMONSTRATORS:
         raise DemoFileError(f"no demonstrator for {game!r}; demonstrators exist for {', '.join(DEMONSTRATORS)}")
     if not 0.0 <= epsilon <= 1.0:
         raise DemoFileError(f"demo noise epsilon={epsilon} is not a probability; use a value in [0, 1]")
     demonstrator = DEMONSTRATORS[game]
     env = make_env(game, protocol, seed)
-    policy = demonstrator.policy(env)
-    noise = np.random.default_rng(seed)
-    columns = {name: [] for name in ARRAYS}
-    summaries = []
-    progress = Progress(total=episodes, unit="episode", label=f"demos {game}")
-    for episode in range(episodes):
-        frame, _ = env.reset(seed=seed if episode == 0 else None)
-        policy.reset()
-        score, step, terminated, truncated = 0.0, 0, False, False
-        while not (terminated or truncated):
-            action = policy.act()  # always asked, so that it keeps track of the ball between noisy steps
-            if epsilon > 0 and noise.random() < epsilon:
-                action = int(noise.integers(env.action_space.n))
-            next_frame, reward, terminated, truncated, _ = env.step(action)
-            for name, value in zip(ARRAYS, (frame, action, reward, terminated, True, step)):
-                columns[name].append(value)
-            frame, score, step = next_frame, score + reward, step + 1
-        # The episode's last frame: no action; a truncated episode bootstraps from it.
-        for name, value in zip(ARRAYS, (frame, 0, 0.0, False, False, step)):
-            columns[name].append(value)
-        summaries.append({"episode": episode, "score": score, "length": step,
-                          "ended_by": "terminal" if terminated else "time_limit"})
-        progress.update(1, f"score {score:g} in {step} steps")
-    progress.close()
+    played = play(env, demonstrator.policy(env, seed), episodes, seed, epsilon, label=f"demos {game}")
     env.close()
-    metadata = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "game": game,
-        "env": {key: protocol[key] for key in ENV_KEYS},
-        "demonstrator": demonstrator.name,
-        "epsilon": epsilon,
-        "seed": seed,
-        "recorded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "episodes": summaries,
-    }
-    demos = Demonstrations(
-        metadata=metadata,
-        frames=np.asarray(columns["frames"], dtype=np.uint8),
-        actions=np.asarray(columns["actions"], dtype=np.uint8),
-        rewards=np.asarray(columns["rewards"], dtype=np.float32),
-        terminals=np.asarray(columns["terminals"], dtype=bool),
-        has_action=np.asarray(columns["has_action"], dtype=bool),
-        episode_step=np.asarray(columns["episode_step"], dtype=np.int32),
-    )
-    save(demos, path)
-    write_csv(stats_path, demos.episodes.assign(game=game, demonstrator=demonstrator.name, epsilon=epsilon))
+    demos = assemble(played, describe(game, protocol, "scripted", demonstrator.name, epsilon=epsilon, seed=seed))
+    write(demos, path, stats_path)
     return demos
+
+
+def write(demos: Demonstrations, path: str | Path, stats_path: str | Path) -> None:
+    """The demo file and its per-episode score table, which the analysis reads to show the demonstrator a run used."""
+    save(demos, path)
+    write_csv(stats_path, stats(demos))
+
+
+def stats(demos: Demonstrations) -> pd.DataFrame:
+    m = demos.metadata
+    return demos.episodes.assign(game=m["game"], source=m.get("source", "scripted"), demonstrator=m["demonstrator"],
+                                 epsilon=m["epsilon"])
+
+
+def first_episodes(demos: Demonstrations, count: int, path: Path) -> Demonstrations:
+    """The first `count` episodes of a demo file: demonstration quantity as a knob on a recorded or imported set."""
+    available = len(demos.metadata["episodes"])
+    if not 0 < count <= available:
+        raise DemoFileError(f"demo file {path} holds {available} episodes; a demo set of {count} cannot be taken "
+                            f"from it: record more, or ask for at most {available}")
+    end = np.flatnonzero(~demos.has_action)[count - 1] + 1
+    arrays = {name: getattr(demos, name)[:end] for name in ARRAYS}
+    metadata = {**demos.metadata, "episodes": demos.metadata["episodes"][:count], "taken_from": str(path)}
+    return Demonstrations(metadata=metadata, **arrays)
 
 
 def random_scores(game: str, protocol: dict, episodes: int, seed: int) -> pd.DataFrame:

@@ -301,7 +301,7 @@ class Trainer:
         # share of agreement on the agent's own states, against the share on demo states in training, measures how
         # far imitation carries off the demonstrations (covariate shift).
         demonstrator = DEMONSTRATORS.get(self.cell["game"])
-        expert = demonstrator.policy(env) if demonstrator else None
+        expert = demonstrator.policy(env, self.cell["seed"]) if demonstrator else None
         results = []
         progress = Progress(total=s["eval_episodes"], unit="episode", label="evaluation")
         for episode in range(s["eval_episodes"]):

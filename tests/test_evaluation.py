@@ -19,7 +19,7 @@ def test_expert_agreement_counts_the_steps_where_the_demonstrator_would_act_alik
 
     # The same two episodes by hand: the demonstrator is asked in every state the NOOP agent reaches.
     env = make_env("Pong", trainer.protocol, 3 + EVAL_SEED_OFFSET)
-    expert, expected = DEMONSTRATORS["Pong"].policy(env), []
+    expert, expected = DEMONSTRATORS["Pong"].policy(env, 3), []
     for episode in range(2):
         env.reset(seed=3 + EVAL_SEED_OFFSET if episode == 0 else None)
         expert.reset()
