@@ -41,4 +41,4 @@ onerror:
     failed = report_failed_cells()
     if len(failed):
         print(f"{len(failed)} training cells failed; see {RESULTS}/tables/failed_cells.md:")
-        print(failed[["game", "method", "seed", "reason"]].to_string(index=False))
+        print(failed[["game", "method", "demos", "seed", "reason"]].to_string(index=False))

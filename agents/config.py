@@ -198,3 +198,35 @@ def resolve_protocol(profile: dict) -> dict:
     _apply(protocol, profile.get("protocol_overrides"), "profile protocol_overrides")
     _check_types(protocol, base[name], "protocol")
     return protocol
+
+
+SCRIPTED = "scripted"
+
+
+def demo_set_name(source: str, epsilon: float, episodes: int) -> str:
+    """scripted, 0.25, 5 → scripted_eps0p25_ep5; a file source has no noise knob: human, 0, 3 → human_ep3."""
+    noise = f"_eps{format(epsilon, 'g').replace('.', 'p')}" if source == SCRIPTED else ""
+    return f"{source}{noise}_ep{episodes}"
+
+
+def demo_sets(profile: dict) -> dict[str, dict]:
+    """The demonstration sets of a workflow profile, by name, in config order: each entry of `demos.sets` is a source
+    with lists of qualities (action noise ε) and quantities (episodes), expanded into one set per combination.
+    `scripted` records the game's demonstrator; any other source names files `<library>/<source>/<game>.npz` (recorded
+    by a person, or imported) from which a set takes the first episodes."""
+    sets = {}
+    for entry in profile["demos"]["sets"]:
+        source = entry["source"]
+        epsilons = entry.get("epsilon", [0.0])
+        if source != SCRIPTED and any(epsilon != 0 for epsilon in epsilons):
+            raise ConfigError(f"demo source {source!r} is a file, and action noise is added while recording; "
+                              f"give epsilon only to the {SCRIPTED!r} source")
+        for epsilon in epsilons:
+            for episodes in entry["episodes"]:
+                name = demo_set_name(source, epsilon, episodes)
+                if name in sets:
+                    raise ConfigError(f"demo set {name} is listed twice under demos.sets; list each once")
+                sets[name] = {"source": source, "epsilon": float(epsilon), "episodes": int(episodes)}
+    if not sets:
+        raise ConfigError("demos.sets is empty; list at least one set, e.g. {source: scripted, episodes: [5]}")
+    return sets

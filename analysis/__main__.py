@@ -23,10 +23,12 @@ def parser() -> argparse.ArgumentParser:
     commands = main.add_subparsers(dest="command", required=True)
     collect = commands.add_parser("collect", help="run folders → tidy tables; cells without a complete run listed")
     collect.add_argument("--results", required=True, help="the results folder (for the logs of missing runs)")
-    collect.add_argument("--cells", nargs="+", required=True, help="the matrix, as GAME/METHOD/SEED")
-    collect.add_argument("--demo-stats", nargs="*", default=[])
+    collect.add_argument("--cells", nargs="+", required=True, help="the matrix, as GAME/METHOD/DEMO_SET/SEED")
+    collect.add_argument("--demo-stats", nargs="*", default=[], help="demos/<game>/<demo set>.stats.csv files")
+    collect.add_argument("--reference-demos", required=True, help="the demo set of the main comparison")
     collect.add_argument("--random-scores", nargs="*", default=[], help="per-game random-play score tables")
-    for name in ("runs", "episodes", "demonstrators", "random", "missing-csv", "missing-markdown"):
+    for name in ("runs", "episodes", "demonstrators", "demo-sets", "sweep-runs", "random", "missing-csv",
+                 "missing-markdown"):
         collect.add_argument(f"--{name}", required=True)
 
     scores = commands.add_parser("scores", help="the tidy run table: initial, best-window and final scores")
@@ -54,6 +56,12 @@ def parser() -> argparse.ArgumentParser:
     claims.add_argument("--published")
     claims.add_argument("--seed", type=int, default=0, help="bootstrap seed")
 
+    sweep = commands.add_parser("demo-sweep", help="final scores against demo quality and quantity")
+    for name in ("runs", "demo-sets", "random", "csv", "markdown", "out"):
+        sweep.add_argument(f"--{name}", required=True)
+    sweep.add_argument("--methods", required=True, help="comma-separated, in colour order")
+    sweep.add_argument("--reference-demos", required=True)
+
     for name, text in (("curves", "learning curves, one panel per game"),
                        ("transition", "scores around the end of the demonstration phase (N_p)")):
         curves = commands.add_parser(name, help=text)
@@ -71,13 +79,16 @@ def main(argv=None) -> int:
         from .failures import failed_cells, to_markdown
 
         cells = [tuple(cell.split("/")) for cell in args.cells]
-        cells = [(game, method, int(seed)) for game, method, seed in cells]
-        runs, episodes, demonstrators = collect(args.results, cells, args.demo_stats)
+        cells = [(game, method, demos, int(seed)) for game, method, demos, seed in cells]
+        runs, episodes, demonstrators, demo_sets, sweep = collect(args.results, cells, args.demo_stats,
+                                                                  args.reference_demos)
         missing = failed_cells(args.results, cells)
         write_csv(args.random, read_tables(args.random_scores, ["game", "episode", "score", "length"]))
         write_csv(args.runs, runs)
         write_csv(args.episodes, episodes)
         write_csv(args.demonstrators, demonstrators)
+        write_csv(args.demo_sets, demo_sets)
+        write_csv(args.sweep_runs, sweep)
         write_csv(args.missing_csv, missing)
         write_text(args.missing_markdown, to_markdown(missing, len(cells)))
         print(f"{len(runs)} of {len(cells)} runs complete, {len(episodes)} interaction episodes, "
@@ -130,6 +141,13 @@ def main(argv=None) -> int:
         write_csv(args.csv, summary)
         write_csv(args.details, details)
         write_text(args.markdown, to_markdown(summary, details))
+    elif args.command == "demo-sweep":
+        from .demo_sweep import plot_sweep, sweep_table, to_markdown
+
+        table = sweep_table(pd.read_csv(args.runs), pd.read_csv(args.demo_sets), pd.read_csv(args.random))
+        write_csv(args.csv, table)
+        write_text(args.markdown, to_markdown(table))
+        plot_sweep(table, args.methods.split(","), args.reference_demos, args.out)
     elif args.command in ("curves", "transition"):
         from .curves import plot_learning_curves, plot_transition
         from .scores import per_game

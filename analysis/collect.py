@@ -1,5 +1,9 @@
 """Gather the stored runs of the matrix into tidy tables: one row per run, one row per interaction episode, one row
-per demonstration episode. Cells without a complete run are left to `failures.failed_cells`, which lists them."""
+per demonstration episode. Cells without a complete run are left to `failures.failed_cells`, which lists them.
+
+The main comparison (tables, curves, claims) uses the reference demo set and the methods without demonstrations; every
+run of a method with demonstrations, on every demo set, goes to the demo sweep as well.
+"""
 from __future__ import annotations
 
 import json
@@ -8,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 EPISODE_COLUMNS = ["agent_step", "update", "episode", "episode_return", "episode_length", "epsilon", "ended_by"]
+NO_DEMOS = "none"
 
 
 def read_tables(paths: list[str], columns: list[str]) -> pd.DataFrame:
@@ -15,30 +20,55 @@ def read_tables(paths: list[str], columns: list[str]) -> pd.DataFrame:
         columns=columns)
 
 
-def run_folder(results: str | Path, game: str, method: str, seed: int) -> Path:
-    return Path(results) / f"runs/{game}/{method}/seed_{seed}"
+def run_folder(results: str | Path, game: str, method: str, demos: str, seed: int) -> Path:
+    return Path(results) / f"runs/{game}/{method}/{demos}/seed_{seed}"
 
 
-def collect(results: str | Path, cells, demo_stats_paths: list[str]):
+def demo_stats(paths: list[str]) -> pd.DataFrame:
+    """Per-episode scores of every demo set, named by its file: demos/<game>/<set>.stats.csv."""
+    tables = [pd.read_csv(path).assign(demo_set=Path(path).name.removesuffix(".stats.csv")) for path in paths]
+    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(
+        columns=["game", "demo_set", "demonstrator", "episode", "score", "length", "ended_by", "epsilon"])
+
+
+def demo_set_table(stats: pd.DataFrame) -> pd.DataFrame:
+    """One row per game and demo set: its source, quality, quantity and the demonstrations' own scores."""
+    if stats.empty:
+        return pd.DataFrame(columns=["game", "demo_set", "source", "demonstrator", "epsilon", "episodes",
+                                     "transitions", "demo_mean", "demo_worst", "demo_best"])
+    stats = stats.assign(source=stats["source"] if "source" in stats else "scripted")
+    return stats.groupby(["game", "demo_set"], sort=False).agg(
+        source=("source", "first"), demonstrator=("demonstrator", "first"), epsilon=("epsilon", "first"),
+        episodes=("episode", "count"), transitions=("length", "sum"), demo_mean=("score", "mean"),
+        demo_worst=("score", "min"), demo_best=("score", "max")).reset_index()
+
+
+def collect(results: str | Path, cells, demo_stats_paths: list[str], reference: str):
     runs, episodes = [], []
-    for game, method, seed in cells:
-        folder = run_folder(results, game, method, seed)
+    for game, method, demos, seed in cells:
+        folder = run_folder(results, game, method, demos, seed)
         if not (folder / "summary.json").is_file():  # written last: without it the run is not complete
             continue
         summary = json.loads((folder / "summary.json").read_text())
-        demos = summary.pop("demos") or {}
-        summary.update({f"demo_{key}": value for key, value in demos.items() if key != "sha256"})
+        used = summary.pop("demos") or {}
+        summary.update({f"demo_{key}": value for key, value in used.items() if key != "sha256"})
         summary.setdefault("demo_phase_end", 0)  # runs stored before the field existed had no such phase
-        summary["run_dir"] = str(folder)
+        summary.update(demo_set=demos, run_dir=str(folder))
         runs.append(summary)
+        if demos not in (reference, NO_DEMOS):
+            continue
         progress = pd.read_csv(folder / "progress.csv")
         if "kind" in progress:
             played = progress[progress["kind"] == "episode"]
             played = played[[c for c in EPISODE_COLUMNS if c in played]].assign(game=game, method=method, seed=seed)
             episodes.append(played)
-    demonstrators = read_tables(demo_stats_paths, ["game", "demonstrator", "episode", "score", "length", "ended_by"])
-    runs = pd.DataFrame(runs, columns=None if runs else ["game", "method", "seed", "agent_steps", "eval_score_mean"])
-    runs = runs.sort_values(["game", "method", "seed"]).reset_index(drop=True)
+    stats = demo_stats(demo_stats_paths)
+    demonstrators = stats[stats["demo_set"] == reference].drop(columns="demo_set")
+    runs = pd.DataFrame(runs, columns=None if runs else ["game", "method", "demo_set", "seed", "agent_steps",
+                                                          "eval_score_mean"])
+    runs = runs.sort_values(["game", "method", "demo_set", "seed"]).reset_index(drop=True)
+    main = runs[runs["demo_set"].isin([reference, NO_DEMOS])].reset_index(drop=True)
+    sweep = runs[runs["demo_set"] != NO_DEMOS].reset_index(drop=True)
     episodes = pd.concat(episodes, ignore_index=True) if episodes else pd.DataFrame(
         columns=["game", "method", "seed"] + EPISODE_COLUMNS)
-    return runs, episodes, demonstrators
+    return main, episodes, demonstrators, demo_set_table(stats), sweep

@@ -23,12 +23,13 @@ def last_error(log: Path) -> str:
 def failed_cells(results: str | Path, cells) -> pd.DataFrame:
     results = Path(results)
     rows = []
-    for game, method, seed in cells:
-        if (results / f"runs/{game}/{method}/seed_{seed}/summary.json").is_file():
+    for game, method, demos, seed in cells:
+        if (results / f"runs/{game}/{method}/{demos}/seed_{seed}/summary.json").is_file():
             continue
-        log = results / f"logs/train/{game}_{method}_seed_{seed}.log"
-        rows.append({"game": game, "method": method, "seed": seed, "reason": last_error(log), "log": str(log)})
-    return pd.DataFrame(rows, columns=["game", "method", "seed", "reason", "log"])
+        log = results / f"logs/train/{game}_{method}_{demos}_seed_{seed}.log"
+        rows.append({"game": game, "method": method, "demos": demos, "seed": seed, "reason": last_error(log),
+                     "log": str(log)})
+    return pd.DataFrame(rows, columns=["game", "method", "demos", "seed", "reason", "log"])
 
 
 def report(results: str | Path, cells) -> pd.DataFrame:
@@ -48,7 +49,7 @@ def to_markdown(failed: pd.DataFrame, total: int) -> str:
     if failed.empty:
         return f"All {total} cells of the matrix have a complete run.\n"
     lines = [f"{len(failed)} of {total} cells have no complete run:", "",
-             "| game | method | seed | reason |", "|---|---|---|---|"]
-    lines += [f"| {row.game} | {row.method} | {row.seed} | {row.reason.replace('|', '/')} |"
+             "| game | method | demos | seed | reason |", "|---|---|---|---|---|"]
+    lines += [f"| {row.game} | {row.method} | {row.demos} | {row.seed} | {row.reason.replace('|', '/')} |"
               for row in failed.itertuples()]
     return "\n".join(lines) + "\n"

@@ -10,33 +10,38 @@ localrules:
     claims,
     learning_curves,
     transition,
+    demo_sweep,
 
 
 rule collect:
     input:
-        summaries=stored([f"{RESULTS}/runs/{game}/{method}/seed_{seed}/summary.json" for game, method, seed in CELLS]),
-        progress=stored([f"{RESULTS}/runs/{game}/{method}/seed_{seed}/progress.csv" for game, method, seed in CELLS]),
-        demo_stats=stored(expand(f"{RESULTS}/demos/{{game}}.stats.csv", game=DEMO_GAMES)),
+        summaries=stored([f"{RESULTS}/runs/{g}/{m}/{d}/seed_{s}/summary.json" for g, m, d, s in CELLS]),
+        progress=stored([f"{RESULTS}/runs/{g}/{m}/{d}/seed_{s}/progress.csv" for g, m, d, s in CELLS]),
+        demo_stats=stored(expand(f"{RESULTS}/demos/{{game}}/{{demos}}.stats.csv", game=DEMO_GAMES, demos=DEMO_SETS)),
         random=stored(expand(f"{RESULTS}/baselines/{{game}}.random.csv", game=GAMES)),
         code=[local(path) for path in ANALYSIS_CODE],
     output:
         runs=f"{TABLES}/runs.csv",
         episodes=f"{TABLES}/episodes.csv",
         demonstrators=f"{TABLES}/demonstrators.csv",
+        demo_sets=f"{TABLES}/demo_sets.csv",
+        sweep_runs=f"{TABLES}/demo_sweep_runs.csv",
         random=f"{TABLES}/random.csv",
         missing_csv=f"{TABLES}/missing_runs.csv",
         missing_markdown=f"{TABLES}/missing_runs.md",
     params:
         results=lambda wildcards, output: os.path.dirname(os.path.dirname(output.runs)),
         cells=" ".join(CELL_IDS),
+        reference=REFERENCE_DEMOS,
     conda:
         SUITE_ENV
     log:
         f"{RESULTS}/logs/analysis/collect.log",
     shell:
         "python -m analysis collect --results {params.results} --cells {params.cells} --demo-stats {input.demo_stats}"
-        " --random-scores {input.random} --runs {output.runs} --episodes {output.episodes}"
-        " --demonstrators {output.demonstrators} --random {output.random}"
+        " --reference-demos {params.reference} --random-scores {input.random} --runs {output.runs}"
+        " --episodes {output.episodes} --demonstrators {output.demonstrators} --demo-sets {output.demo_sets}"
+        " --sweep-runs {output.sweep_runs} --random {output.random}"
         " --missing-csv {output.missing_csv} --missing-markdown {output.missing_markdown} > {log} 2>&1"
 
 
@@ -162,12 +167,36 @@ rule transition:
         " --methods {params.methods} --bins {params.bins} --out {output} > {log} 2>&1"
 
 
+# Scores against demo quality and quantity, when the matrix has more than one demo set.
+rule demo_sweep:
+    input:
+        runs=rules.collect.output.sweep_runs,
+        demo_sets=rules.collect.output.demo_sets,
+        random=rules.collect.output.random,
+    output:
+        csv=report(f"{TABLES}/demo_sweep.csv", caption="../report/demo_sweep_table.rst", category="Tables"),
+        markdown=f"{TABLES}/demo_sweep.md",
+        figure=report(f"{FIGURES}/demo_sweep.png", caption="../report/demo_sweep.rst", category="Figures"),
+    params:
+        methods=",".join(METHODS),  # all of them: a method keeps its colour across figures
+        reference=REFERENCE_DEMOS,
+    conda:
+        SUITE_ENV
+    log:
+        f"{RESULTS}/logs/analysis/demo_sweep.log",
+    shell:
+        "python -m analysis demo-sweep --runs {input.runs} --demo-sets {input.demo_sets} --random {input.random}"
+        " --methods {params.methods} --reference-demos {params.reference} --csv {output.csv}"
+        " --markdown {output.markdown} --out {output.figure} > {log} 2>&1"
+
+
 ANALYSIS_OUTPUTS = [
     *rules.scores_table.output,
     *rules.aggregates.output,
     *rules.claims.output,
     *rules.learning_curves.output,
     *(rules.transition.output if PHASED_METHODS else []),
+    *(rules.demo_sweep.output if len(DEMO_SETS) > 1 and any(USES_DEMOS.values()) else []),
 ]
 
 

@@ -5,24 +5,28 @@ import sys
 
 from snakemake.exceptions import WorkflowError
 
-from agents.config import expand_sweeps, planned_updates, resolve, values
+from agents.config import SCRIPTED, demo_sets, expand_sweeps, planned_updates, resolve, values
 from agents.demonstrators import DEMONSTRATORS
 from agents.errors import ConfigError
 from agents.methods import ALGORITHMS
 from agents.replay import replay_bytes
 
 # Sweeps become methods of their own (dqfd_margin_0p4, ...), so they plan, run and report like any method.
+# Demo sets are an axis of the matrix like seeds: each method that uses demonstrations runs on every set.
 try:
     config.update(expand_sweeps(config))
+    DEMO_SETS = demo_sets(config)
 except ConfigError as error:
     raise WorkflowError(f"config error: {error}")
+REFERENCE_DEMOS = next(iter(DEMO_SETS))  # the set the main tables, curves and claims use
+NO_DEMOS = "none"  # the demo-set wildcard of a method that learns without demonstrations
 RESULTS = config["results_dir"]
 # `snakemake figures` rebuilds tables and figures from the runs already stored: the rules that record demonstrations
 # and train are left out of the workflow, so nothing trains, and the cells without a complete run are listed in
 # tables/missing_runs.md. (Snakemake has not parsed its targets when the Snakefile runs, hence the command line.)
 FROM_STORED_RUNS = "figures" in sys.argv[1:]
 GAMES, METHODS, SEEDS = config["games"], config["methods"], config["seeds"]
-RUN_DIR = f"{RESULTS}/runs/{{game}}/{{method}}/seed_{{seed}}"
+RUN_DIR = f"{RESULTS}/runs/{{game}}/{{method}}/{{demos}}/seed_{{seed}}"
 # Checkpoints are not outputs: Snakemake leaves them alone when a job dies, so the rerun resumes from them. On a
 # cluster without a shared disk the profile points them at a persistent volume.
 SUITE_ENV = "../envs/suite.yaml"  # relative to rules/
@@ -32,6 +36,7 @@ CHECKPOINT_ROOT = config.get("checkpoint_root") or f"{RESULTS}/checkpoints"
 wildcard_constraints:
     game="[A-Za-z0-9]+",
     method="[A-Za-z0-9_]+",
+    demos="[A-Za-z0-9_]+",
     seed="[0-9]+",
 
 
@@ -51,20 +56,39 @@ def demo_profile():
 
 # Resolve and check every cell now, so a bad config stops the workflow before any job starts.
 try:
-    CELLS = {(game, method, seed): resolve(game, method, seed, cell_profile(method))
-             for game in GAMES for method in METHODS for seed in SEEDS}
+    RESOLVED = {(game, method, seed): resolve(game, method, seed, cell_profile(method))
+                for game in GAMES for method in METHODS for seed in SEEDS}
 except ConfigError as error:
     raise WorkflowError(f"config error: {error}")
 
-USES_DEMOS = {method: values(CELLS[(GAMES[0], method, SEEDS[0])]["settings"])["use_demos"] for method in METHODS}
+USES_DEMOS = {method: values(RESOLVED[(GAMES[0], method, SEEDS[0])]["settings"])["use_demos"] for method in METHODS}
+CELLS = {(game, method, demos, seed): RESOLVED[(game, method, seed)]
+         for game in GAMES for method in METHODS for demos in (DEMO_SETS if USES_DEMOS[method] else [NO_DEMOS])
+         for seed in SEEDS}
 DEMO_GAMES = sorted({game for game in GAMES for method in METHODS if USES_DEMOS[method]})
+DEMO_LIBRARY = config["demos"]["library"]
+
+
+def demo_source_file(game, demos):
+    """The file a demo set is cut from, for sources other than the scripted demonstrator."""
+    source = DEMO_SETS[demos]["source"]
+    return None if source == SCRIPTED else f"{DEMO_LIBRARY}/{source}/{game}.npz"
+
+
 for game in DEMO_GAMES:
-    if game not in DEMONSTRATORS:
-        needing = ", ".join(method for method in METHODS if USES_DEMOS[method])
-        raise WorkflowError(
-            f"config error: {needing} need demonstrations but no demonstrator exists for {game}; "
-            f"demonstrators exist for {', '.join(DEMONSTRATORS)}"
-        )
+    needing = ", ".join(method for method in METHODS if USES_DEMOS[method])
+    for demos, demo_set in DEMO_SETS.items():
+        source_file = demo_source_file(game, demos)
+        if source_file is None and game not in DEMONSTRATORS:
+            raise WorkflowError(
+                f"config error: {needing} need demonstrations but no demonstrator exists for {game}; "
+                f"demonstrators exist for {', '.join(DEMONSTRATORS)}; or give {game} a demo file source"
+            )
+        if source_file and not FROM_STORED_RUNS and not os.path.isfile(source_file):
+            raise WorkflowError(
+                f"config error: demo set {demos} needs {source_file}; record it with `python -m agents record "
+                f"--game {game} --out {source_file}` or import it (python -m agents import-atari-head/import-minari)"
+            )
 
 
 # Job resources, derived from each cell's config so that a cluster scheduler gets a fitting request.
@@ -72,7 +96,7 @@ TRAIN_OVERHEAD_MB = 2048  # torch, the emulator, a demo file being loaded, a che
 
 
 def cell_settings(wildcards):
-    cell = CELLS[(wildcards.game, wildcards.method, int(wildcards.seed))]
+    cell = RESOLVED[(wildcards.game, wildcards.method, int(wildcards.seed))]
     return values(cell["settings"]), values(cell["protocol"])
 
 
@@ -81,7 +105,8 @@ def train_mem_mb(wildcards):
     settings, protocol = cell_settings(wildcards)
     demo_slots = 0
     if settings["use_demos"]:
-        demo_slots = config["demos"]["episodes"] * (protocol["max_episode_frames"] // protocol["frame_skip"] + 1)
+        episodes = DEMO_SETS[wildcards.demos]["episodes"]
+        demo_slots = episodes * (protocol["max_episode_frames"] // protocol["frame_skip"] + 1)
     agent_slots = settings["replay_capacity"] if settings["agent_steps"] > 0 else 0
     size = replay_bytes(demo_slots + agent_slots, (protocol["screen_size"], protocol["screen_size"]))
     return TRAIN_OVERHEAD_MB + size // 2**20
@@ -94,7 +119,7 @@ def train_runtime_min(wildcards):
 
 
 def demo_input(wildcards):
-    return [f"{RESULTS}/demos/{wildcards.game}.npz"] if USES_DEMOS[wildcards.method] else []
+    return [] if wildcards.demos == NO_DEMOS else [f"{RESULTS}/demos/{wildcards.game}/{wildcards.demos}.npz"]
 
 
 def report_failed_cells():
@@ -105,7 +130,7 @@ def report_failed_cells():
 
 # Analysis (rules/analysis.smk).
 TABLES, FIGURES = f"{RESULTS}/tables", f"{RESULTS}/figures"
-CELL_IDS = [f"{game}/{method}/{seed}" for game, method, seed in CELLS]
+CELL_IDS = [f"{game}/{method}/{demos}/{seed}" for game, method, demos, seed in CELLS]
 
 
 def demo_phase_end(cell):
@@ -113,14 +138,15 @@ def demo_phase_end(cell):
 
 
 # Methods whose demonstrations stop shaping the updates during interaction (soft-Q's N_p) get the transition view.
-PHASED_METHODS = [method for method in METHODS if any(demo_phase_end(CELLS[(game, method, SEEDS[0])]) > 0
+PHASED_METHODS = [method for method in METHODS if any(demo_phase_end(RESOLVED[(game, method, SEEDS[0])]) > 0
                                                        for game in GAMES)]
 PUBLISHED = config["published_scores"]
 # The analysis code is an input: editing it rebuilds the tables and figures (Snakemake tracks only rule code itself).
 ANALYSIS_CODE = sorted(glob.glob(os.path.join(workflow.basedir, "analysis", "*.py")))
 
 
-if FROM_STORED_RUNS and not any(os.path.isfile(f"{RESULTS}/runs/{g}/{m}/seed_{s}/summary.json") for g, m, s in CELLS):
+if FROM_STORED_RUNS and not any(os.path.isfile(f"{RESULTS}/runs/{g}/{m}/{d}/seed_{s}/summary.json")
+                                for g, m, d, s in CELLS):
     raise WorkflowError(f"no stored run of this matrix under {RESULTS}/runs: `snakemake figures` only rebuilds tables and "
                         "figures from runs; run `snakemake --cores N` first")
 

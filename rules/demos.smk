@@ -1,22 +1,29 @@
+# One demo set of one game: recorded from the scripted demonstrator with the set's action noise, or cut from a demo
+# file of another source. Sets of the same source and noise share the seed, so a smaller set is the first episodes of
+# a larger one: quantity varies alone.
 rule demos:
+    input:
+        source=lambda wildcards: demo_source_file(wildcards.game, wildcards.demos) or [],
     output:
-        demos=f"{RESULTS}/demos/{{game}}.npz",
-        stats=f"{RESULTS}/demos/{{game}}.stats.csv",
+        demos=f"{RESULTS}/demos/{{game}}/{{demos}}.npz",
+        stats=f"{RESULTS}/demos/{{game}}/{{demos}}.stats.csv",
     params:
         profile=lambda wildcards: json.dumps(demo_profile(), sort_keys=True),
-        episodes=config["demos"]["episodes"],
+        episodes=lambda wildcards: DEMO_SETS[wildcards.demos]["episodes"],
+        epsilon=lambda wildcards: DEMO_SETS[wildcards.demos]["epsilon"],
+        source=lambda wildcards, input: f"--from {input.source}" if input.source else "",
         seed=config["demos"]["seed"],
-        epsilon=config["demos"]["epsilon"],
     conda:
         SUITE_ENV
     log:
-        f"{RESULTS}/logs/demos/{{game}}.log",
+        f"{RESULTS}/logs/demos/{{game}}_{{demos}}.log",
     threads: 1
     resources:
         mem_mb=4000,
     shell:
         "python -m agents demos --game {wildcards.game} --episodes {params.episodes} --seed {params.seed}"
-        " --epsilon {params.epsilon} --out {output.demos} --stats {output.stats} --profile-json {params.profile:q} > {log} 2>&1"
+        " --epsilon {params.epsilon} {params.source} --out {output.demos} --stats {output.stats}"
+        " --profile-json {params.profile:q} > {log} 2>&1"
 
 
 rule random_play:

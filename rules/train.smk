@@ -11,11 +11,11 @@ rule train:
     params:
         profile=lambda wildcards: json.dumps(cell_profile(wildcards.method), sort_keys=True),
         demos=lambda wildcards, input: f"--demos {input.demos}" if input.demos else "",
-        checkpoint_dir=f"{CHECKPOINT_ROOT}/{{game}}/{{method}}/seed_{{seed}}",
+        checkpoint_dir=f"{CHECKPOINT_ROOT}/{{game}}/{{method}}/{{demos}}/seed_{{seed}}",
     conda:
         SUITE_ENV
     log:
-        f"{RESULTS}/logs/train/{{game}}_{{method}}_seed_{{seed}}.log",
+        f"{RESULTS}/logs/train/{{game}}_{{method}}_{{demos}}_seed_{{seed}}.log",
     threads: config["resources"]["threads_per_run"]
     resources:
         mem_mb=train_mem_mb,

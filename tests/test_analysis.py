@@ -170,8 +170,8 @@ def test_claim_verdict_compares_intervals():
     assert claims.verdict((np.nan, np.nan), (1.0, 1.0)) == "inconclusive"
 
 
-def write_run(folder, game, method, seed, score):
-    run = folder / f"runs/{game}/{method}/seed_{seed}"
+def write_run(folder, game, method, seed, score, demos="scripted_eps0_ep5"):
+    run = folder / f"runs/{game}/{method}/{demos}/seed_{seed}"
     run.mkdir(parents=True)
     (run / "summary.json").write_text(json.dumps({
         "game": game, "method": method, "seed": seed, "eval_score_mean": score, "agent_steps": 100,
@@ -182,13 +182,15 @@ def write_run(folder, game, method, seed, score):
 
 def test_missing_and_unfinished_runs_are_listed_not_dropped(tmp_path):
     write_run(tmp_path, "Pong", "dqfd", 0, 5.0)
-    unfinished = tmp_path / "runs/Pong/dqfd/seed_1"
+    unfinished = tmp_path / "runs/Pong/dqfd/scripted_eps0_ep5/seed_1"
     unfinished.mkdir(parents=True)
     (unfinished / "progress.live.csv").write_text("kind,agent_step\n")
     (tmp_path / "logs/train").mkdir(parents=True)
-    (tmp_path / "logs/train/Pong_dqfd_seed_1.log").write_text("training\nerror: loss is NaN at update 7\n")
-    cells = [("Pong", "dqfd", 0), ("Pong", "dqfd", 1), ("Pong", "bc", 0)]
-    runs, episodes, _ = collect(tmp_path, cells, [])
+    (tmp_path / "logs/train/Pong_dqfd_scripted_eps0_ep5_seed_1.log").write_text(
+        "training\nerror: loss is NaN at update 7\n")
+    cells = [("Pong", "dqfd", "scripted_eps0_ep5", 0), ("Pong", "dqfd", "scripted_eps0_ep5", 1),
+             ("Pong", "bc", "scripted_eps0_ep5", 0)]
+    runs, episodes, *_ = collect(tmp_path, cells, [], "scripted_eps0_ep5")
     assert len(runs) == 1 and episodes["episode_return"].tolist() == [3.0, 5.0]
     missing = failed_cells(tmp_path, cells).set_index(["method", "seed"])
     assert missing.loc[("dqfd", 1), "reason"] == "error: loss is NaN at update 7"

@@ -144,3 +144,28 @@ def test_overwritable_demonstrations_cannot_be_pretrained_on():
     profile = {"method_settings": {"rbs": {"pretrain_updates": 100}}}
     with pytest.raises(ConfigError, match="overwritable demonstrations"):
         resolve("Pong", "rbs", 0, profile)
+
+
+def test_demo_sets_expand_over_quality_and_quantity_and_name_themselves():
+    from agents.config import demo_sets
+
+    profile = {"demos": {"sets": [{"source": "scripted", "epsilon": [0.0, 0.25], "episodes": [2, 10]},
+                                  {"source": "human", "episodes": [3]}]}}
+    sets = demo_sets(profile)
+    assert list(sets) == ["scripted_eps0_ep2", "scripted_eps0_ep10", "scripted_eps0p25_ep2", "scripted_eps0p25_ep10",
+                          "human_ep3"]
+    assert sets["scripted_eps0p25_ep10"] == {"source": "scripted", "epsilon": 0.25, "episodes": 10}
+    assert sets["human_ep3"] == {"source": "human", "epsilon": 0.0, "episodes": 3}
+
+
+@pytest.mark.parametrize("sets, message", [
+    ([{"source": "human", "epsilon": [0.1], "episodes": [3]}], "give epsilon only to the 'scripted' source"),
+    ([{"source": "scripted", "episodes": [3]}, {"source": "scripted", "epsilon": [0.0], "episodes": [3]}],
+     "demo set scripted_eps0_ep3 is listed twice"),
+    ([], "demos.sets is empty"),
+])
+def test_bad_demo_sets_are_refused(sets, message):
+    from agents.config import demo_sets
+
+    with pytest.raises(ConfigError, match=message):
+        demo_sets({"demos": {"sets": sets}})

@@ -46,28 +46,38 @@ def workflow(tmp_path_factory):
 def test_every_expected_output_exists_and_is_well_formed(workflow):
     config = yaml.safe_load((workflow / "config/tiny.yaml").read_text())
     results = workflow / "results"
+    sets = ["scripted_eps0_ep1", "scripted_eps0p5_ep1"]  # the tiny profile's two demo qualities
+    cells = [(game, method, demos, seed) for game in config["games"] for method in config["methods"]
+             for demos in (sets if method != "pdd_dqn" else ["none"]) for seed in config["seeds"]]
     for game in config["games"]:
-        assert (results / f"demos/{game}.npz").stat().st_size > 0
-        stats = pd.read_csv(results / f"demos/{game}.stats.csv")
-        assert len(stats) == config["demos"]["episodes"]
-        for method in config["methods"]:
-            for seed in config["seeds"]:
-                run = results / f"runs/{game}/{method}/seed_{seed}"
-                summary = json.loads((run / "summary.json").read_text())
-                assert summary["status"] == "complete" and summary["eval_episodes"] == 1
-                resolved = yaml.safe_load((run / "config.yaml").read_text())
-                assert resolved["settings"]["target_update_period"]["origin"].startswith("tiny profile")
-                assert resolved["protocol"]["max_episode_frames"]["value"] == 1000
-                provenance = json.loads((run / "provenance.json").read_text())
-                assert provenance["seed"] == seed and "torch" in provenance["packages"]
-                progress = pd.read_csv(run / "progress.csv")
-                assert {"kind", "phase", "update", "agent_step"} <= set(progress.columns)
-                if method == "bc":
-                    assert summary["agent_steps"] == 0 and (progress["phase"] == "pretrain").all()
-                else:
-                    assert (progress["kind"] == "episode").any()
-    runs = pd.read_csv(results / "tables/runs.csv")
+        for demos in sets:
+            assert (results / f"demos/{game}/{demos}.npz").stat().st_size > 0
+            stats = pd.read_csv(results / f"demos/{game}/{demos}.stats.csv")
+            assert len(stats) == 1 and stats["epsilon"].tolist() == [0.5 if "0p5" in demos else 0.0]
+    for game, method, demos, seed in cells:
+        run = results / f"runs/{game}/{method}/{demos}/seed_{seed}"
+        summary = json.loads((run / "summary.json").read_text())
+        assert summary["status"] == "complete" and summary["eval_episodes"] == 1
+        resolved = yaml.safe_load((run / "config.yaml").read_text())
+        assert resolved["settings"]["target_update_period"]["origin"].startswith("tiny profile")
+        assert resolved["protocol"]["max_episode_frames"]["value"] == 1000
+        provenance = json.loads((run / "provenance.json").read_text())
+        assert provenance["seed"] == seed and "torch" in provenance["packages"]
+        progress = pd.read_csv(run / "progress.csv")
+        assert {"kind", "phase", "update", "agent_step"} <= set(progress.columns)
+        if method == "bc":
+            assert summary["agent_steps"] == 0 and (progress["phase"] == "pretrain").all()
+        else:
+            assert (progress["kind"] == "episode").any()
+        if demos != "none":  # the run records the demonstrations it learned from
+            assert summary["demos"]["epsilon"] == (0.5 if "0p5" in demos else 0.0)
+    runs = pd.read_csv(results / "tables/runs.csv")  # the main comparison: the reference demo set
     assert len(runs) == len(config["games"]) * len(config["methods"]) * len(config["seeds"])
+    assert set(runs["demo_set"]) == {"scripted_eps0_ep1", "none"}
+    sweep = pd.read_csv(results / "tables/demo_sweep.csv")
+    assert len(sweep) == len(config["games"]) * 2 * len(sets)  # dqfd and bc on each set
+    assert set(sweep["epsilon"]) == {0.0, 0.5} and sweep["demo_mean"].notna().all()
+    assert (results / "figures/demo_sweep.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     scores = pd.read_csv(results / "tables/scores.csv")
     assert set(scores["method"]) == set(config["methods"])
     assert scores["demonstrator_mean"].notna().all()
@@ -76,13 +86,13 @@ def test_every_expected_output_exists_and_is_well_formed(workflow):
         assert (results / f"figures/{figure}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     for table in ("scores.tex", "aggregates.md", "claims.md", "claims_per_game.csv", "run_scores.csv"):
         assert (results / "tables" / table).stat().st_size > 0
-    assert "All 6 cells of the matrix have a complete run" in (results / "tables/missing_runs.md").read_text()
+    assert f"All {len(cells)} cells of the matrix have a complete run" in (results / "tables/missing_runs.md").read_text()
 
 
 def test_the_report_holds_every_figure_and_table_with_a_caption(workflow):
     snakemake(workflow, "--report", "report.html")
     page = (workflow / "report.html").read_text()
-    for name in ("learning_curves.png", "aggregates.png", "performance_profiles.png", "improvement.png",
+    for name in ("learning_curves.png", "aggregates.png", "performance_profiles.png", "improvement.png", "demo_sweep.png",
                  "scores.csv", "claims.csv", "claims_per_game.csv", "aggregates.csv", "run_scores.csv"):
         assert name in page, name
     assert "Probability of improvement" in page and "The claims ledger" in page
@@ -90,20 +100,20 @@ def test_the_report_holds_every_figure_and_table_with_a_caption(workflow):
 
 def test_figures_rebuild_from_stored_runs_without_training_and_list_missing_runs(workflow, tmp_path):
     results = workflow / "results"
-    summary = results / "runs/Pong/bc/seed_0/summary.json"
+    summary = results / "runs/Pong/bc/scripted_eps0_ep1/seed_0/summary.json"
     summary.rename(tmp_path / "summary.json")
     try:
         output = snakemake(workflow, "--cores", "2", "figures")  # a target after --configfile would read as a file
         jobs = planned_jobs(output)
         assert jobs.get("collect") == 1 and not {"train", "demos", "random_play"} & set(jobs), output
-        assert "| Pong | bc | 0 |" in (results / "tables/missing_runs.md").read_text()
+        assert "| Pong | bc | scripted_eps0_ep1 | 0 |" in (results / "tables/missing_runs.md").read_text()
         assert not (pd.read_csv(results / "tables/runs.csv")["method"].eq("bc")
                     & pd.read_csv(results / "tables/runs.csv")["game"].eq("Pong")).any()
         assert "1 cells of the matrix have no complete run" in (results / "tables/scores.md").read_text()
     finally:
         (tmp_path / "summary.json").rename(summary)
     snakemake(workflow, "--cores", "2", "figures")
-    assert "All 6 cells" in (results / "tables/missing_runs.md").read_text()
+    assert "All 10 cells" in (results / "tables/missing_runs.md").read_text()
 
 
 def test_a_second_run_has_nothing_to_do(workflow):
@@ -121,7 +131,7 @@ def test_adding_a_method_plans_only_its_cells(workflow):
     config_path.write_text(yaml.safe_dump(config))
     output = snakemake(workflow, "--dry-run")
     jobs = planned_jobs(output)
-    assert jobs.get("train") == len(config["games"]) * len(config["seeds"]), output
+    assert jobs.get("train") == len(config["games"]) * len(config["seeds"]) * 2, output  # on both demo sets
     assert "demos" not in jobs
     planned_methods = set(re.findall(r"method=(\w+)", output))
     assert planned_methods == {"dqfd_no_margin"}, output
@@ -154,8 +164,8 @@ def test_keep_going_finishes_the_rest_and_reports_the_failed_cells(workflow, tmp
                        expect_success=False)
     results = workflow / "results"
     for game in ("Pong", "Breakout"):
-        assert (results / f"runs/{game}/pdd_dqn_short/seed_0/summary.json").is_file(), output
-        assert not (results / f"runs/{game}/pdd_dqn_unstable/seed_0/summary.json").exists()
+        assert (results / f"runs/{game}/pdd_dqn_short/none/seed_0/summary.json").is_file(), output
+        assert not (results / f"runs/{game}/pdd_dqn_unstable/none/seed_0/summary.json").exists()
     failed = pd.read_csv(results / "tables/failed_cells.csv")
     assert sorted(zip(failed["game"], failed["method"])) == [("Breakout", "pdd_dqn_unstable"),
                                                              ("Pong", "pdd_dqn_unstable")]
@@ -197,3 +207,25 @@ def test_the_conda_environment_lists_the_package_dependencies():
     environment = yaml.safe_load((ROOT / "envs/suite.yaml").read_text())
     pip = next(entry["pip"] for entry in environment["dependencies"] if isinstance(entry, dict))
     assert sorted(pip) == sorted(declared)
+
+
+def test_a_file_source_is_cut_into_demo_sets_and_must_exist(tmp_path, pong_demo_file):
+    """A demo set from a person's or an imported file: planned from demos/<source>/<game>.npz, refused before any
+    job when that file is missing."""
+    workdir = copy_workflow(tmp_path / "workflow")
+    overlay = tmp_path / "human.yaml"
+    overlay.write_text(yaml.safe_dump({"games": ["Pong"], "methods": ["bc"],
+                                       "demos": {"sets": [{"source": "human", "episodes": [1, 2]}]}}))
+    arguments = ["--configfile", "config/tiny.yaml", str(overlay), "--dry-run", "--printshellcmds"]
+    command = [sys.executable, "-m", "snakemake", "--cores", "1", *arguments]
+    refused = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=300)
+    assert refused.returncode != 0
+    assert "demo set human_ep1 needs demos/human/Pong.npz; record it with `python -m agents record" in (
+        refused.stdout + refused.stderr)
+    (workdir / "demos/human").mkdir(parents=True)
+    shutil.copy(pong_demo_file, workdir / "demos/human/Pong.npz")
+    planned = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=300)
+    output = planned.stdout + planned.stderr
+    assert planned.returncode == 0, output[-3000:]
+    assert planned_jobs(output)["demos"] == 2 and planned_jobs(output)["train"] == 2
+    assert "--episodes 2 --seed 0 --epsilon 0.0 --from demos/human/Pong.npz" in output

@@ -1,0 +1,110 @@
+"""Scores against the demonstrations a run learned from: quality (the action noise ε of the scripted demonstrator)
+and quantity (episodes), and the source where the matrix has several.
+
+Each panel holds the other knobs at the reference set's values, so one knob varies at a time. Beside each method's
+final score (mean over seeds with a 95% t-interval) it draws the demonstrations' own mean score, so a reader sees
+whether a method follows, falls short of, or outgrows its demonstrations as they get worse or fewer.
+"""
+from __future__ import annotations
+
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from .stats import mean_ci
+from .style import method_colours, save, theme
+
+COLUMNS = ["game", "method", "demo_set", "source", "epsilon", "episodes", "transitions", "demo_mean", "seeds",
+           "final_mean", "final_ci95_low", "final_ci95_high", "random_mean"]
+
+
+def sweep_table(runs: pd.DataFrame, demo_sets: pd.DataFrame, random: pd.DataFrame) -> pd.DataFrame:
+    """One row per game × method × demo set: the set's knobs and own score, and the method's final score."""
+    rows = []
+    for (game, method, demo_set), group in runs.groupby(["game", "method", "demo_set"], sort=False):
+        mean, low, high = mean_ci(group["eval_score_mean"])
+        rows.append({"game": game, "method": method, "demo_set": demo_set, "seeds": len(group), "final_mean": mean,
+                     "final_ci95_low": low, "final_ci95_high": high})
+    table = pd.DataFrame(rows, columns=["game", "method", "demo_set", "seeds", "final_mean", "final_ci95_low",
+                                        "final_ci95_high"])
+    table = table.merge(demo_sets[["game", "demo_set", "source", "epsilon", "episodes", "transitions", "demo_mean"]],
+                        on=["game", "demo_set"], how="left")
+    table = table.merge(random.groupby("game")["score"].mean().rename("random_mean").reset_index(), on="game",
+                        how="left")
+    return table[COLUMNS].sort_values(["game", "method", "source", "epsilon", "episodes"]).reset_index(drop=True)
+
+
+def to_markdown(table: pd.DataFrame) -> str:
+    def interval(row):
+        if np.isnan(row.final_ci95_low):
+            return f"{row.final_mean:.1f}"
+        return f"{row.final_mean:.1f} [{row.final_ci95_low:.1f}, {row.final_ci95_high:.1f}]"
+
+    lines = ["| game | method | demo set | source | ε | episodes | transitions | demos' mean | final score | seeds |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines += [f"| {row.game} | {row.method} | {row.demo_set} | {row.source} | {row.epsilon:g} | {row.episodes} | "
+              f"{row.transitions} | {row.demo_mean:.1f} | {interval(row)} | {row.seeds} |"
+              for row in table.itertuples()]
+    lines += ["", "Final score: mean evaluation score over seeds [95% t-interval]. Demos' mean: the mean score of the "
+              "demonstration episodes in the set, the quality the method was shown."]
+    return "\n".join(lines) + "\n"
+
+
+def knobs(table: pd.DataFrame, reference: str) -> list[tuple[str, str, pd.DataFrame]]:
+    """The panels: (title, x column, rows) for each knob that varies while the others stay at the reference's."""
+    ref = table[table["demo_set"] == reference].iloc[0]
+    same_source = table[table["source"] == ref["source"]]
+    panels = []
+    quality = same_source[same_source["episodes"] == ref["episodes"]]
+    if quality["epsilon"].nunique() > 1:
+        panels.append(("demo quality: action noise ε", "epsilon", quality))
+    quantity = same_source[same_source["epsilon"] == ref["epsilon"]]
+    if quantity["episodes"].nunique() > 1:
+        panels.append(("demo quantity: episodes", "episodes", quantity))
+    if table["source"].nunique() > 1:
+        panels.append(("demo source", "demo_set", table))
+    return panels
+
+
+def plot_sweep(table: pd.DataFrame, methods: list[str], reference: str, out) -> None:
+    theme()
+    colours = method_colours(methods)
+    games = list(dict.fromkeys(table["game"]))
+    panels = knobs(table, reference) if (table["demo_set"] == reference).any() else []
+    if not panels:
+        panels = [("demo set", "demo_set", table)]
+    figure, axes = plt.subplots(len(games), len(panels), figsize=(5.2 * len(panels), 3.6 * len(games)),
+                                squeeze=False)
+    for row, game in enumerate(games):
+        for column, (title, x, rows) in enumerate(panels):
+            ax, rows = axes[row][column], rows[rows["game"] == game]
+            categorical = x == "demo_set"
+            order = list(dict.fromkeys(rows.sort_values(["source", "epsilon", "episodes"])["demo_set"]))
+            position = (lambda values: [order.index(v) for v in values]) if categorical else (lambda values: values)
+            demos = rows.drop_duplicates("demo_set").sort_values(x if not categorical else "demo_set",
+                                                                key=(lambda s: s.map(order.index)) if categorical
+                                                                else None)
+            ax.plot(position(demos[x]), demos["demo_mean"], color="black", linestyle="--", marker="x",
+                    label="demonstrations")
+            if rows["random_mean"].notna().any():
+                ax.axhline(rows["random_mean"].iloc[0], color="grey", linestyle=":", label="random play")
+            for method in [m for m in methods if (rows["method"] == m).any()]:
+                mine = rows[rows["method"] == method]
+                mine = mine.sort_values(x, key=(lambda s: s.map(order.index)) if categorical else None)
+                xs, mean = np.asarray(position(mine[x]), dtype=float), mine["final_mean"].to_numpy()
+                low, high = mine["final_ci95_low"].to_numpy(), mine["final_ci95_high"].to_numpy()
+                error = np.vstack([mean - low, high - mean])
+                ax.errorbar(xs, mean, yerr=np.where(np.isnan(error), 0, error), color=colours[method], marker="o",
+                            capsize=3, label=method)
+            if categorical:
+                ax.set_xticks(range(len(order)), order, rotation=20, ha="right")
+            ax.set_title(f"{game}: {title}")
+            ax.set_xlabel(title.split(": ")[-1])
+            ax.set_ylabel("final score" if column == 0 else "")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="lower center", ncol=min(6, len(labels)), frameon=False,
+                  bbox_to_anchor=(0.5, -0.02 - 0.01 * math.ceil(len(labels) / 6)))
+    figure.tight_layout(rect=(0, 0.06, 1, 1))
+    save(figure, out)
