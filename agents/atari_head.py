@@ -108,6 +108,8 @@ def convert(table: str | Path, frames: str | Path, game: str, protocol: dict, st
         if actions:  # a one-row episode has no transition
             episodes.append(Episode(frames_kept, actions, rewards, terminated=end < len(rows)))
         start = end
+    if not episodes:
+        raise DemoFileError(f"{table} has no episode of two rows or more; nothing to import")
     trial = table.stem
     metadata = describe(game, protocol, "atari_head", f"atari_head:{trial}", trial=trial, stride=stride,
                         imported_from=[str(table), str(frames)],
