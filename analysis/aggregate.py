@@ -103,4 +103,6 @@ def improvement_table(table: pd.DataFrame, pairs: list[tuple[str, str]], column:
         rows.append({"x": x, "y": y, "score": column, "games": len(x_games),
                      "probability": float(probability_of_improvement(x_games, y_games)),
                      "probability_ci95_low": low, "probability_ci95_high": high})
-    return pd.DataFrame(rows)
+    # With one method (or no shared game) there is no comparison: an empty table that still has its columns.
+    return pd.DataFrame(rows, columns=["x", "y", "score", "games", "probability", "probability_ci95_low",
+                                       "probability_ci95_high"])

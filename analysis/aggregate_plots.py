@@ -68,6 +68,13 @@ def plot_profiles(profiles: pd.DataFrame, methods: list[str], out) -> None:
 
 def plot_improvement(improvement: pd.DataFrame, methods: list[str], out) -> None:
     theme()
+    if improvement.empty:  # a matrix of one method: the figure says so rather than failing the workflow
+        figure, ax = plt.subplots(figsize=(5, 1.6))
+        ax.axis("off")
+        ax.text(0.5, 0.5, "probability of improvement: the matrix has no pair of methods to compare",
+                ha="center", va="center")
+        save(figure, out)
+        return
     colours = method_colours(methods)
     scores = [score for score in SCORE_LABELS if score in set(improvement["score"])]
     pairs = improvement[["x", "y"]].drop_duplicates().values.tolist()

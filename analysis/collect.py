@@ -36,7 +36,9 @@ def demo_set_table(stats: pd.DataFrame) -> pd.DataFrame:
     if stats.empty:
         return pd.DataFrame(columns=["game", "demo_set", "source", "demonstrator", "epsilon", "episodes",
                                      "transitions", "demo_mean", "demo_worst", "demo_best"])
-    stats = stats.assign(source=stats["source"] if "source" in stats else "scripted")
+    # Files recorded before the source and noise knobs existed were all scripted and noiseless.
+    stats = stats.assign(source=stats["source"] if "source" in stats else "scripted",
+                         epsilon=stats["epsilon"] if "epsilon" in stats else 0.0)
     return stats.groupby(["game", "demo_set"], sort=False).agg(
         source=("source", "first"), demonstrator=("demonstrator", "first"), epsilon=("epsilon", "first"),
         episodes=("episode", "count"), transitions=("length", "sum"), demo_mean=("score", "mean"),
