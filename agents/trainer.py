@@ -352,7 +352,9 @@ class Trainer:
             demo_info = {
                 "file": str(self.demo_path),
                 "sha256": self.demo_sha256,
+                "source": self.demos.metadata.get("source", "scripted"),
                 "demonstrator": self.demos.metadata["demonstrator"],
+                "epsilon": self.demos.metadata.get("epsilon", 0.0),
                 "episodes": len(scores),
                 "transitions": self.demos.num_transitions,
                 "score_mean": float(scores.mean()),
