@@ -80,20 +80,19 @@ def plot_sweep(table: pd.DataFrame, methods: list[str], reference: str, out) -> 
     for row, game in enumerate(games):
         for column, (title, x, rows) in enumerate(panels):
             ax, rows = axes[row][column], rows[rows["game"] == game]
+            # A categorical knob (the demo set itself) is drawn at evenly spaced positions in source/ε/size order.
+            rows = rows.sort_values(["source", "epsilon", "episodes"])
+            order = list(dict.fromkeys(rows["demo_set"]))
             categorical = x == "demo_set"
-            order = list(dict.fromkeys(rows.sort_values(["source", "epsilon", "episodes"])["demo_set"]))
-            position = (lambda values: [order.index(v) for v in values]) if categorical else (lambda values: values)
-            demos = rows.drop_duplicates("demo_set").sort_values(x if not categorical else "demo_set",
-                                                                key=(lambda s: s.map(order.index)) if categorical
-                                                                else None)
-            ax.plot(position(demos[x]), demos["demo_mean"], color="black", linestyle="--", marker="x",
+            rows = rows.assign(position=rows[x].map(order.index) if categorical else rows[x]).sort_values("position")
+            demos = rows.drop_duplicates("demo_set")
+            ax.plot(demos["position"], demos["demo_mean"], color="black", linestyle="--", marker="x",
                     label="demonstrations")
             if rows["random_mean"].notna().any():
                 ax.axhline(rows["random_mean"].iloc[0], color="grey", linestyle=":", label="random play")
             for method in [m for m in methods if (rows["method"] == m).any()]:
                 mine = rows[rows["method"] == method]
-                mine = mine.sort_values(x, key=(lambda s: s.map(order.index)) if categorical else None)
-                xs, mean = np.asarray(position(mine[x]), dtype=float), mine["final_mean"].to_numpy()
+                xs, mean = mine["position"].to_numpy(dtype=float), mine["final_mean"].to_numpy()
                 low, high = mine["final_ci95_low"].to_numpy(), mine["final_ci95_high"].to_numpy()
                 error = np.vstack([mean - low, high - mean])
                 ax.errorbar(xs, mean, yerr=np.where(np.isnan(error), 0, error), color=colours[method], marker="o",
