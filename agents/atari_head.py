@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 
 from .demos import Episode, assemble, describe, write
+from .envs import frame_from_screen
 from .errors import DemoFileError
 
 HEADER = ["frame_id", "episode_id", "score", "duration(ms)", "unclipped_reward", "action"]
@@ -71,11 +72,10 @@ def read_frames(archive: Path, frame_ids: list[str], screen: int) -> dict[str, n
                 name = Path(member.name)
                 if member.isfile() and name.suffix == ".png" and name.stem in wanted:
                     data = np.frombuffer(tar.extractfile(member).read(), dtype=np.uint8)
-                    image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+                    image = cv2.imdecode(data, cv2.IMREAD_COLOR)  # BGR
                     if image is None:
                         raise DemoFileError(f"{archive}: {member.name} is not a readable PNG")
-                    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-                    frames[name.stem] = cv2.resize(grey, (screen, screen), interpolation=cv2.INTER_AREA)
+                    frames[name.stem] = frame_from_screen(image[:, :, ::-1], screen)
     except (tarfile.TarError, EOFError, OSError) as error:
         raise DemoFileError(f"{archive} is not a readable .tar.bz2 of frames ({error}); download it again") from None
     missing = [frame_id for frame_id in frame_ids if frame_id not in frames]

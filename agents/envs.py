@@ -6,8 +6,9 @@ protocol so that a demo recorded under one protocol is never silently used under
 """
 from __future__ import annotations
 
-import gymnasium as gym
 import ale_py
+import cv2
+import gymnasium as gym
 import numpy as np
 
 gym.register_envs(ale_py)
@@ -56,6 +57,13 @@ def make_env(game: str, protocol: dict, seed: int) -> gym.Env:
     )
     env.action_space.seed(seed)
     return env
+
+
+def frame_from_screen(rgb: np.ndarray, screen_size: int) -> np.ndarray:
+    """A screen recorded elsewhere (an RGB image) as the agent's frame: grey with OpenCV's luminance weights, resized
+    with INTER_AREA as the preprocessing wrapper does. Imported demonstrations go through this one function."""
+    grey = cv2.cvtColor(np.ascontiguousarray(rgb, dtype=np.uint8), cv2.COLOR_RGB2GRAY)
+    return cv2.resize(grey, (screen_size, screen_size), interpolation=cv2.INTER_AREA)
 
 
 def transform_reward(rewards: np.ndarray, kind: str) -> np.ndarray:

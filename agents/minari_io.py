@@ -13,10 +13,10 @@ import os
 import warnings
 from contextlib import contextmanager
 
-import cv2
 import numpy as np
 
-from .demos import Demonstrations, Episode, assemble, describe, write
+from .demos import Demonstrations, Episode, assemble, describe, split, write
+from .envs import frame_from_screen
 from .errors import DemoFileError
 
 MARKER = "dqfd-suite metadata: "
@@ -46,27 +46,19 @@ def _root(root):
                 os.environ["MINARI_DATASETS_PATH"] = previous
 
 
-def episodes_of(demos: Demonstrations) -> list[tuple[np.ndarray, ...]]:
-    """(frames, actions, rewards, terminals) per episode, read from the replay layout of a demo file."""
-    ends = np.flatnonzero(~demos.has_action)
-    starts = np.concatenate([[0], ends[:-1] + 1])
-    return [(demos.frames[a:b + 1], demos.actions[a:b], demos.rewards[a:b], demos.terminals[a:b])
-            for a, b in zip(starts, ends)]
-
-
 def export(demos: Demonstrations, dataset_id: str, root=None):
     minari = _minari()
     from gymnasium import spaces
     from minari.data_collector import EpisodeBuffer
 
     buffers = []
-    for index, (frames, actions, rewards, terminals) in enumerate(episodes_of(demos)):
-        ended = demos.metadata["episodes"][index]["ended_by"] == "terminal"
-        truncations = np.zeros(len(actions), dtype=bool)
-        if len(actions) and not ended:
-            truncations[-1] = True
-        buffers.append(EpisodeBuffer(id=index, observations=frames, actions=actions.astype(np.int64),
-                                     rewards=rewards.astype(np.float64), terminations=terminals,
+    for index, episode in enumerate(split(demos)):
+        steps = len(episode.actions)
+        terminations, truncations = np.zeros(steps, dtype=bool), np.zeros(steps, dtype=bool)
+        if steps:  # the last step ends the episode: a game over, or the time limit
+            (terminations if episode.terminated else truncations)[-1] = True
+        buffers.append(EpisodeBuffer(id=index, observations=episode.frames, actions=episode.actions.astype(np.int64),
+                                     rewards=episode.rewards.astype(np.float64), terminations=terminations,
                                      truncations=truncations, infos={}))
     screen = demos.frames.shape[1:]
     metadata = demos.metadata
@@ -89,8 +81,7 @@ def _frame(observation: np.ndarray, screen: int) -> np.ndarray:
     if observation.shape == (screen, screen) and observation.dtype == np.uint8:
         return observation
     if observation.ndim == 3 and observation.shape[-1] == 3:
-        grey = cv2.cvtColor(observation.astype(np.uint8), cv2.COLOR_RGB2GRAY)
-        return cv2.resize(grey, (screen, screen), interpolation=cv2.INTER_AREA)
+        return frame_from_screen(observation, screen)
     raise DemoFileError(f"Minari observations of shape {observation.shape} are neither {screen}×{screen} grey frames "
                         "nor RGB screens; this importer reads image observations only")
 
