@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .config import SCRIPTED
 from .demonstrators import DEMONSTRATORS
 from .envs import ENV_KEYS, make_env
 from .errors import DemoFileError
@@ -119,6 +120,14 @@ def assemble(episodes: list[Episode], metadata: dict) -> Demonstrations:
     return Demonstrations(metadata={**metadata, "episodes": summaries}, **arrays)
 
 
+def split(demos: Demonstrations) -> list[Episode]:
+    """The episodes of a demo file: the inverse of `assemble`."""
+    ends = np.flatnonzero(~demos.has_action)
+    starts = np.concatenate([[0], ends[:-1] + 1])
+    return [Episode(demos.frames[a:b + 1], demos.actions[a:b], demos.rewards[a:b], bool(demos.terminals[a:b].any()))
+            for a, b in zip(starts, ends)]
+
+
 def describe(game: str, protocol: dict, source: str, demonstrator: str, **details) -> dict:
     """The metadata every demo file carries, whatever produced it."""
     return {"format": FORMAT, "format_version": FORMAT_VERSION, "game": game,
@@ -131,13 +140,11 @@ def record(game: str, protocol: dict, episodes: int, seed: int, path: str | Path
     """Record `episodes` episodes of the game's scripted demonstrator, with action noise `epsilon` (see `play`)."""
     if game not in DEMONSTRATORS:
         raise DemoFileError(f"no demonstrator for {game!r}; demonstrators exist for {', '.join(DEMONSTRATORS)}")
-    if not 0.0 <= epsilon <= 1.0:
-        raise DemoFileError(f"demo noise epsilon={epsilon} is not a probability; use a value in [0, 1]")
     demonstrator = DEMONSTRATORS[game]
     env = make_env(game, protocol, seed)
     played = play(env, demonstrator.policy(env, seed), episodes, seed, epsilon, label=f"demos {game}")
     env.close()
-    demos = assemble(played, describe(game, protocol, "scripted", demonstrator.name, epsilon=epsilon, seed=seed))
+    demos = assemble(played, describe(game, protocol, SCRIPTED, demonstrator.name, epsilon=epsilon, seed=seed))
     write(demos, path, stats_path)
     return demos
 
@@ -150,7 +157,7 @@ def write(demos: Demonstrations, path: str | Path, stats_path: str | Path) -> No
 
 def stats(demos: Demonstrations) -> pd.DataFrame:
     m = demos.metadata
-    return demos.episodes.assign(game=m["game"], source=m.get("source", "scripted"), demonstrator=m["demonstrator"],
+    return demos.episodes.assign(game=m["game"], source=m.get("source", SCRIPTED), demonstrator=m["demonstrator"],
                                  epsilon=m["epsilon"])
 
 

@@ -21,7 +21,7 @@ import torch
 
 from . import demos as demo_files
 from .checkpoint import Checkpoints
-from .config import planned_updates, values
+from .config import SCRIPTED, planned_updates, values
 from .demonstrators import DEMONSTRATORS
 from .envs import FrameStacker, make_env
 from .errors import ConfigError, NonFiniteError
@@ -352,7 +352,7 @@ class Trainer:
             demo_info = {
                 "file": str(self.demo_path),
                 "sha256": self.demo_sha256,
-                "source": self.demos.metadata.get("source", "scripted"),
+                "source": self.demos.metadata.get("source", SCRIPTED),
                 "demonstrator": self.demos.metadata["demonstrator"],
                 "epsilon": self.demos.metadata.get("epsilon", 0.0),
                 "episodes": len(scores),

@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from agents.config import SCRIPTED
+
 EPISODE_COLUMNS = ["agent_step", "update", "episode", "episode_return", "episode_length", "epsilon", "ended_by"]
-NO_DEMOS = "none"
+NO_DEMOS = "none"  # the demo-set name of a run without demonstrations
 
 
 def read_tables(paths: list[str], columns: list[str]) -> pd.DataFrame:
@@ -37,7 +39,7 @@ def demo_set_table(stats: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=["game", "demo_set", "source", "demonstrator", "epsilon", "episodes",
                                      "transitions", "demo_mean", "demo_worst", "demo_best"])
     # Files recorded before the source and noise knobs existed were all scripted and noiseless.
-    stats = stats.assign(source=stats["source"] if "source" in stats else "scripted",
+    stats = stats.assign(source=stats["source"] if "source" in stats else SCRIPTED,
                          epsilon=stats["epsilon"] if "epsilon" in stats else 0.0)
     return stats.groupby(["game", "demo_set"], sort=False).agg(
         source=("source", "first"), demonstrator=("demonstrator", "first"), epsilon=("epsilon", "first"),

@@ -10,6 +10,7 @@ from agents.demonstrators import DEMONSTRATORS
 from agents.errors import ConfigError
 from agents.methods import ALGORITHMS
 from agents.replay import replay_bytes
+from analysis.collect import NO_DEMOS
 
 # Sweeps become methods of their own (dqfd_margin_0p4, ...), so they plan, run and report like any method.
 # Demo sets are an axis of the matrix like seeds: each method that uses demonstrations runs on every set.
@@ -19,7 +20,6 @@ try:
 except ConfigError as error:
     raise WorkflowError(f"config error: {error}")
 REFERENCE_DEMOS = next(iter(DEMO_SETS))  # the set the main tables, curves and claims use
-NO_DEMOS = "none"  # the demo-set wildcard of a method that learns without demonstrations
 RESULTS = config["results_dir"]
 # `snakemake figures` rebuilds tables and figures from the runs already stored: the rules that record demonstrations
 # and train are left out of the workflow, so nothing trains, and the cells without a complete run are listed in
