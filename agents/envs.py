@@ -42,6 +42,7 @@ def make_env(game: str, protocol: dict, seed: int) -> gym.Env:
     env = gym.make(
         f"ALE/{game}-v5",
         frameskip=1,  # the preprocessing wrapper skips frames so it can max-pool the last two
+        obs_type="grayscale",  # the wrapper reads the screen itself; this only spares a colour copy of every frame
         repeat_action_probability=protocol["repeat_action_probability"],
         full_action_space=protocol["full_action_space"],
         max_num_frames_per_episode=protocol["max_episode_frames"],

@@ -6,8 +6,10 @@ from torch import nn
 
 
 class QNetwork(nn.Module):
-    def __init__(self, num_actions: int, stack: int = 4, screen_size: int = 84, dueling: bool = True):
+    def __init__(self, num_actions: int, stack: int = 4, screen_size: int = 84, dueling: bool = True,
+                 mixed_precision: bool = False):
         super().__init__()
+        self.mixed_precision = mixed_precision
         self.torso = nn.Sequential(
             nn.Conv2d(stack, 32, kernel_size=8, stride=4), nn.ReLU(),
             nn.Conv2d(32, 64, kernel_size=4, stride=2), nn.ReLU(),
@@ -22,10 +24,24 @@ class QNetwork(nn.Module):
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         """frames: uint8 (batch, stack, H, W) → Q-values (batch, actions)."""
-        # channels-last convolutions are markedly faster on CPU (oneDNN) and on tensor-core GPUs.
-        features = self.torso((frames.float() / 255.0).contiguous(memory_format=torch.channels_last))
+        features = self._features(frames)
         advantage = self.advantage(features)
         if not self.dueling:
             return advantage
         # Q = V + A − mean(A): the identifiable form of the dueling decomposition.
         return self.value(features) + advantage - advantage.mean(dim=1, keepdim=True)
+
+    def preferences(self, frames: torch.Tensor) -> torch.Tensor:
+        """Scores with Q's argmax and Q's softmax over actions, for choosing actions (acting, double Q's a*). With the
+        dueling head these are the advantages alone: V(s) − mean A(s, ·) shifts every action of a state by the same
+        amount, so the value stream, half the head's weights, need not be read."""
+        return self.advantage(self._features(frames))
+
+    def _features(self, frames: torch.Tensor) -> torch.Tensor:
+        # channels-last convolutions are markedly faster on CPU (oneDNN) and on tensor-core GPUs.
+        pixels = (frames.float() / 255.0).contiguous(memory_format=torch.channels_last)
+        # Mixed precision: the convolutions, most of the arithmetic, in bfloat16 (no loss scaling needed); the heads
+        # stay in float32, so Q-values, TD errors and priorities keep full precision.
+        with torch.autocast(pixels.device.type, dtype=torch.bfloat16, enabled=self.mixed_precision):
+            features = self.torso(pixels)
+        return features.float()

@@ -5,27 +5,43 @@ twenty numpy gathers rather than 32 Python tree walks.
 """
 from __future__ import annotations
 
+import operator
+
 import numpy as np
+
+# Below this many indices, walking each leaf up in Python scalars beats twenty vectorised levels (the per-step write
+# of one new transition is the common case: about 4 µs against 60 µs at a million leaves).
+SCALAR_WALK_MAX = 8
 
 
 class SegmentTree:
-    def __init__(self, capacity: int, op, neutral: float):
+    def __init__(self, capacity: int, op, scalar_op, neutral: float):
         self.capacity = capacity
-        self.size = 1 << max(1, int(np.ceil(np.log2(capacity))))
-        self.op, self.neutral = op, neutral
+        self.depth = max(1, int(np.ceil(np.log2(capacity))))
+        self.size = 1 << self.depth
+        self.op, self.scalar_op, self.neutral = op, scalar_op, neutral
         self.nodes = np.full(2 * self.size, neutral, dtype=np.float64)
 
     def set(self, indices: np.ndarray, values: np.ndarray) -> None:
+        """Leaves `indices` take `values` (the last write wins for a repeated index, as with plain assignment)."""
         indices = np.asarray(indices, dtype=np.int64)
-        # Last write wins for duplicate indices, as with plain assignment.
+        values = np.asarray(values, dtype=np.float64)
+        if len(indices) <= SCALAR_WALK_MAX:
+            nodes, op = self.nodes, self.scalar_op
+            for index, value in zip(indices.tolist(), values.tolist()):
+                node = index + self.size
+                nodes[node] = value
+                for _ in range(self.depth):
+                    node >>= 1
+                    nodes[node] = op(nodes[2 * node], nodes[2 * node + 1])
+            return
         nodes = indices + self.size
         self.nodes[nodes] = values
-        nodes = np.unique(nodes // 2)
-        while nodes[0] >= 1:
+        # Level by level up to the root. A parent shared by several leaves is recomputed once per leaf, from children
+        # that are already final, so the repeats all write the same value.
+        for _ in range(self.depth):
+            nodes = nodes >> 1
             self.nodes[nodes] = self.op(self.nodes[2 * nodes], self.nodes[2 * nodes + 1])
-            if nodes[0] == 1:
-                break
-            nodes = np.unique(nodes // 2)
 
     def get(self, indices: np.ndarray) -> np.ndarray:
         return self.nodes[np.asarray(indices, dtype=np.int64) + self.size]
@@ -47,7 +63,7 @@ class SegmentTree:
 
 class SumTree(SegmentTree):
     def __init__(self, capacity: int):
-        super().__init__(capacity, np.add, 0.0)
+        super().__init__(capacity, np.add, operator.add, 0.0)
 
     def find(self, prefix_sums: np.ndarray) -> np.ndarray:
         """Index of the first leaf whose cumulative sum exceeds each prefix sum."""
@@ -64,4 +80,4 @@ class SumTree(SegmentTree):
 
 class MinTree(SegmentTree):
     def __init__(self, capacity: int):
-        super().__init__(capacity, np.minimum, np.inf)
+        super().__init__(capacity, np.minimum, min, np.inf)

@@ -2,15 +2,18 @@
 
     python benchmarks/throughput.py [--game Pong] [--threads 2] [--out benchmarks/results.csv]
 
-Every figure uses batch 32 and one update per 4 agent steps. It measures
+Every figure uses batch 32 and one update per 4 agent steps, and every agent acts at its method's final ε (the
+exploration of all but the start of a run: greedy forward passes are part of the cost). It measures
 - the environment alone: agent steps/s of one environment with the suite's protocol, and of ale-py's vector env;
-- the network alone: updates/s of each method's full loss (forward, backward, optimiser step) with the trainer's own
-  networks and optimiser on a batch already on the device, replay and environment taken away, the fastest of 5
-  blocks. Times 4 agent steps per update, that is the method's ceiling;
 - the suite end to end: `dqn`, `pdd_dqn` and `dqfd` through the real trainer (agent steps/s once updates run, and
   DQfD's pretraining updates/s), read from the run's own progress table;
-- stable-baselines3's DQN (same Nature CNN, batch 32, train_freq 4, same replay capacity) as the reference a user would
-  otherwise pick (`pip install stable-baselines3`; skipped with a note when it is missing);
+- the network alone, right after each of those runs: updates/s of the method's full loss (forward, backward, optimiser
+  step) with that trainer's own networks and optimiser on a batch already on the device, replay and environment taken
+  away. Times 4 agent steps per update, that is the method's ceiling. Runs and ceilings alternate over a few rounds
+  and the medians are reported, so that both see the same machine (other load on a shared machine moves either by
+  up to 20% within minutes);
+- stable-baselines3's DQN (same Nature CNN, batch 32, train_freq 4, same replay capacity, the same ε) as the reference
+  a user would otherwise pick (`pip install stable-baselines3`; skipped with a note when it is missing);
 - the replay: bytes per stored transition at 1M capacity, and the time to sample a prioritized batch of 32 from a
   full 1M-entry buffer.
 It prints each figure and its ratio, and writes them all to a CSV.
@@ -73,16 +76,20 @@ def environment_alone(game: str, steps: int, threads: int) -> None:
 
 
 def cell(game: str, method: str, overrides: dict) -> dict:
-    # Per-method settings: a method's own definition overrides profile-wide ones (dqn's 50k replay start, say).
-    profile = {"method_settings": {method: {key: {"value": value, "origin": "benchmark"}
-                                            for key, value in overrides.items()}}}
-    return resolve(game, method, 0, profile)
+    """The method's cell with the benchmark's overrides, acting at its final ε from the first step."""
+    def resolved(settings: dict) -> dict:
+        # Per-method settings: a method's own definition overrides profile-wide ones (dqn's 50k replay start, say).
+        profile = {"method_settings": {method: {key: {"value": value, "origin": "benchmark"}
+                                                for key, value in settings.items()}}}
+        return resolve(game, method, 0, profile)
+
+    final = resolved(overrides)["settings"]["epsilon_final"]["value"]
+    return resolved(dict(overrides, epsilon_start=final, epsilon_decay_steps=0))
 
 
 def network_alone(trainer: Trainer, updates: int) -> float:
     """Updates/s of the trainer's own loss, networks and optimiser on one batch already on the device: the update
-    with replay and environment taken away, the ceiling of the trainer. The fastest of 5 blocks, so a moment of load
-    elsewhere on the machine does not lower it."""
+    with replay and environment taken away, the ceiling of the trainer."""
     sample = trainer.replay.sample(BATCH, beta=0.6, demo_share=trainer.algorithm.demo_share(0))
     batch = {key: torch.as_tensor(value).to(trainer.device) for key, value in sample.items() if key != "indices"}
 
@@ -95,15 +102,12 @@ def network_alone(trainer: Trainer, updates: int) -> float:
 
     for _ in range(5):
         update()
-    best = 0.0
-    for _ in range(5):
-        synchronize(trainer.device)
-        start = time.perf_counter()
-        for _ in range(updates // 5):
-            update()
-        synchronize(trainer.device)
-        best = max(best, (updates // 5) / (time.perf_counter() - start))
-    return best
+    synchronize(trainer.device)
+    start = time.perf_counter()
+    for _ in range(updates):
+        update()
+    synchronize(trainer.device)
+    return updates / (time.perf_counter() - start)
 
 
 def synchronize(device: torch.device) -> None:
@@ -120,21 +124,29 @@ def rates(progress: pd.DataFrame, phase: str) -> tuple[float, float]:
 
 
 def end_to_end(game: str, method: str, demo_path, device: str, threads: int, updates: int, starts: int,
-               capacity: int) -> tuple[dict, float]:
-    """The method through the real trainer, then the ceiling measured on that trainer's own objects."""
+               capacity: int, rounds: int) -> dict[str, float]:
+    """Rounds of the method through the real trainer, each followed by the ceiling measured on that trainer's own
+    objects; the medians over rounds of the rates and of their ratios to the ceiling."""
     overrides = {"agent_steps": starts + UPDATE_PERIOD * updates, "learning_starts": starts,
                  "replay_capacity": capacity, "eval_episodes": 1}
     if method == "dqfd":
         overrides["pretrain_updates"] = updates
-    with tempfile.TemporaryDirectory() as folder:
-        trainer = Trainer(cell(game, method, overrides), folder, demo_path if method == "dqfd" else None, threads,
-                          device, checkpoint_dir=f"{folder}/checkpoints", checkpoint_every_s=1e9)
-        trainer.run()
-        progress = pd.read_csv(f"{folder}/progress.csv")
-    result = {"interact": rates(progress, "interact")}
-    if method == "dqfd":
-        result["pretrain"] = rates(progress, "pretrain")
-    return result, network_alone(trainer, updates)
+    measured = []
+    for seed in range(rounds):
+        with tempfile.TemporaryDirectory() as folder:
+            trainer = Trainer(dict(cell(game, method, overrides), seed=seed), folder,
+                              demo_path if method == "dqfd" else None, threads, device,
+                              checkpoint_dir=f"{folder}/checkpoints", checkpoint_every_s=1e9)
+            trainer.run()
+            progress = pd.read_csv(f"{folder}/progress.csv")
+        ceiling = network_alone(trainer, updates)
+        steps, _ = rates(progress, "interact")
+        round_ = {"ceiling": ceiling, "interact": steps, "interact_share": steps / (UPDATE_PERIOD * ceiling)}
+        if method == "dqfd":
+            _, pretrain = rates(progress, "pretrain")
+            round_.update(pretrain=pretrain, pretrain_share=pretrain / ceiling)
+        measured.append(round_)
+    return pd.DataFrame(measured).median().to_dict()
 
 
 def stable_baselines3_dqn(game: str, updates: int, starts: int, capacity: int, device: str) -> float | None:
@@ -163,9 +175,10 @@ def stable_baselines3_dqn(game: str, updates: int, starts: int, capacity: int, d
 
     env = VecFrameStack(make_atari_env(f"{game}NoFrameskip-v4", n_envs=1, seed=0,
                                        env_kwargs={"full_action_space": True}), n_stack=4)
+    epsilon = cell(game, "dqn", {})["settings"]["epsilon_final"]["value"]
     model = DQN("CnnPolicy", env, buffer_size=capacity, learning_starts=starts, batch_size=BATCH,
-                train_freq=UPDATE_PERIOD, gradient_steps=1, target_update_interval=10_000, device=device, seed=0,
-                verbose=0)
+                train_freq=UPDATE_PERIOD, gradient_steps=1, target_update_interval=10_000,
+                exploration_initial_eps=epsilon, exploration_final_eps=epsilon, device=device, seed=0, verbose=0)
     clock = Clock()
     model.learn(total_timesteps=starts + UPDATE_PERIOD * (updates + 1), callback=clock)
     (first, t0), (last, t1) = sorted(clock.marks.items())
@@ -200,7 +213,8 @@ def main() -> int:
     parser.add_argument("--game", default="Pong")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="auto", help="auto: CUDA when present")
-    parser.add_argument("--updates", type=int, default=600, help="updates timed per measurement")
+    parser.add_argument("--updates", type=int, default=600, help="updates timed per measurement, over all rounds")
+    parser.add_argument("--rounds", type=int, default=4, help="alternations of end-to-end run and ceiling")
     parser.add_argument("--learning-starts", type=int, default=1000)
     parser.add_argument("--capacity", type=int, default=100_000, help="replay capacity of the end-to-end runs")
     parser.add_argument("--demos", help="a demo file for DQfD (default: one episode recorded now)")
@@ -223,21 +237,19 @@ def main() -> int:
         folder = tempfile.mkdtemp()
         demo_path = f"{folder}/{args.game}.npz"
         record_demos(args.game, protocol(), episodes=1, seed=0, path=demo_path, stats_path=f"{folder}/stats.csv")
-    ours, ceilings = {}, {}
+    ours = {}
     for method in METHODS:
-        result, ceilings[method] = end_to_end(args.game, method, demo_path, str(device), args.threads, args.updates,
-                                              args.learning_starts, args.capacity)
-        record("network", f"{method} loss alone", ceilings[method], "updates/s",
-               f"ceiling {UPDATE_PERIOD * ceilings[method]:,.0f} agent steps/s")
-        steps, _ = result["interact"]
-        ours[method] = steps
-        ceiling = UPDATE_PERIOD * ceilings[method]
-        record("end to end", f"{method} interaction", steps, "agent steps/s",
-               f"{steps / ceiling:.0%} of its ceiling")
+        result = end_to_end(args.game, method, demo_path, str(device), args.threads, args.updates // args.rounds,
+                            args.learning_starts, args.capacity, args.rounds)
+        ceiling = result["ceiling"]
+        record("network", f"{method} loss alone", ceiling, "updates/s",
+               f"ceiling {UPDATE_PERIOD * ceiling:,.0f} agent steps/s")
+        ours[method] = result["interact"]
+        record("end to end", f"{method} interaction", result["interact"], "agent steps/s",
+               f"{result['interact_share']:.0%} of its ceiling")
         if "pretrain" in result:
-            _, pretrain = result["pretrain"]
-            record("end to end", f"{method} pretraining", pretrain, "updates/s",
-                   f"{pretrain / ceilings[method]:.0%} of its ceiling")
+            record("end to end", f"{method} pretraining", result["pretrain"], "updates/s",
+                   f"{result['pretrain_share']:.0%} of its ceiling")
     reference = stable_baselines3_dqn(args.game, args.updates, args.learning_starts, args.capacity, str(device))
     if reference:
         record("reference", "stable-baselines3 DQN", reference, "agent steps/s",

@@ -7,6 +7,7 @@ from torch import nn
 
 from agents import losses
 from agents.methods import ALGORITHMS
+from agents.network import QNetwork
 
 
 def test_margin_loss_is_zero_when_expert_action_wins_by_the_margin():
@@ -76,6 +77,10 @@ class TableQ(nn.Module):
     def forward(self, states):
         return self.table[states[:, 0, 0, 0].long()] * self.scale / 2.0
 
+    def preferences(self, states):  # Q shifted by a constant per state, as the dueling advantages are
+        q = self(states)
+        return q - q.mean(dim=1, keepdim=True) + 7.0
+
 
 def _batch(is_demo):
     state = lambda index: torch.full((1, 1, 1, 1), index, dtype=torch.uint8)  # noqa: E731
@@ -133,3 +138,31 @@ def test_bc_total_is_weighted_cross_entropy_plus_l2():
     out = ALGORITHMS["bc"]({"lambda_l2": 1e-2}).loss(batch, net, net)
     assert out.total.item() == pytest.approx(-math.log(0.75) + 1e-2 * 4.0)
     assert out.td_errors is None
+
+
+@pytest.mark.parametrize("dueling", [True, False])
+def test_network_preferences_choose_and_weigh_actions_as_q_does(dueling):
+    torch.manual_seed(0)
+    net = QNetwork(num_actions=6, dueling=dueling)
+    frames = torch.randint(0, 256, (16, 4, 84, 84), dtype=torch.uint8)
+    with torch.no_grad():
+        q, preferences = net(frames), net.preferences(frames)
+    assert torch.equal(q.argmax(dim=1), preferences.argmax(dim=1))
+    assert torch.allclose(torch.softmax(q / 0.1, dim=1), torch.softmax(preferences / 0.1, dim=1), atol=1e-6)
+    if dueling:  # the value stream shifts every action of a state by the same amount
+        shift = q - preferences
+        assert torch.allclose(shift, shift[:, :1].expand_as(shift), atol=1e-6)
+
+
+def test_mixed_precision_keeps_q_values_in_float32_and_close_to_full_precision():
+    torch.manual_seed(0)
+    full = QNetwork(num_actions=6)
+    mixed = QNetwork(num_actions=6, mixed_precision=True)
+    mixed.load_state_dict(full.state_dict())
+    frames = torch.randint(0, 256, (8, 4, 84, 84), dtype=torch.uint8)
+    q_full, q_mixed = full(frames), mixed(frames)
+    assert q_mixed.dtype == torch.float32
+    assert not torch.equal(q_mixed, q_full)  # the convolutions did run in bfloat16
+    assert torch.allclose(q_mixed, q_full, atol=0.02 * q_full.abs().max().item())
+    q_mixed.sum().backward()  # gradients reach the float32 weights through the bfloat16 torso
+    assert mixed.torso[0].weight.grad.dtype == torch.float32 and mixed.torso[0].weight.grad.abs().sum() > 0

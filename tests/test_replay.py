@@ -166,6 +166,26 @@ def test_sum_and_min_trees():
     assert tree.find(np.array([0.0, 0.99, 1.0, 3.99, 4.0, 5.99, 6.0, 9.99])).tolist() == [0, 0, 2, 2, 3, 3, 4, 4]
 
 
+def test_trees_stay_consistent_under_single_and_batched_writes_with_repeats():
+    rng = np.random.default_rng(0)
+    tree, low = SumTree(1000), MinTree(1000)
+    leaves = np.zeros(1000)
+    low.set(np.arange(1000), leaves)
+    for size in [1, 2, 8, 9, 32, 1, 100, 3]:  # both sides of the scalar walk's limit
+        indices = rng.integers(0, 1000, size)
+        indices[-1] = indices[0]  # a repeated index: the last write wins
+        values = rng.random(size)
+        tree.set(indices, values)
+        low.set(indices, values)
+        leaves[indices] = values
+        assert leaves[indices[0]] == values[-1]
+        internal = np.arange(1, tree.size)
+        for trial in (tree, low):
+            children = trial.op(trial.nodes[2 * internal], trial.nodes[2 * internal + 1])
+            assert trial.nodes[internal] == pytest.approx(children)
+        assert tree.reduce() == pytest.approx(leaves.sum()) and low.reduce() == leaves.min()
+
+
 def test_range_reductions_of_the_trees():
     tree, low = SumTree(5), MinTree(5)
     values = np.array([1.0, 0.5, 3.0, 2.0, 4.0])

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 
 ALGORITHMS: dict[str, type["Algorithm"]] = {}
@@ -23,7 +22,7 @@ def register(name: str):
 @dataclass
 class LossOutput:
     total: torch.Tensor  # scalar to minimise
-    td_errors: np.ndarray | None  # new priorities' |δ| per sample, None when the method sets no priorities
+    td_errors: torch.Tensor | None  # detached |δ| per sample for new priorities; None: the method sets none
     metrics: dict[str, torch.Tensor] = field(default_factory=dict)  # detached scalars for the progress table
 
 

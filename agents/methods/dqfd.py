@@ -25,11 +25,11 @@ class DQfD(Algorithm):
         n_step = s["lambda_n_step"] > 0  # with λ1 = 0 the n-step target is not needed, so not computed
         with torch.no_grad():
             # One pass per network over all next states. The target net scores a*; with double Q the online net picks
-            # it, in plain DQN (double_q: false) the target net does, which is its max.
+            # it (its preferences: Q's argmax at less cost), in plain DQN (double_q: false) the target net does.
             count = 2 if n_step else 1
             next_states = torch.cat([batch["next_states_1"], batch["next_states_n"]][:count])
             q_next_target = target(next_states).chunk(count)
-            q_next_choice = online(next_states).chunk(count) if s["double_q"] else q_next_target
+            q_next_choice = online.preferences(next_states).chunk(count) if s["double_q"] else q_next_target
             targets = [losses.double_q_target(rewards, discounts, choice, scores) for rewards, discounts, choice, scores
                        in zip((batch["rewards_1"], batch["returns_n"]), (batch["discount_1"], batch["discount_n"]),
                               q_next_choice, q_next_target)]
@@ -50,7 +50,7 @@ class DQfD(Algorithm):
         delta = (y_n if n_step and s["priority_td_error"] == "n_step" else y_1) - q_taken
         return LossOutput(
             total=total,
-            td_errors=delta.detach().abs().cpu().numpy(),
+            td_errors=delta.detach().abs(),
             metrics={
                 "loss": total.detach(),
                 "loss_1_step": j_dq.detach().mean(),

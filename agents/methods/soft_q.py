@@ -66,7 +66,7 @@ class SoftQ(Algorithm):
             metrics["loss_demo"] = demo_term.detach()
             metrics["demo_accuracy"] = ((q.argmax(dim=1) == batch["actions"]).float() * is_demo).sum() / num_demo
         metrics.update(loss=total.detach(), q_mean=q_taken.detach().mean(), demo_fraction=is_demo.mean())
-        return LossOutput(total=total, td_errors=(y - q_taken).detach().abs().cpu().numpy(), metrics=metrics)
+        return LossOutput(total=total, td_errors=(y - q_taken).detach().abs(), metrics=metrics)
 
     @staticmethod
     def decoupled_demo_loss(q, policy, actions, is_demo, temperature):
