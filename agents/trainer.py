@@ -149,7 +149,7 @@ class Trainer:
             raise NonFiniteError(f"non-finite loss {out.total.item()} at update {self.updates} ({phase}, agent step "
                                  f"{agent_step}); lower learning_rate or check the reward transform")
         if out.td_errors is not None and s["prioritized"]:
-            self.replay.update_priorities(sample["indices"], out.td_errors.float().cpu().numpy())
+            self.replay.update_priorities(sample["indices"], out.td_errors.cpu().numpy())
         self.updates += 1
         if self.updates % s["target_update_period"] == 0:
             self.target.load_state_dict(self.online.state_dict())

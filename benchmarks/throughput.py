@@ -16,6 +16,7 @@ exploration of all but the start of a run: greedy forward passes are part of the
   a user would otherwise pick (`pip install stable-baselines3`; skipped with a note when it is missing);
 - the replay: bytes per stored transition at 1M capacity, and the time to sample a prioritized batch of 32 from a
   full 1M-entry buffer.
+With `--mixed-precision` our methods run their convolutions in bfloat16 (the `mixed_precision` setting).
 It prints each figure and its ratio, and writes them all to a CSV.
 """
 from __future__ import annotations
@@ -124,11 +125,11 @@ def rates(progress: pd.DataFrame, phase: str) -> tuple[float, float]:
 
 
 def end_to_end(game: str, method: str, demo_path, device: str, threads: int, updates: int, starts: int,
-               capacity: int, rounds: int) -> dict[str, float]:
+               capacity: int, rounds: int, mixed_precision: bool) -> dict[str, float]:
     """Rounds of the method through the real trainer, each followed by the ceiling measured on that trainer's own
     objects; the medians over rounds of the rates and of their ratios to the ceiling."""
     overrides = {"agent_steps": starts + UPDATE_PERIOD * updates, "learning_starts": starts,
-                 "replay_capacity": capacity, "eval_episodes": 1}
+                 "replay_capacity": capacity, "eval_episodes": 1, "mixed_precision": mixed_precision}
     if method == "dqfd":
         overrides["pretrain_updates"] = updates
     measured = []
@@ -217,6 +218,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=4, help="alternations of end-to-end run and ceiling")
     parser.add_argument("--learning-starts", type=int, default=1000)
     parser.add_argument("--capacity", type=int, default=100_000, help="replay capacity of the end-to-end runs")
+    parser.add_argument("--mixed-precision", action="store_true", help="our methods with a bfloat16 torso")
     parser.add_argument("--demos", help="a demo file for DQfD (default: one episode recorded now)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks/results.csv"))
     args = parser.parse_args()
@@ -226,7 +228,7 @@ def main() -> int:
     machine = (torch.cuda.get_device_name(device) if device.type == "cuda"
                else f"{platform.processor() or platform.machine()}, {args.threads} threads")
     print(f"{args.game}, batch {BATCH}, one update per {UPDATE_PERIOD} agent steps, torch {torch.__version__}, "
-          f"{device} ({machine})", flush=True)
+          f"{device} ({machine}), mixed precision {'on' if args.mixed_precision else 'off'}", flush=True)
 
     environment_alone(args.game, 5000, args.threads)
 
@@ -240,7 +242,7 @@ def main() -> int:
     ours = {}
     for method in METHODS:
         result = end_to_end(args.game, method, demo_path, str(device), args.threads, args.updates // args.rounds,
-                            args.learning_starts, args.capacity, args.rounds)
+                            args.learning_starts, args.capacity, args.rounds, args.mixed_precision)
         ceiling = result["ceiling"]
         record("network", f"{method} loss alone", ceiling, "updates/s",
                f"ceiling {UPDATE_PERIOD * ceiling:,.0f} agent steps/s")
@@ -255,7 +257,8 @@ def main() -> int:
         record("reference", "stable-baselines3 DQN", reference, "agent steps/s",
                f"ours (dqn) at {ours['dqn'] / reference:.2f}× its speed")
     replay_memory_and_sampling(1000)
-    table = pd.DataFrame(rows).assign(device=str(device), machine=machine, torch=torch.__version__, game=args.game)
+    table = pd.DataFrame(rows).assign(device=str(device), machine=machine, torch=torch.__version__, game=args.game,
+                                      mixed_precision=args.mixed_precision)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out, index=False)
     print(f"written to {args.out}")
