@@ -28,7 +28,7 @@ from .demonstrators import DEMONSTRATORS
 from .envs import FrameStacker, make_env
 from .errors import ConfigError, NonFiniteError
 from .io import atomic_write, write_csv, write_json, write_yaml
-from .methods import ALGORITHMS
+from .methods import ALGORITHMS, LossOutput
 from .network import QNetwork
 from .progress import Progress
 from .provenance import provenance
@@ -139,17 +139,13 @@ class Trainer:
             fraction = min(1.0, agent_step / s["learning_rate_decay_steps"])
             for group in self.optimizer.param_groups:
                 group["lr"] = s["learning_rate"] + (s["learning_rate_final"] - s["learning_rate"]) * fraction
-        out = self.algorithm.loss(self._on_device(sample), self.online, self.target)
-        self.optimizer.zero_grad(set_to_none=True)
-        out.total.backward()
-        torch.nn.utils.clip_grad_norm_(self.online.parameters(), s["grad_clip_norm"])
-        self.optimizer.step()
+        out = self.gradient_step(self._on_device(sample))
         # Read back only once the whole update is queued, so that on a GPU it runs without the host waiting midway.
         # A non-finite loss has then been stepped on, but the run stops here and no checkpoint is taken after it.
         if not torch.isfinite(out.total):
             raise NonFiniteError(f"non-finite loss {out.total.item()} at update {self.updates} ({phase}, agent step "
                                  f"{agent_step}); lower learning_rate or check the reward transform")
-        if out.td_errors is not None and s["prioritized"]:
+        if out.td_errors is not None and self.replay.prioritized:
             self.replay.update_priorities(sample["indices"], out.td_errors.cpu().numpy())
         self.updates += 1
         if self.updates % s["target_update_period"] == 0:
@@ -161,6 +157,16 @@ class Trainer:
             self._log(kind="updates", phase=phase, agent_step=agent_step,
                       **{key: float(value) / self.metric_count for key, value in self.metric_sums.items()})
             self.metric_sums, self.metric_count = {}, 0
+
+    def gradient_step(self, batch: dict[str, torch.Tensor]) -> LossOutput:
+        """One optimiser step of the method's loss on a batch already on the device: the update without the replay
+        (the speed benchmark times it alone as the method's ceiling)."""
+        out = self.algorithm.loss(batch, self.online, self.target)
+        self.optimizer.zero_grad(set_to_none=True)
+        out.total.backward()
+        torch.nn.utils.clip_grad_norm_(self.online.parameters(), self.settings["grad_clip_norm"])
+        self.optimizer.step()
+        return out
 
     def _on_device(self, sample: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
         """The sampled batch as tensors on the device; on CUDA through pinned host memory, so the copies are

@@ -94,19 +94,12 @@ def network_alone(trainer: Trainer, updates: int) -> float:
     sample = trainer.replay.sample(BATCH, beta=0.6, demo_share=trainer.algorithm.demo_share(0))
     batch = {key: torch.as_tensor(value).to(trainer.device) for key, value in sample.items() if key != "indices"}
 
-    def update():
-        out = trainer.algorithm.loss(batch, trainer.online, trainer.target)
-        trainer.optimizer.zero_grad(set_to_none=True)
-        out.total.backward()
-        torch.nn.utils.clip_grad_norm_(trainer.online.parameters(), trainer.settings["grad_clip_norm"])
-        trainer.optimizer.step()
-
     for _ in range(5):
-        update()
+        trainer.gradient_step(batch)
     synchronize(trainer.device)
     start = time.perf_counter()
     for _ in range(updates):
-        update()
+        trainer.gradient_step(batch)
     synchronize(trainer.device)
     return updates / (time.perf_counter() - start)
 
