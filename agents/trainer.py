@@ -139,7 +139,7 @@ class Trainer:
             fraction = min(1.0, agent_step / s["learning_rate_decay_steps"])
             for group in self.optimizer.param_groups:
                 group["lr"] = s["learning_rate"] + (s["learning_rate_final"] - s["learning_rate"]) * fraction
-        out = self.gradient_step(self._on_device(sample))
+        out = self.gradient_step(self.on_device(sample))
         # Read back only once the whole update is queued, so that on a GPU it runs without the host waiting midway.
         # A non-finite loss has then been stepped on, but the run stops here and no checkpoint is taken after it.
         if not torch.isfinite(out.total):
@@ -168,7 +168,7 @@ class Trainer:
         self.optimizer.step()
         return out
 
-    def _on_device(self, sample: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+    def on_device(self, sample: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
         """The sampled batch as tensors on the device; on CUDA through pinned host memory, so the copies are
         asynchronous (the pinned blocks come from torch's caching host allocator, reused once their copy is done)."""
         tensors = {key: torch.as_tensor(value) for key, value in sample.items() if key != "indices"}

@@ -92,7 +92,7 @@ def network_alone(trainer: Trainer, updates: int) -> float:
     """Updates/s of the trainer's own loss, networks and optimiser on one batch already on the device: the update
     with replay and environment taken away, the ceiling of the trainer."""
     sample = trainer.replay.sample(BATCH, beta=0.6, demo_share=trainer.algorithm.demo_share(0))
-    batch = {key: torch.as_tensor(value).to(trainer.device) for key, value in sample.items() if key != "indices"}
+    batch = trainer.on_device(sample)
 
     for _ in range(5):
         trainer.gradient_step(batch)
