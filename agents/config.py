@@ -18,7 +18,7 @@ RANGES = {
 }
 POSITIVE = {"entropy_temperature", "learning_rate_final", "n_step", "batch_size", "learning_rate", "adam_eps",
             "target_update_period", "update_period",
-            "eval_episodes", "frame_skip", "screen_size", "frame_stack", "max_episode_frames", "grad_clip_norm"}
+            "eval_episodes", "pretrain_eval_episodes", "frame_skip", "screen_size", "frame_stack", "max_episode_frames", "grad_clip_norm"}
 NON_NEGATIVE = {"lambda_n_step", "lambda_supervised", "lambda_l2", "margin", "priority_eps_agent",
                 "priority_eps_demo", "replay_capacity", "learning_starts", "pretrain_updates", "agent_steps",
                 "epsilon_decay_steps", "noop_max", "soft_q_pretrain_steps", "learning_rate_decay_steps"}
@@ -149,6 +149,11 @@ def resolve(game: str, method: str, seed: int, profile: dict) -> dict:
         _check(key, entry["value"], f"method {method!r}")
     if settings["pretrain_updates"]["value"] == 0 and settings["agent_steps"]["value"] == 0:
         raise ConfigError(f"method {method!r} has neither pretrain_updates nor agent_steps; set one above 0")
+    ladder, pretrain = settings["pretrain_eval_updates"]["value"], settings["pretrain_updates"]["value"]
+    if not (isinstance(ladder, list) and all(isinstance(rung, int) and not isinstance(rung, bool) for rung in ladder)
+            and all(low < high for low, high in zip([0] + ladder, ladder + [pretrain + 1]))):
+        raise ConfigError(f"pretrain_eval_updates={ladder!r} of method {method!r} must be a list of increasing update "
+                          f"counts between 1 and pretrain_updates={pretrain}")
     if settings["pretrain_updates"]["value"] > 0 and not settings["use_demos"]["value"]:
         raise ConfigError(f"method {method!r} pretrains without demonstrations; set use_demos or pretrain_updates: 0")
     uses_demos = settings["use_demos"]["value"]

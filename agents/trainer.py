@@ -38,6 +38,9 @@ EVAL_SEED_OFFSET = 1_000_000  # evaluation episodes use their own environment se
 LOG_ROWS = 200  # loss rows per run in the progress table
 PROGRESS_FLUSH_S = 60.0  # the live progress table is rewritten this often while a run is going
 LIVE_PROGRESS = "progress.live.csv"  # not a declared output: the workflow never mistakes it for a finished run
+DEMO_AGREEMENT_STATES = 8192  # demonstration states scored for agreement: at most this many, evenly spaced
+AGREEMENT_BATCH = 256
+PRETRAIN_EVAL_COLUMNS = ["update", "episode", "score", "length", "ended_by", "expert_agreement", "demo_agreement"]
 
 
 def file_sha256(path: str | Path) -> str:
@@ -81,6 +84,7 @@ class Trainer:
         self.pretrained = 0  # gradient steps of phase I
         self.step = 0  # agent steps of phase II
         self.episode: dict | None = None  # the interaction episode in progress
+        self.ladder_rows: list[dict] = []  # evaluations during pretraining (pretrain_eval_updates)
         self.elapsed_before = 0.0  # wall time spent by earlier processes of a resumed run
 
     # ------------------------------------------------------------------------------------------------------ setup
@@ -185,16 +189,19 @@ class Trainer:
             self.last_flush = now
 
     # ---------------------------------------------------------------------------------------------------- acting
-    def _act(self, state: np.ndarray, epsilon: float, explore: bool = True) -> int:
-        """ε-greedy; or, for soft Q-learning while learning (explore), a sample from π = softmax(Q/ε)."""
+    def _act(self, state: np.ndarray, epsilon: float, explore: bool = True,
+             rng: np.random.Generator | None = None) -> int:
+        """ε-greedy; or, for soft Q-learning while learning (explore), a sample from π = softmax(Q/ε). `rng`: the
+        generator of the random choices (evaluation has its own, so that it never shifts the training stream)."""
+        rng = rng or self.rng
         softmax = explore and self.settings["exploration"] == "softmax"
-        if not softmax and self.rng.random() < epsilon:
-            return int(self.rng.integers(self.num_actions))
+        if not softmax and rng.random() < epsilon:
+            return int(rng.integers(self.num_actions))
         with torch.no_grad():
             scores = self.online.preferences(torch.as_tensor(state, device=self.device).unsqueeze(0))
         if softmax:
             policy = torch.softmax(scores[0].double() / self.settings["entropy_temperature"], dim=0).cpu().numpy()
-            return int(self.rng.choice(self.num_actions, p=policy / policy.sum()))
+            return int(rng.choice(self.num_actions, p=policy / policy.sum()))
         return int(scores.argmax(dim=1).item())
 
     def _epsilon(self, step: int) -> float:
@@ -205,11 +212,24 @@ class Trainer:
 
     # ---------------------------------------------------------------------------------------------------- phases
     def _pretrain(self, progress: Progress) -> None:
+        ladder = set(self.settings["pretrain_eval_updates"])
         while self.pretrained < self.settings["pretrain_updates"]:
             self._update("pretrain", agent_step=0)
             self.pretrained += 1
             progress.update(1)
+            if self.pretrained in ladder:
+                self._evaluate_rung()
             self._maybe_checkpoint()
+
+    def _evaluate_rung(self) -> None:
+        """The transfer study's measurement at one rung of the pretraining ladder: scores and agreement with the
+        demonstrator on its own states, and agreement on the demonstration states. A checkpoint follows, so that a
+        resumed run never evaluates a rung twice."""
+        evaluation = self._evaluate(self.settings["pretrain_eval_episodes"], f"update {self.pretrained}")
+        evaluation.insert(0, "update", self.pretrained)
+        evaluation["demo_agreement"] = self._demo_agreement()
+        self.ladder_rows.extend(evaluation.to_dict("records"))
+        self._save_checkpoint()
 
     def _interact(self, progress: Progress) -> None:
         s, env = self.settings, self.env
@@ -273,6 +293,7 @@ class Trainer:
             "rng": {"numpy": self.rng.bit_generator.state, "torch": torch.get_rng_state(),
                     "cuda": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None},
             "rows": self.rows,
+            "ladder_rows": self.ladder_rows,
             "metrics": {"sums": {key: value.detach().cpu() if torch.is_tensor(value) else value
                                  for key, value in self.metric_sums.items()}, "count": self.metric_count},
             "episode": None,
@@ -307,7 +328,7 @@ class Trainer:
         torch.set_rng_state(state["rng"]["torch"])
         if state["rng"]["cuda"] is not None and self.device.type == "cuda":
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])
-        self.rows = state["rows"]
+        self.rows, self.ladder_rows = state["rows"], state["ladder_rows"]
         self.metric_sums = {key: value.to(self.device) if torch.is_tensor(value) else value
                             for key, value in state["metrics"]["sums"].items()}
         self.metric_count = state["metrics"]["count"]
@@ -327,9 +348,26 @@ class Trainer:
     def _elapsed(self) -> float:
         return self.elapsed_before + time.monotonic() - self.start
 
-    def _evaluate(self) -> pd.DataFrame:
+    def _demo_agreement(self) -> float:
+        """Share of demonstration states (at most DEMO_AGREEMENT_STATES, evenly spaced) on which the greedy action is
+        the demonstrator's: what the network has learnt of the demonstrations, against what carries to its own states."""
+        if not self.demos:
+            return float("nan")
+        slots = np.flatnonzero(self.replay.has_action[: self.replay.demo_capacity])
+        if len(slots) > DEMO_AGREEMENT_STATES:
+            slots = slots[np.linspace(0, len(slots) - 1, DEMO_AGREEMENT_STATES).astype(np.int64)]
+        agreed = 0
+        with torch.no_grad():
+            for chunk in np.array_split(slots, max(1, len(slots) // AGREEMENT_BATCH)):
+                states = torch.as_tensor(self.replay.stacked_states(chunk), device=self.device)
+                actions = torch.as_tensor(self.replay.actions[chunk].astype(np.int64), device=self.device)
+                agreed += int((self.online.preferences(states).argmax(dim=1) == actions).sum())
+        return agreed / len(slots)
+
+    def _evaluate(self, episodes: int, label: str = "evaluation") -> pd.DataFrame:
         s, p = self.settings, self.protocol
         env = make_env(self.cell["game"], p, self.cell["seed"] + EVAL_SEED_OFFSET)
+        rng = np.random.default_rng([self.cell["seed"], EVAL_SEED_OFFSET, self.updates])
         stacker = FrameStacker(p["frame_stack"])
         # Where the game has a scripted demonstrator, ask it what it would do in each state the agent reaches: the
         # share of agreement on the agent's own states, against the share on demo states in training, measures how
@@ -337,14 +375,14 @@ class Trainer:
         demonstrator = DEMONSTRATORS.get(self.cell["game"])
         expert = demonstrator.policy(env, self.cell["seed"]) if demonstrator else None
         results = []
-        progress = Progress(total=s["eval_episodes"], unit="episode", label="evaluation")
-        for episode in range(s["eval_episodes"]):
+        progress = Progress(total=episodes, unit="episode", label=label)
+        for episode in range(episodes):
             frame, _ = env.reset(seed=self.cell["seed"] + EVAL_SEED_OFFSET if episode == 0 else None)
             state, score, length, agreed, done = stacker.reset(frame), 0.0, 0, 0, False
             if expert:
                 expert.reset()
             while not done:
-                action = self._act(state, s["eval_epsilon"], explore=False)
+                action = self._act(state, s["eval_epsilon"], explore=False, rng=rng)
                 agreed += bool(expert) and action == expert.act()  # asked before the step: it reads this state
                 frame, reward, terminated, truncated, _ = env.step(action)
                 state, score, length = stacker.push(frame), score + reward, length + 1
@@ -371,7 +409,7 @@ class Trainer:
         self._interact(progress)
         progress.close()
         self._save_checkpoint()  # evaluation is long on some games; a kill during it should not cost the training
-        evaluation = self._evaluate()
+        evaluation = self._evaluate(s["eval_episodes"])
         summary = self._write(evaluation)
         self.checkpoints.clear()
         (self.run_dir / LIVE_PROGRESS).unlink(missing_ok=True)
@@ -407,6 +445,7 @@ class Trainer:
             "eval_episodes": len(evaluation),
             "eval_expert_agreement": (None if evaluation["expert_agreement"].isna().all()
                                       else float(evaluation["expert_agreement"].mean())),
+            "eval_demo_agreement": None if self.demos is None else self._demo_agreement(),
             "interaction_episodes": len(episodes),
             "pretrain_updates": self.settings["pretrain_updates"],
             "agent_steps": self.settings["agent_steps"],
@@ -419,6 +458,7 @@ class Trainer:
         config = dict(self.cell, demos=demo_info, threads=self.threads, device=str(self.device))
         write_csv(self.run_dir / "progress.csv", progress)
         write_csv(self.run_dir / "eval.csv", evaluation)
+        write_csv(self.run_dir / "pretrain_eval.csv", pd.DataFrame(self.ladder_rows, columns=PRETRAIN_EVAL_COLUMNS))
         atomic_write(self.run_dir / "model.pt", lambda stream: torch.save(self.online.state_dict(), stream))
         write_yaml(self.run_dir / "config.yaml", config)
         write_json(self.run_dir / "provenance.json", provenance(self.cell["seed"], self.device, summary["wall_s"]))

@@ -5,6 +5,7 @@ rule train:
         summary=f"{RUN_DIR}/summary.json",
         progress=f"{RUN_DIR}/progress.csv",
         evaluation=f"{RUN_DIR}/eval.csv",
+        pretrain_evaluation=f"{RUN_DIR}/pretrain_eval.csv",
         config=f"{RUN_DIR}/config.yaml",
         provenance=f"{RUN_DIR}/provenance.json",
         model=f"{RUN_DIR}/model.pt",

@@ -14,8 +14,8 @@ def test_expert_agreement_counts_the_steps_where_the_demonstrator_would_act_alik
     cell = resolve("Pong", "pdd_dqn", 3, PROFILE)
     trainer = Trainer(cell, tmp_path, None, threads=1, device="cpu")
     trainer._setup()
-    trainer._act = lambda state, epsilon, explore=True: 0  # an agent that always plays NOOP
-    evaluation = trainer._evaluate()
+    trainer._act = lambda state, epsilon, explore=True, rng=None: 0  # an agent that always plays NOOP
+    evaluation = trainer._evaluate(2)
 
     # The same two episodes by hand: the demonstrator is asked in every state the NOOP agent reaches.
     env = make_env("Pong", trainer.protocol, 3 + EVAL_SEED_OFFSET)
