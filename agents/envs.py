@@ -72,8 +72,8 @@ def transform_reward(rewards: np.ndarray, kind: str) -> np.ndarray:
     so demonstration and agent data can never be transformed differently."""
     if kind == "signed_log":  # DQfD: sign(r)·log(1+|r|)
         return np.sign(rewards) * np.log1p(np.abs(rewards))
-    if kind == "clip":  # DQN: sign(r)
-        return np.sign(rewards)
+    if kind == "clip":  # DQN, soft-Q: r clipped to [-1, 1]
+        return np.clip(rewards, -1.0, 1.0)
     if kind == "none":
         return rewards
     raise ValueError(f"unknown reward transform {kind!r}; use signed_log, clip or none")

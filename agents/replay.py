@@ -214,36 +214,36 @@ class PrioritizedReplay:
     def sample(self, batch_size: int, beta: float, demo_share: float | None = None) -> dict[str, np.ndarray]:
         """Proportional prioritized sampling over the whole buffer (`demo_share` None: demonstrations compete through
         their priorities, DQfD); with a `demo_share`, that share of the batch is drawn from the demo partition and the
-        rest from agent data, each proportionally to priority (HER: a fixed mix; 0: agent data only)."""
+        rest from agent data, each proportionally to priority (HER and soft-Q: a fixed mix; 0: agent data only).
+
+        Importance weights (n·P(i))^-β correct for priorities only, within the pool a sample was drawn from (n its
+        valid slots, P(i) its probability there), as in Ape-X's mixing: a fixed share is part of the method, not a
+        bias to undo, so uniform replay gives unit weights whatever the share, and at β = 1 a demonstration row
+        weighs as much as an agent row on average, so the demonstrations keep their declared share of the gradient.
+        Weights are divided by the largest any slot of the sampled pools could get."""
         total = self.sum_tree.reduce()
         if total <= 0:
             raise RuntimeError("replay has nothing to sample")
         demo_mass = self.sum_tree.reduce(0, self.demo_capacity) if self.num_demo else 0.0
         agent_mass = total - demo_mass
-        num_demo = 0 if demo_share is None else int(round(demo_share * batch_size))
-        parts = [(0.0, total, batch_size, 1.0)]  # one pool: the whole buffer (only demos before any agent data)
+        # A pool: its slots [start, stop), the number of samples drawn from it, and where its mass lies in the tree.
+        pools = [(0, len(self.valid), batch_size, 0.0, total)]  # the whole buffer (only demos before any agent data)
         if demo_share is not None and demo_mass > 0 and agent_mass > 1e-12 * total:
-            parts = [(0.0, demo_mass, num_demo, num_demo / batch_size),
-                     (demo_mass, total, batch_size - num_demo, 1.0 - num_demo / batch_size)]
-            parts = [part for part in parts if part[2] > 0]  # a share of 0 or 1 draws from one pool only
-        slots, probabilities, smallest = [], [], np.inf
-        for low, high, size, share in parts:
+            num_demo = int(round(demo_share * batch_size))
+            pools = [(0, self.demo_capacity, num_demo, 0.0, demo_mass),
+                     (self.demo_capacity, len(self.valid), batch_size - num_demo, demo_mass, agent_mass)]
+            pools = [pool for pool in pools if pool[2] > 0]  # a share of 0 or 1 draws from one pool only
+        slots, weights, largest = [], [], 0.0
+        for start, stop, size, low, mass in pools:
+            count = int(self.valid[start:stop].sum())
             # Stratified: one draw from each of `size` equal slices of the pool's mass.
-            targets = low + (np.arange(size) + self.rng.random(size)) * ((high - low) / size)
-            chosen = self.sum_tree.find(np.clip(targets, low, np.nextafter(high, 0)))
+            targets = low + (np.arange(size) + self.rng.random(size)) * (mass / size)
+            chosen = self.sum_tree.find(np.clip(targets, low, np.nextafter(low + mass, 0)))
             slots.append(chosen)
-            probabilities.append(share * self.sum_tree.get(chosen) / (high - low))
-            if high - low < total:  # the smallest sampling probability in this pool, for the weights' normaliser
-                pool = (0, self.demo_capacity) if low == 0 else (self.demo_capacity, len(self.valid))
-                smallest = min(smallest, share * self.min_tree.reduce(*pool) / (high - low))
-            else:
-                smallest = self.min_tree.reduce() / total
-        slots, probabilities = np.concatenate(slots), np.concatenate(probabilities)
-        count = len(self)
-        weights = (count * probabilities) ** -beta
-        max_weight = (count * smallest) ** -beta
-        batch = self.assemble(slots)
-        batch["weights"] = (weights / max_weight).astype(np.float32)
+            weights.append((count * self.sum_tree.get(chosen) / mass) ** -beta)
+            largest = max(largest, (count * self.min_tree.reduce(start, stop) / mass) ** -beta)
+        batch = self.assemble(np.concatenate(slots))
+        batch["weights"] = (np.concatenate(weights) / largest).astype(np.float32)
         return batch
 
     def assemble(self, slots: np.ndarray) -> dict[str, np.ndarray]:

@@ -115,7 +115,7 @@ class Trainer:
             stack=p["frame_stack"],
             n_step=s["n_step"],
             gamma=s["gamma"],
-            reward_transform=p["reward_transform"],
+            reward_transform=s["reward_transform"],
             prioritized=s["prioritized"],
             alpha=s["priority_alpha"],
             eps_agent=s["priority_eps_agent"],

@@ -197,19 +197,23 @@ def test_range_reductions_of_the_trees():
             assert low.reduce(start, end) == values[start:end].min()
 
 
-def test_a_fixed_demo_share_draws_that_share_of_each_batch_with_matching_weights():
+def test_a_fixed_demo_share_draws_that_share_of_each_batch_weighted_for_priorities_within_its_pool():
     replay = make(demo_capacity=5, agent_capacity=16, n_step=1)
     replay.add_demonstrations(*demo_arrays())  # 4 demo transitions
     agent = play(replay, [0.0] * 8, terminal_at_end=True)
     replay.update_priorities(agent, np.linspace(0.0, 7.0, 8))
     batch = replay.sample(8, beta=1.0, demo_share=0.25)
     assert batch["is_demo"].sum() == 2 and batch["is_demo"][:2].all()
-    # P(i) = share · p_i / (pool mass); weights (N·P)^-β divided by the largest possible weight
+    # Within its pool a slot is drawn with P(i) = p_i / (pool mass); its weight (n_pool·P(i))^-β, divided by the
+    # largest weight any slot of either pool could get. The share itself is not corrected for.
     p = replay.sum_tree.get(np.arange(len(replay.valid)))
-    demo_mass, agent_mass = p[:5].sum(), p[5:].sum()
-    probability = np.where(np.arange(len(p)) < 5, 0.25 * p / demo_mass, 0.75 * p / agent_mass)
+    demo, agent_pool = np.arange(len(p)) < 5, np.arange(len(p)) >= 5
     valid = replay.valid
-    expected = (valid.sum() * probability[batch["indices"]]) ** -1.0 / (valid.sum() * probability[valid].min()) ** -1.0
+    n_demo, n_agent = (valid & demo).sum(), (valid & agent_pool).sum()
+    assert (n_demo, n_agent) == (4, 8)
+    scaled = np.where(demo, n_demo * p / p[demo].sum(), n_agent * p / p[agent_pool].sum())  # n_pool·P(i)
+    largest = 1.0 / scaled[valid].min()
+    expected = 1.0 / scaled[batch["indices"]] / largest
     assert batch["weights"] == pytest.approx(expected, rel=1e-5)
     # before any agent data exists, the whole batch comes from the demonstrations
     only_demos = make(demo_capacity=5, agent_capacity=16, n_step=1)
@@ -217,6 +221,38 @@ def test_a_fixed_demo_share_draws_that_share_of_each_batch_with_matching_weights
     assert only_demos.sample(8, beta=1.0, demo_share=0.25)["is_demo"].all()
     # a share of 0 leaves the demonstrations out (soft-Q after its pretraining window)
     assert not replay.sample(8, beta=1.0, demo_share=0.0)["is_demo"].any()
+
+
+@pytest.mark.parametrize("beta", [0.4, 1.0])
+def test_uniform_replay_gives_unit_weights_whatever_the_demo_share(beta):
+    """Soft-Q's 50/50 batches (Algorithm 1) and HER's fixed mix under uniform replay: nothing to correct."""
+    replay = make(demo_capacity=5, agent_capacity=64, n_step=1, prioritized=False)
+    replay.add_demonstrations(*demo_arrays())  # 4 demo transitions against 40 agent ones
+    play(replay, [0.0] * 40, terminal_at_end=True)
+    for share in (0.25, 0.5):
+        batch = replay.sample(32, beta=beta, demo_share=share)
+        assert batch["is_demo"].sum() == round(share * 32)
+        assert np.array_equal(batch["weights"], np.ones(32, dtype=np.float32))
+
+
+def test_a_fixed_demo_share_is_kept_in_the_gradient_at_beta_one():
+    """With priorities, at β = 1 a demo row weighs as much as an agent row on average (E[w] = 1 / largest weight in
+    each pool), so the demonstrations' share of the gradient is the declared share, whatever their share of the
+    buffer (HER, Ape-X-style mixing)."""
+    replay = make(demo_capacity=5, agent_capacity=64, n_step=1, seed=3)
+    replay.add_demonstrations(*demo_arrays())
+    agent = play(replay, [0.0] * 40, terminal_at_end=True)
+    replay.update_priorities(agent, np.random.default_rng(0).exponential(2.0, size=40))
+    replay.update_priorities(np.arange(4), np.array([0.0, 3.0, 0.5, 9.0]))
+    sums, rows = np.zeros(2), np.zeros(2)
+    for _ in range(3000):
+        batch = replay.sample(32, beta=1.0, demo_share=0.25)
+        for pool, rows_of_pool in enumerate((batch["is_demo"], ~batch["is_demo"])):
+            sums[pool] += batch["weights"][rows_of_pool].sum()
+            rows[pool] += rows_of_pool.sum()
+    demo_share_of_gradient = sums[0] / sums.sum()
+    assert rows[0] / rows.sum() == 0.25
+    assert demo_share_of_gradient == pytest.approx(0.25, abs=0.01)
 
 
 def test_overwritable_demonstrations_start_the_agent_buffer_and_are_overwritten_later():

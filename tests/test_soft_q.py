@@ -113,3 +113,30 @@ def test_pretraining_mixes_demonstrations_for_n_p_steps_then_uses_agent_data_onl
     assert algorithm.demo_share(0) == 0.5 and algorithm.demo_share(99) == 0.5
     assert algorithm.demo_share(100) == 0.0
     assert ALGORITHMS["soft_q"](soft_settings("none")).demo_share(0) is None
+
+
+@pytest.mark.parametrize("method", ["soft_q", "soft_q_bc", "soft_q_pretrain"])
+def test_soft_q_methods_learn_from_clipped_rewards_and_dqfd_from_the_signed_log(method):
+    """The soft-Q paper trains on clipped rewards (section 5); DQfD on sign(r)·log(1+|r|). Both report raw scores."""
+    import numpy as np
+
+    from agents.config import resolve, values
+    from agents.replay import PrioritizedReplay
+
+    def first_rewards(transform):
+        replay = PrioritizedReplay(demo_capacity=0, agent_capacity=16, frame_shape=(2, 2), stack=4, n_step=2,
+                                   gamma=0.5, reward_transform=transform, prioritized=False, alpha=0.4,
+                                   eps_agent=0.001, eps_demo=1.0, rng=np.random.default_rng(0))
+        replay.start_episode(np.zeros((2, 2), np.uint8))
+        for step, reward in enumerate([5.0, -3.0, 0.5]):
+            replay.add_step(0, reward, step == 2, np.full((2, 2), step + 1, np.uint8), step == 2)
+        batch = replay.assemble(np.arange(3))
+        return batch["rewards_1"].tolist(), batch["returns_n"].tolist()
+
+    transform = values(resolve("Pong", method, 0, {})["settings"])["reward_transform"]
+    assert transform == "clip"
+    rewards_1, returns_2 = first_rewards(transform)
+    assert rewards_1 == pytest.approx([1.0, -1.0, 0.5])
+    assert returns_2 == pytest.approx([1.0 - 0.5 * 1.0, -1.0 + 0.5 * 0.5, 0.5])  # γ = 0.5, cut at the terminal
+    assert values(resolve("Pong", "dqfd", 0, {})["settings"])["reward_transform"] == "signed_log"
+    assert first_rewards("signed_log")[0] == pytest.approx([math.log(6), -math.log(4), math.log(1.5)])
