@@ -1,6 +1,6 @@
 """`python -m analysis COMMAND`: the workflow's aggregation steps, each reading stored run outputs.
 
-collect → scores (the tidy run table) → table, aggregate, claims, curves, transition.
+collect → scores (the tidy run table) → table, aggregate, claims, curves, transition; collect → transfer.
 """
 from __future__ import annotations
 
@@ -61,6 +61,11 @@ def parser() -> argparse.ArgumentParser:
         sweep.add_argument(f"--{name}", required=True)
     sweep.add_argument("--methods", required=True, help="comma-separated, in colour order")
     sweep.add_argument("--reference-demos", required=True)
+
+    transfer = commands.add_parser("transfer", help="scores and agreement with the demonstrator along pretraining")
+    for name in ("runs", "demonstrators", "random", "csv", "rungs", "markdown", "out"):
+        transfer.add_argument(f"--{name}", required=True)
+    transfer.add_argument("--methods", required=True, help="comma-separated, in colour order")
 
     for name, text in (("curves", "learning curves, one panel per game"),
                        ("transition", "scores around the end of the demonstration phase (N_p)")):
@@ -148,6 +153,18 @@ def main(argv=None) -> int:
         write_csv(args.csv, table)
         write_text(args.markdown, to_markdown(table))
         plot_sweep(table, args.methods.split(","), args.reference_demos, args.out)
+    elif args.command == "transfer":
+        from .scores import baselines
+        from .transfer import plot_transfer, rung_rows, to_markdown, transfer_table
+
+        methods = args.methods.split(",")
+        runs = pd.read_csv(args.runs)
+        rungs = rung_rows(runs[runs["method"].isin(methods)])
+        table = transfer_table(rungs, baselines(pd.read_csv(args.demonstrators), pd.read_csv(args.random)))
+        write_csv(args.rungs, rungs)
+        write_csv(args.csv, table)
+        write_text(args.markdown, to_markdown(table))
+        plot_transfer(rungs, table, methods, args.out)
     elif args.command in ("curves", "transition"):
         from .curves import plot_learning_curves, plot_transition
         from .scores import per_game

@@ -7,6 +7,11 @@ side's interval lies wholly above the right side's, contradicted when wholly bel
 (or when a side has too few seeds for an interval). It is given per game (t-intervals over seeds, raw scores) and
 across games (demonstrator-normalised scores averaged over games, stratified bootstrap intervals).
 
+Each verdict carries its power: the smallest difference its comparison could call at its seed count, given the spread
+it observed (the two intervals' half-widths facing each other, added), beside the difference it observed, and roughly
+how many seeds per side would decide a difference of the observed size. An *inconclusive* whose observed difference lies
+below the detectable one is under-powered, not evidence of no effect.
+
 The headline verdict is the across-game one when every method side has at least 3 seeds in every game. With fewer,
 a bootstrap draws from so few distinct means per game that its interval is far too narrow, so the headline falls
 back to the per-game verdicts: supported (or contradicted) only when every game says so.
@@ -22,7 +27,31 @@ from .aggregate import REPLICATES, by_game, interval, resample
 from .scores import normalise, per_game
 from .stats import mean_ci
 
+from scipy import stats  # noqa: E402  (t quantiles for the seeds-to-decide estimate)
+
 MIN_BOOTSTRAP_SEEDS = 3  # our choice: below this, per-game t-intervals decide (see the module docstring)
+MAX_SEEDS = 1000  # seeds-to-decide estimates above this are reported as more than it
+
+
+def detectable(left: tuple[float, float, float], right: tuple[float, float, float]) -> tuple[float, float]:
+    """The observed difference left − right, and the smallest difference the two (mean, low, high) intervals could
+    separate: the half-widths that face each other in the direction of the observed difference, added (a reference
+    has none)."""
+    difference = left[0] - right[0]
+    if difference >= 0:
+        return difference, (left[0] - left[1]) + (right[2] - right[0])
+    return difference, (left[2] - left[0]) + (right[0] - right[1])
+
+
+def seeds_for_t_intervals(spread: float, difference: float) -> float:
+    """The fewest seeds per side at which two 95% t-intervals whose standard deviations add to `spread` would no
+    longer overlap for a difference of this size (NaN: no difference observed, or no spread to scale)."""
+    if not np.isfinite(spread) or not np.isfinite(difference) or difference == 0:
+        return np.nan
+    for seeds in range(2, MAX_SEEDS + 1):
+        if stats.t.ppf(0.975, seeds - 1) * spread / np.sqrt(seeds) < abs(difference):
+            return float(seeds)
+    return float(MAX_SEEDS + 1)
 
 
 @dataclass(frozen=True)
@@ -116,17 +145,21 @@ class Ledger:
         return self.published[self.published["method"] == method] if len(self.published) else self.published
 
     def per_game(self, claim: Claim, game: str) -> dict:
-        row = {"claim": claim.key, "game": game}
+        row, spread = {"claim": claim.key, "game": game}, 0.0
         for name, side in (("left", claim.left), ("right", claim.right)):
             if side.method:
                 runs = self.scores[(self.scores["game"] == game) & (self.scores["method"] == side.method)][side.score]
                 mean, low, high = mean_ci(runs)
                 row.update({f"{name}_seeds": int(runs.notna().sum())})
+                spread += float(runs.std(ddof=1)) if runs.notna().sum() > 1 else np.nan
             else:
                 mean = low = high = reference(side, game, self.baselines, self.published_for(claim))
             row.update({f"{name}_mean": mean, f"{name}_ci95_low": low, f"{name}_ci95_high": high})
         row["verdict"] = verdict((row["left_ci95_low"], row["left_ci95_high"]),
                                  (row["right_ci95_low"], row["right_ci95_high"]))
+        row["observed_difference"], row["detectable_difference"] = detectable(
+            *[(row[f"{name}_mean"], row[f"{name}_ci95_low"], row[f"{name}_ci95_high"]) for name in ("left", "right")])
+        row["seeds_to_decide"] = seeds_for_t_intervals(spread, row["observed_difference"])
         return row
 
     def across_games(self, claim: Claim, games: list[str]) -> dict:
@@ -172,14 +205,25 @@ class Ledger:
             seeds = [item[key] for item in per_game for key in ("left_seeds", "right_seeds") if key in item]
             row["seeds"] = f"{min(seeds)}–{max(seeds)}" if min(seeds) != max(seeds) else str(min(seeds))
             row.update(self.across_games(claim, games))
+            row["observed_difference"], row["detectable_difference"] = detectable(
+                *[tuple(row[f"{name}_normalised{end}"] for end in ("", "_ci95_low", "_ci95_high"))
+                  for name in ("left", "right")])
             if min(seeds) >= MIN_BOOTSTRAP_SEEDS:
                 row["verdict_basis"] = "across games"
                 row["verdict"] = verdict((row["left_normalised_ci95_low"], row["left_normalised_ci95_high"]),
                                          (row["right_normalised_ci95_low"], row["right_normalised_ci95_high"]))
+                # A bootstrap interval narrows as 1/√seeds: scale the detectable difference to the observed one.
+                ratio = row["detectable_difference"] / abs(row["observed_difference"]) \
+                    if row["observed_difference"] else np.inf
+                row["seeds_to_decide"] = float(min(np.ceil(min(seeds) * ratio**2), MAX_SEEDS + 1)) \
+                    if np.isfinite(ratio) else np.nan
             else:
                 row["verdict_basis"] = f"per game (fewer than {MIN_BOOTSTRAP_SEEDS} seeds)"
                 unanimous = {item["verdict"] for item in per_game}
                 row["verdict"] = unanimous.pop() if len(unanimous) == 1 else "inconclusive"
+                # Every game must agree, so the game that needs the most seeds decides.
+                needed = [item["seeds_to_decide"] for item in per_game]
+                row["seeds_to_decide"] = np.nan if np.isnan(needed).any() else float(max(needed))
             summary.append(row)
         return pd.DataFrame(summary), pd.DataFrame(details)
 
@@ -193,20 +237,29 @@ def to_markdown(summary: pd.DataFrame, details: pd.DataFrame) -> str:
                            row[f"{name}_normalised_ci95_high"])
         return number(mean) if low == high else f"{number(mean)} [{number(low)}, {number(high)}]"
 
+    def power(row, digits=2):
+        observed, width, seeds = row["observed_difference"], row["detectable_difference"], row["seeds_to_decide"]
+        if pd.isna(width):
+            return f"{observed:+.{digits}f} / – (one seed: no spread)"
+        needed = "–" if pd.isna(seeds) else f"> {MAX_SEEDS}" if seeds > MAX_SEEDS else f"{int(seeds)}"
+        return f"{observed:+.{digits}f} / {width:.{digits}f} ({needed})"
+
     lines = ["| claim | source | comparison (left > right) | verdict | decided | games: supported / contradicted / "
-             "inconclusive | seeds per side | across games, left | across games, right |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "inconclusive | seeds per side | across games, left | across games, right | power: observed / "
+             "detectable difference (seeds to decide) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for row in summary.to_dict("records"):
         if row["verdict"] == "not run":
             lines.append(f"| {row['text']} | {row['source']} | {row['comparison']} | not run | {row['note']} "
-                         "| | | | |")
+                         "| | | | | |")
             continue
         counts = " / ".join(str(int(row[f"games_{name}"])) for name in ("supported", "contradicted", "inconclusive"))
         lines.append(f"| {row['text']} | {row['source']} | {row['comparison']} | **{row['verdict']}** | "
                      f"{row['verdict_basis']} | {counts} of {int(row['games'])} | {row['seeds']} | "
-                     f"{side(row, 'left')} | {side(row, 'right')} |")
+                     f"{side(row, 'left')} | {side(row, 'right')} | {power(row)} |")
     lines += ["", "Per game (raw scores, mean [95% t-interval over seeds]; a reference has no interval):", "",
-              "| claim | game | left | right | verdict |", "|---|---|---|---|---|"]
+              "| claim | game | left | right | verdict | power: observed / detectable difference (seeds to decide) |",
+              "|---|---|---|---|---|---|"]
 
     def raw(row, name):
         mean, low, high = row[f"{name}_mean"], row[f"{name}_ci95_low"], row[f"{name}_ci95_high"]
@@ -214,12 +267,18 @@ def to_markdown(summary: pd.DataFrame, details: pd.DataFrame) -> str:
         return text + (f" (n={int(row[f'{name}_seeds'])})" if not pd.isna(row.get(f"{name}_seeds", np.nan)) else "")
 
     for row in details.to_dict("records"):
-        lines.append(f"| {row['claim']} | {row['game']} | {raw(row, 'left')} | {raw(row, 'right')} | {row['verdict']} |")
+        lines.append(f"| {row['claim']} | {row['game']} | {raw(row, 'left')} | {raw(row, 'right')} | {row['verdict']} "
+                     f"| {power(row, digits=1)} |")
     lines += ["", "Verdicts compare 95% intervals: supported when the left side's lies wholly above the right side's, "
               "contradicted when wholly below, inconclusive when they overlap or a side has one seed. Across games: "
               "each side's demonstrator-normalised per-game mean, (score − random)/(demonstrator − random), averaged "
               "over the games both sides ran, with a stratified bootstrap interval (seeds resampled within each game). "
               f"The verdict is the across-game one when every method side has {MIN_BOOTSTRAP_SEEDS} or more seeds per "
               "game; with fewer, a bootstrap interval is far too narrow, and the verdict is the per-game one when "
-              "every game agrees, else inconclusive."]
+              "every game agrees, else inconclusive. Power: the observed difference (left − right; normalised across "
+              "games, raw per game) beside the smallest difference the comparison could call at its seed count given "
+              "the spread it observed (the facing half-widths of the two intervals, added); an inconclusive verdict "
+              "whose observed difference is below that is under-powered. Seeds to decide: roughly how many seeds per "
+              "side would call a difference of the observed size (t-intervals per game, the worst game when every "
+              "game must agree; across games the bootstrap interval scaled as 1/√seeds)."]
     return "\n".join(lines) + "\n"

@@ -11,6 +11,7 @@ localrules:
     learning_curves,
     transition,
     demo_sweep,
+    transfer,
 
 
 rule collect:
@@ -190,12 +191,38 @@ rule demo_sweep:
         " --markdown {output.markdown} --out {output.figure} > {log} 2>&1"
 
 
+# The transfer study: scores and agreement along the pretraining ladder, when a method of the matrix has one.
+rule transfer:
+    input:
+        runs=rules.collect.output.runs,
+        demonstrators=rules.collect.output.demonstrators,
+        random=rules.collect.output.random,
+        ladders=stored([f"{RESULTS}/runs/{g}/{m}/{d}/seed_{s}/pretrain_eval.csv" for g, m, d, s in CELLS
+                        if m in LADDER_METHODS]),
+    output:
+        csv=report(f"{TABLES}/transfer.csv", caption="../report/transfer_table.rst", category="Tables"),
+        rungs=f"{TABLES}/transfer_runs.csv",
+        markdown=f"{TABLES}/transfer.md",
+        figure=report(f"{FIGURES}/transfer.png", caption="../report/transfer.rst", category="Figures"),
+    params:
+        methods=",".join(LADDER_METHODS),
+    conda:
+        SUITE_ENV
+    log:
+        f"{RESULTS}/logs/analysis/transfer.log",
+    shell:
+        "python -m analysis transfer --runs {input.runs} --demonstrators {input.demonstrators} --random {input.random}"
+        " --methods {params.methods} --csv {output.csv} --rungs {output.rungs} --markdown {output.markdown}"
+        " --out {output.figure} > {log} 2>&1"
+
+
 ANALYSIS_OUTPUTS = [
     *rules.scores_table.output,
     *rules.aggregates.output,
     *rules.claims.output,
     *rules.learning_curves.output,
     *(rules.transition.output if PHASED_METHODS else []),
+    *(rules.transfer.output if LADDER_METHODS else []),
     *(rules.demo_sweep.output if len(DEMO_SETS) > 1 and any(USES_DEMOS.values()) else []),
 ]
 

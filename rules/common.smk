@@ -140,6 +140,9 @@ def demo_phase_end(cell):
 # Methods whose demonstrations stop shaping the updates during interaction (soft-Q's N_p) get the transition view.
 PHASED_METHODS = [method for method in METHODS if any(demo_phase_end(RESOLVED[(game, method, SEEDS[0])]) > 0
                                                        for game in GAMES)]
+# Methods evaluated along their pretraining (the transfer study's ladder) get the transfer table and figure.
+LADDER_METHODS = [method for method in METHODS
+                  if values(RESOLVED[(GAMES[0], method, SEEDS[0])]["settings"])["pretrain_eval_updates"]]
 PUBLISHED = config["published_scores"]
 # The analysis code is an input: editing it rebuilds the tables and figures (Snakemake tracks only rule code itself).
 ANALYSIS_CODE = sorted(glob.glob(os.path.join(workflow.basedir, "analysis", "*.py")))

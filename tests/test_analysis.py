@@ -233,3 +233,69 @@ def test_every_figure_and_table_builds_from_the_command_line(tmp_path):
     assert improvement.loc[("dqfd", "pdd_dqn", "final_normalised"), "probability"] == 1.0
     assert "P(dqfd > bc)" in open(out["a.md"]).read()
     assert "**supported**" in open(out["c.md"]).read()
+
+
+def test_power_adds_the_facing_half_widths_and_counts_the_seeds_that_would_decide():
+    # left 10 [8, 12] over right 5 [4, 6]: the lower half of the left and the upper half of the right face each other
+    assert claims.detectable((10.0, 8.0, 12.0), (5.0, 4.0, 6.0)) == (5.0, 2.0 + 1.0)
+    # the other direction: the left's upper half and the right's lower half
+    assert claims.detectable((0.0, -1.0, 1.0), (5.0, 3.0, 8.0)) == (-5.0, 1.0 + 2.0)
+    # standard deviations adding to 2, a difference of 3: t(0.975, n−1)·2/√n falls below 3 first at n = 5
+    # (n = 4: 3.182·2/2 = 3.18; n = 5: 2.776·2/2.236 = 2.48)
+    assert claims.seeds_for_t_intervals(2.0, 3.0) == 5.0
+    assert claims.seeds_for_t_intervals(2.0, -3.0) == 5.0
+    assert np.isnan(claims.seeds_for_t_intervals(2.0, 0.0))
+    assert claims.seeds_for_t_intervals(2.0, 1e-6) == claims.MAX_SEEDS + 1
+
+
+def test_every_ledger_row_states_its_power():
+    runs, episodes = synthetic_runs(seeds=2)
+    summary, details = claims.Ledger(score_runs(runs, episodes, DEMOS, RANDOM, 0.5),
+                                     pd.DataFrame(columns=["game", "method", "published"]), replicates=500).evaluate()
+    pong = details.set_index(["claim", "game"]).loc[("dqfd_beats_pdd_dqn_early", "Pong")]
+    # dqfd initial on Pong: 10 − 10 + ... per seed (final − 12 and final − 8 averaged: final − 10) = 0, 4
+    left, right = np.array([0.0, 4.0]), np.array([-31.0, -29.0])
+    half = stats.t.ppf(0.975, 1) * np.array([left.std(ddof=1), right.std(ddof=1)]) / np.sqrt(2)
+    assert pong["observed_difference"] == pytest.approx(left.mean() - right.mean())
+    assert pong["detectable_difference"] == pytest.approx(half.sum())
+    assert pong["seeds_to_decide"] == claims.seeds_for_t_intervals(left.std(ddof=1) + right.std(ddof=1), 32.0)
+    run = summary.set_index("claim")
+    row = run.loc["dqfd_beats_pdd_dqn_early"]
+    # per-game basis: the game needing the most seeds decides
+    games = details[details["claim"] == "dqfd_beats_pdd_dqn_early"]["seeds_to_decide"]
+    assert row["seeds_to_decide"] == games.max()
+    assert row["observed_difference"] == pytest.approx(row["left_normalised"] - row["right_normalised"])
+    ran = run[run["verdict"] != "not run"]
+    assert ran["detectable_difference"].notna().all()
+    markdown = claims.to_markdown(summary, details)
+    assert "power: observed / detectable difference (seeds to decide)" in markdown
+
+
+def test_transfer_table_reads_the_ladder_and_the_top_rung(tmp_path):
+    from analysis.scores import baselines
+    from analysis.transfer import plot_transfer, rung_rows, to_markdown, transfer_table
+
+    runs = []
+    for seed, (low, top) in enumerate([(-20.0, 4.0), (-18.0, 8.0)]):
+        folder = tmp_path / f"seed_{seed}"
+        folder.mkdir()
+        pd.DataFrame({"update": [100, 100], "episode": [0, 1], "score": [low, low + 2], "length": [9, 9],
+                      "ended_by": "terminal", "expert_agreement": [0.2, 0.4],
+                      "demo_agreement": [0.9, 0.9]}).to_csv(folder / "pretrain_eval.csv", index=False)
+        pd.DataFrame({"episode": [0], "score": [top], "length": [9], "ended_by": "terminal",
+                      "expert_agreement": [0.8]}).to_csv(folder / "eval.csv", index=False)
+        runs.append({"game": "Pong", "method": "bc", "seed": seed, "run_dir": str(folder), "agent_steps": 0,
+                     "pretrain_updates": 200, "eval_demo_agreement": 0.95})
+    rungs = rung_rows(pd.DataFrame(runs))
+    assert rungs[["seed", "update", "episodes"]].values.tolist() == [[0, 100, 2], [0, 200, 1], [1, 100, 2],
+                                                                     [1, 200, 1]]
+    assert rungs["score"].tolist() == [-19.0, 4.0, -17.0, 8.0]
+    table = transfer_table(rungs, baselines(DEMOS, RANDOM)).set_index("update")
+    assert table.loc[100, "score"] == -18.0 and table.loc[200, "score"] == 6.0
+    assert table.loc[100, "expert_agreement"] == pytest.approx(0.3) and table.loc[200, "demo_agreement"] == 0.95
+    half = stats.t.ppf(0.975, 1) * np.std([-19.0, -17.0], ddof=1) / np.sqrt(2)
+    assert table.loc[100, "score_ci95_high"] == pytest.approx(-18.0 + half)
+    assert table.loc[200, "score_normalised"] == pytest.approx((6.0 + 20.0) / SPAN["Pong"])
+    assert "| Pong | bc | 200 | 2 |" in to_markdown(table.reset_index())
+    plot_transfer(rungs, table.reset_index(), ["dqfd", "bc"], tmp_path / "transfer.png")
+    assert (tmp_path / "transfer.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

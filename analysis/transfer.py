@@ -1,0 +1,126 @@
+"""The transfer study: how far pretraining on demonstrations carries over to the agent's own play, against the number
+of pretraining updates.
+
+A run evaluated along its pretraining ladder (`pretrain_eval_updates`) has one row per rung and evaluation episode in
+`pretrain_eval.csv`; a run that never interacts is evaluated once more at the end of pretraining (`eval.csv`), its
+top rung. At each rung three things are measured: the raw score of the agent's own games, its agreement with the
+scripted demonstrator on the states the agent reaches itself, and its agreement on the demonstration states. The gap
+between the two agreements is the covariate shift: what the network learnt of the demonstrations that does not hold
+on its own trajectories.
+
+Per game, method and rung the table gives the mean over seeds of each run's mean, with a 95% t-interval over seeds,
+and the score normalised by the game's demonstrator and random play, as every other table of the suite.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .stats import mean_ci
+
+MEASURES = ("score", "expert_agreement", "demo_agreement")
+
+
+def rung_rows(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per run and rung: the means over that rung's evaluation episodes."""
+    rows = []
+    for run in runs.to_dict("records"):
+        folder = Path(run["run_dir"])
+        ladder = folder / "pretrain_eval.csv"
+        episodes = pd.read_csv(ladder) if ladder.is_file() else pd.DataFrame(columns=["update", *MEASURES])
+        if int(run["agent_steps"]) == 0:  # its final evaluation is the top rung
+            top = pd.read_csv(folder / "eval.csv").assign(update=int(run["pretrain_updates"]),
+                                                          demo_agreement=run.get("eval_demo_agreement", np.nan))
+            episodes = pd.concat([episodes, top], ignore_index=True)
+        for update, rung in episodes.groupby("update"):
+            rows.append({"game": run["game"], "method": run["method"], "seed": int(run["seed"]),
+                         "update": int(update), "episodes": len(rung),
+                         **{measure: float(rung[measure].astype(float).mean()) for measure in MEASURES}})
+    return pd.DataFrame(rows, columns=["game", "method", "seed", "update", "episodes", *MEASURES])
+
+
+def transfer_table(rungs: pd.DataFrame, baselines: pd.DataFrame) -> pd.DataFrame:
+    """Per game, method and rung: each measure's mean over seeds with its 95% t-interval, and the normalised score."""
+    rows = []
+    for (game, method, update), group in rungs.groupby(["game", "method", "update"], sort=True):
+        row = {"game": game, "method": method, "update": update, "seeds": len(group),
+               "episodes": int(group["episodes"].sum())}
+        for measure in MEASURES:
+            mean, low, high = mean_ci(group[measure])
+            row.update({measure: mean, f"{measure}_ci95_low": low, f"{measure}_ci95_high": high})
+        demo, random = (baselines.loc[game, name] if game in baselines.index else np.nan
+                        for name in ("demonstrator_mean", "random_mean"))
+        span = demo - random
+        row.update(score_normalised=(row["score"] - random) / span if span else np.nan,
+                   demonstrator_mean=demo, random_mean=random)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def to_markdown(table: pd.DataFrame) -> str:
+    def estimate(row, measure, scale=1.0, digits=1):
+        mean, low, high = (row[measure] * scale, row[f"{measure}_ci95_low"] * scale,
+                           row[f"{measure}_ci95_high"] * scale)
+        if pd.isna(mean):
+            return "–"
+        return f"{mean:.{digits}f}" if pd.isna(low) else f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+    lines = ["| game | method | pretraining updates | seeds | score | normalised | agreement on own states, % | "
+             "agreement on demo states, % |", "|---|---|---|---|---|---|---|---|"]
+    for row in table.to_dict("records"):
+        lines.append(f"| {row['game']} | {row['method']} | {row['update']:,} | {row['seeds']} | "
+                     f"{estimate(row, 'score')} | {row['score_normalised']:.2f} | "
+                     f"{estimate(row, 'expert_agreement', 100, 0)} | {estimate(row, 'demo_agreement', 100, 0)} |")
+    lines += ["", "Mean over seeds of each run's mean over its evaluation episodes at that rung, with a 95% t-interval "
+              "over seeds. Normalised: (score − random) / (demonstrator mean − random). Agreement: the share of steps "
+              "on which the greedy action is the scripted demonstrator's, on the states the agent reaches itself "
+              "(own) and on the demonstration states (demo)."]
+    return "\n".join(lines) + "\n"
+
+
+def plot_transfer(rungs: pd.DataFrame, table: pd.DataFrame, methods: list[str], out) -> None:
+    """One column per game: the score above, the two agreements below, against pretraining updates (log scale).
+    Each seed is drawn thin and the mean over seeds thick, since with a few seeds an interval band says less than
+    the seeds themselves; methods differ in colour and in marker, so lines that coincide stay apart."""
+    from .style import method_colours, plt, save, theme
+
+    theme()
+    games = sorted(table["game"].unique()) if len(table) else []
+    colours, markers = method_colours(methods), dict(zip(methods, "osD^vP*Xph"))
+    figure, axes = plt.subplots(2, max(len(games), 1), figsize=(3.4 * max(len(games), 1), 6.2), squeeze=False,
+                                sharex=True)
+    for column, game in enumerate(games):
+        top, bottom = axes[0, column], axes[1, column]
+        for method in methods:
+            mine = table[(table["game"] == game) & (table["method"] == method)]
+            if mine.empty:
+                continue
+            style = {"color": colours[method], "marker": markers[method]}
+            for _, seed in rungs[(rungs["game"] == game) & (rungs["method"] == method)].groupby("seed"):
+                top.plot(seed["update"], seed["score"], color=colours[method], alpha=0.3, linewidth=0.8)
+            top.plot(mine["update"], mine["score"], linewidth=2, markersize=5, label=method, **style)
+            bottom.plot(mine["update"], 100 * mine["expert_agreement"], linewidth=2, markersize=5,
+                        label=f"{method}, own states", **style)
+            bottom.plot(mine["update"], 100 * mine["demo_agreement"], linewidth=1.2, linestyle=":", markersize=4,
+                        markerfacecolor="white", label=f"{method}, demo states", **style)
+        baseline = table[table["game"] == game].iloc[0]
+        top.axhline(baseline["demonstrator_mean"], color="black", linestyle="--", linewidth=1, label="demonstrator")
+        top.axhline(baseline["random_mean"], color="grey", linestyle="-.", linewidth=1, label="random play")
+        top.set_title(game)
+        bottom.set_ylim(0, 100)
+        bottom.set_xscale("log")
+        bottom.set_xlabel("pretraining updates")
+        if column == 0:
+            top.set_ylabel("evaluation score")
+            bottom.set_ylabel("agreement with demonstrator, %")
+    if games:
+        for row in (0, 1):
+            handles, labels = axes[row, 0].get_legend_handles_labels()
+            axes[row, -1].legend(handles, labels, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8,
+                                 frameon=False)
+    else:
+        axes[0, 0].text(0.5, 0.5, "no run with a pretraining ladder", ha="center", va="center")
+    figure.tight_layout()
+    save(figure, out)
