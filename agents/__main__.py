@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -12,17 +13,105 @@ from .errors import ConfigError, DemoFileError, NonFiniteError
 
 
 def _profile(args) -> dict:
-    profile = {}
-    if args.profile:
-        profile = yaml.safe_load(Path(args.profile).read_text()) or {}
+    profile = _profile_file(Path(args.profile)) if args.profile else {}
     if args.profile_json:
-        for key, value in json.loads(args.profile_json).items():
+        example = """'{"settings": {"gamma": 0.99}}'"""
+        try:
+            overrides = json.loads(args.profile_json)
+        except json.JSONDecodeError as error:
+            raise ConfigError(f"--profile-json is not valid JSON ({error.msg} at column {error.colno}); "
+                              f"pass an object such as {example}") from None
+        if not isinstance(overrides, dict):
+            raise ConfigError(f"--profile-json holds a {type(overrides).__name__}; pass an object such as {example}")
+        for key, value in overrides.items():
             # Mappings (settings, method_settings, ...) merge key by key, so --profile-json can adjust a profile.
             if isinstance(value, dict) and isinstance(profile.get(key), dict):
                 profile[key] = {**profile[key], **value}
             else:
                 profile[key] = value
     return profile
+
+
+def _profile_file(path: Path) -> dict:
+    if not path.is_file():
+        raise ConfigError(f"profile {path} {'is a folder' if path.is_dir() else 'does not exist'}; pass a workflow "
+                          "config file (YAML) such as config/config.yaml")
+    try:
+        text = path.read_text()
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"profile {path} is not a text file ({error.reason} at byte {error.start}); pass a "
+                          "workflow config file (YAML) such as config/config.yaml") from None
+    except OSError as error:
+        raise ConfigError(f"profile {path} cannot be read ({error.strerror}); make it readable") from None
+    try:
+        profile = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        opened = error.context_mark  # where the construct the problem cuts short began, when that is elsewhere
+        within = (f" ({error.context} from line {opened.line + 1})"
+                  if error.context and opened and opened.line != mark.line else "")
+        raise ConfigError(f"profile {path} is not valid YAML at line {mark.line + 1}, column {mark.column + 1}: "
+                          f"{error.problem or error.context}{within}; fix the file there") from None
+    except yaml.YAMLError as error:  # characters YAML does not allow; its message names their position
+        reason = " ".join(str(error).split())
+        raise ConfigError(f"profile {path} is not valid YAML ({reason}); fix the file there") from None
+    if profile is None:  # an empty file
+        return {}
+    if not isinstance(profile, dict):
+        raise ConfigError(f"profile {path} holds a {type(profile).__name__} at its top level; a profile maps config "
+                          "keys (protocol, settings, ...) to values, as config/config.yaml does")
+    return profile
+
+
+# Arguments that count something: none of them makes sense below 1.
+COUNTS = {"episodes": "the number of episodes", "stride": "the k of every k-th row",
+          "scale": "the window's size as a multiple of the screen", "threads": "the number of CPU threads"}
+
+
+def check_arguments(args) -> None:
+    """Refuse arguments no command can use, before anything is computed or written."""
+    for name, meaning in COUNTS.items():
+        value = getattr(args, name, None)
+        if value is not None and value < 1:
+            raise ConfigError(f"--{name} {value}: {meaning} must be 1 or more")
+    if getattr(args, "seed", 0) < 0:
+        raise ConfigError(f"--seed {args.seed}: a seed must be a non-negative integer")
+    fps = getattr(args, "fps", None)
+    if fps is not None and not 0 < fps < math.inf:
+        raise ConfigError(f"--fps {fps}: give the agent steps per second as a number above 0")
+    minutes = getattr(args, "checkpoint_every_min", 0.0)
+    if not 0 <= minutes < math.inf:
+        raise ConfigError(f"--checkpoint-every-min {minutes}: give the minutes between checkpoints as a number, "
+                          "0 or more")
+    if getattr(args, "game", None) is not None and args.command != "train":  # train checks it with its config
+        from .envs import known_games
+
+        if args.game not in known_games():
+            raise ConfigError(f"unknown game {args.game!r}; use an ALE name such as Pong or Breakout "
+                              "(python -m agents games lists them)")
+    if args.command == "train":
+        check_device(args.device)
+
+
+def check_device(name: str) -> None:
+    """A device this machine has, named as torch names it; `auto` always is one."""
+    if name == "auto":
+        return
+    import torch
+
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        device = None
+    if device is None or device.type not in ("cpu", "cuda"):
+        raise ConfigError(f"--device {name!r} is not a device this suite runs on; use auto (CUDA when present), "
+                          "cpu or cuda[:N]")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"--device {name}: CUDA is not available on this machine (torch finds no CUDA GPU); "
+                          "use --device cpu or auto")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ConfigError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA device(s), "
+                          f"cuda:0 to cuda:{torch.cuda.device_count() - 1}")
 
 
 def make_demos(args, protocol: dict, out: str, stats: str):
@@ -53,61 +142,66 @@ def make_demos(args, protocol: dict, out: str, stats: str):
     return import_dataset(args.dataset, args.game, protocol, out, stats, args.root)
 
 
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m agents", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
     commands.add_parser("games", help="list the ALE games that can be named in config")
 
+    game_help = "ALE game name, such as Pong (python -m agents games lists them)"
     demos = commands.add_parser("demos", help="record demonstrations of a scripted demonstrator")
-    demos.add_argument("--game", required=True)
-    demos.add_argument("--episodes", type=int, required=True)
-    demos.add_argument("--seed", type=int, default=0)
+    demos.add_argument("--game", required=True, help=game_help)
+    demos.add_argument("--episodes", type=int, required=True, help="episodes to record (or to take with --from)")
+    demos.add_argument("--seed", type=int, default=0, help="seed of the environment and of the action noise")
     demos.add_argument("--epsilon", type=float, default=0.0,
                        help="probability of replacing each demonstrator action by a random one (demo quality)")
     demos.add_argument("--from", dest="source_file",
                        help="take the first --episodes episodes of this demo file instead of recording")
 
     record = commands.add_parser("record", help="play the game yourself with the keyboard; saves a demo file")
-    record.add_argument("--game", required=True)
-    record.add_argument("--episodes", type=int, default=1)
-    record.add_argument("--seed", type=int, default=0)
+    record.add_argument("--game", required=True, help=game_help)
+    record.add_argument("--episodes", type=int, default=1, help="episodes to play; Escape ends the session earlier")
+    record.add_argument("--seed", type=int, default=0, help="seed of the environment (its random no-op starts)")
     record.add_argument("--player", default="anonymous", help="recorded as the demonstrator human:PLAYER")
     record.add_argument("--fps", type=float, help="agent steps per second; default: the console's real speed")
     record.add_argument("--scale", type=int, default=3, help="window size as a multiple of 160×210")
 
     head = commands.add_parser("import-atari-head", help="convert one Atari-HEAD trial (table + frames)")
-    head.add_argument("--game", required=True)
+    head.add_argument("--game", required=True, help=game_help)
     head.add_argument("--table", required=True, help="the trial's .txt table")
     head.add_argument("--frames", required=True, help="the trial's .tar.bz2 of PNG frames")
     head.add_argument("--stride", type=int, default=1, help="keep every k-th row, summing rewards in between")
 
     minari_in = commands.add_parser("import-minari", help="convert a local Minari dataset")
-    minari_in.add_argument("--game", required=True)
+    minari_in.add_argument("--game", required=True, help=game_help)
     minari_in.add_argument("--dataset", required=True, help="Minari dataset id")
 
     minari_out = commands.add_parser("export-minari", help="write a demo file as a Minari dataset")
-    minari_out.add_argument("--game", required=True)
+    minari_out.add_argument("--game", required=True, help=game_help)
     minari_out.add_argument("--demos", required=True, help="demo file (.npz)")
     minari_out.add_argument("--dataset", required=True, help="Minari dataset id to create")
     for sub in (minari_in, minari_out):
         sub.add_argument("--root", help="Minari's dataset folder (default: MINARI_DATASETS_PATH or Minari's own)")
     for sub in (demos, record, head, minari_in):
-        sub.add_argument("--out", required=sub is not record, help="demo file to write (.npz)")
+        default = "; default: demos/human/GAME.npz" if sub is record else ""
+        sub.add_argument("--out", required=sub is not record, help=f"demo file to write (.npz){default}")
         sub.add_argument("--stats", help="per-episode score table (.csv); default: beside --out")
 
     random = commands.add_parser("random", help="score uniformly random play, the floor for a demonstrator")
-    random.add_argument("--game", required=True)
-    random.add_argument("--episodes", type=int, default=10)
-    random.add_argument("--seed", type=int, default=0)
-    random.add_argument("--out", help="per-episode scores (.csv)")
+    random.add_argument("--game", required=True, help=game_help)
+    random.add_argument("--episodes", type=int, default=10, help="episodes to play")
+    random.add_argument("--seed", type=int, default=0, help="seed of the environment and of the random actions")
+    random.add_argument("--out", help="per-episode scores (.csv); default: only print the summary")
 
     train = commands.add_parser("train", help="run one cell of the matrix: game × method × seed → run folder")
-    train.add_argument("--game", required=True)
-    train.add_argument("--method", required=True)
-    train.add_argument("--seed", type=int, required=True)
+    train.add_argument("--game", required=True, help=game_help)
+    train.add_argument("--method", required=True,
+                       help="method name, such as dqfd, pdd_dqn or bc (config/methods.yaml and the profile's "
+                            "method_definitions define them)")
+    train.add_argument("--seed", type=int, required=True,
+                       help="seed of the network, the replay and the environment (a non-negative integer)")
     train.add_argument("--demos", help="demonstration file, for methods that use demonstrations")
-    train.add_argument("--out", required=True, help="run folder")
+    train.add_argument("--out", required=True, help="run folder to write (or to resume)")
     train.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     train.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda[:N]")
     train.add_argument("--checkpoint-dir", help="where checkpoints go; default: RUN_FOLDER/checkpoints")
@@ -116,9 +210,13 @@ def main(argv=None) -> int:
     for sub in (demos, record, head, minari_in, minari_out, random, train):
         sub.add_argument("--profile", help="workflow config file (YAML) whose settings apply")
         sub.add_argument("--profile-json", help="the same as a JSON string (the workflow passes this)")
+    return parser
 
-    args = parser.parse_args(argv)
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
     try:
+        check_arguments(args)
         if args.command == "games":
             from .envs import known_games
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+import ale_py
 import numpy as np
 import pandas as pd
 
@@ -195,7 +196,9 @@ def save(demos: Demonstrations, path: str | Path) -> None:
 
 
 def load(path: str | Path, game: str, protocol: dict) -> Demonstrations:
-    """Load and check a demonstration file against the run that wants it; every problem is one clear line."""
+    """Load a demonstration file and check all of it against the run that wants it: every array's type, shape and
+    values, the metadata's keys and types, and the agreement between the two. A file that passes holds nothing the
+    replay or the analysis could misread; every problem is one clear line."""
     path = Path(path)
     if not path.is_file():
         raise DemoFileError(f"demo file {path} does not exist; record it with "
@@ -215,10 +218,18 @@ def load(path: str | Path, game: str, protocol: dict) -> Demonstrations:
         reason = "not an .npz archive" if type(error) is ValueError else f"{type(error).__name__}: {error}"
         raise DemoFileError(f"demo file {path} is corrupt or truncated ({reason}); "
                             "delete it and record it again") from None
+
+    def invalid(problem: str) -> DemoFileError:
+        return DemoFileError(f"demo file {path} is invalid: {problem}; record it again (`python -m agents demos "
+                             f"--game {game} --out {path}`) or fix the program that wrote it")
+
+    if not isinstance(metadata, dict):
+        raise invalid(f"its metadata is {_json_kind(metadata)}, not an object")
     if metadata.get("format") != FORMAT or metadata.get("format_version") != FORMAT_VERSION:
         raise DemoFileError(f"demo file {path} has format {metadata.get('format')!r} version "
                             f"{metadata.get('format_version')!r}; this suite reads {FORMAT!r} version "
                             f"{FORMAT_VERSION}: record it again")
+    _check_metadata(metadata, invalid)
     if metadata["game"] != game:
         raise DemoFileError(f"demo file {path} holds {metadata['game']} demonstrations, not {game}; "
                             "point the run at the right game's file")
@@ -228,31 +239,124 @@ def load(path: str | Path, game: str, protocol: dict) -> Demonstrations:
     if differences:
         raise DemoFileError(f"demo file {path} was recorded under other environment settings: "
                             f"{'; '.join(differences)}; record demos under the run's protocol")
-    demos = Demonstrations(metadata=metadata, **arrays)
-    _check_consistency(demos, path, protocol)
-    return demos
+    _check_arrays(arrays, protocol["screen_size"], invalid)
+    _check_values(arrays, game, action_count(game, protocol), invalid)
+    _check_episodes(arrays, metadata["episodes"], invalid)
+    return Demonstrations(metadata=metadata, **arrays)
 
 
-def _check_consistency(demos: Demonstrations, path: Path, protocol: dict) -> None:
-    size = len(demos.frames)
-    screen = protocol["screen_size"]
-    problems = []
-    if any(len(getattr(demos, name)) != size for name in ARRAYS):
-        problems.append("arrays of different lengths")
-    if demos.frames.shape[1:] != (screen, screen):
-        problems.append(f"frames of shape {demos.frames.shape[1:]}, expected {(screen, screen)}")
-    ends = np.flatnonzero(~demos.has_action)
+def action_count(game: str, protocol: dict) -> int:
+    """How many actions the run's agent chooses from: the ALE's full set, or the game's own minimal set."""
+    if protocol["full_action_space"]:
+        return len(ale_py.Action.__members__)
+    env = make_env(game, protocol, seed=0)
+    count = int(env.action_space.n)
+    env.close()
+    return count
+
+
+# The metadata keys every demo file carries (see `describe` and `assemble`), and the JSON types their values have.
+NUMBER = (int, float)
+METADATA_TYPES = {"game": str, "env": dict, "source": str, "demonstrator": str, "epsilon": NUMBER, "episodes": list}
+EPISODE_TYPES = {"episode": int, "score": NUMBER, "length": int, "ended_by": str}
+ENDINGS = ("terminal", "time_limit")
+TYPE_NAMES = {str: "a string", dict: "an object", list: "a list", int: "an integer", NUMBER: "a number"}
+
+
+def _json_kind(value) -> str:
+    kinds = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list",
+             dict: "an object", type(None): "null"}
+    return kinds.get(type(value), type(value).__name__)
+
+
+def _check_types(record: dict, types: dict, where: str, invalid) -> None:
+    missing = [key for key in types if key not in record]
+    if missing:
+        raise invalid(f"{where} lacks {', '.join(missing)}")
+    for key, wanted in types.items():
+        value = record[key]
+        if isinstance(value, bool) or not isinstance(value, wanted):  # JSON's true/false are no numbers here
+            raise invalid(f"{where}'s {key!r} is {_json_kind(value)} ({json.dumps(value)[:40]}), "
+                          f"not {TYPE_NAMES[wanted]}")
+
+
+def _check_metadata(metadata: dict, invalid) -> None:
+    _check_types(metadata, METADATA_TYPES, "the metadata", invalid)
+    if not 0.0 <= metadata["epsilon"] <= 1.0:
+        raise invalid(f"the metadata's epsilon={metadata['epsilon']} is not a probability")
+    for index, episode in enumerate(metadata["episodes"]):
+        where = f"the metadata's episode {index}"
+        if not isinstance(episode, dict):
+            raise invalid(f"{where} is {_json_kind(episode)}, not an object")
+        _check_types(episode, EPISODE_TYPES, where, invalid)
+        if episode["ended_by"] not in ENDINGS:
+            raise invalid(f"{where} ended_by={episode['ended_by']!r} is not one of {', '.join(ENDINGS)}")
+
+
+def _check_arrays(arrays: dict, screen: int, invalid) -> None:
+    """Types and shapes: uint8 frames of the protocol's screen, one entry per frame in every other array."""
+    frames = arrays["frames"]
+    if frames.dtype != np.uint8:
+        numeric = frames.size and frames.dtype.kind in "iuf"
+        seen = f" with values in [{frames.min():g}, {frames.max():g}]" if numeric else ""
+        raise invalid(f"frames are {frames.dtype}{seen}; they must be uint8 grey levels 0-255, as the suite's "
+                      "preprocessing gives them")
+    if frames.ndim != 3 or frames.shape[1:] != (screen, screen):
+        raise invalid(f"frames have shape {frames.shape}; this protocol's frames are (count, {screen}, {screen})")
+    kinds = {"actions": ("iu", "integer action ids"), "rewards": ("iuf", "real numbers"),
+             "terminals": ("b", "booleans"), "has_action": ("b", "booleans"),
+             "episode_step": ("iu", "integer step counters")}
+    for name, (accepted, meaning) in kinds.items():
+        array = arrays[name]
+        if array.dtype.kind not in accepted:
+            raise invalid(f"{name} has dtype {array.dtype}; it must hold {meaning}")
+        if array.ndim != 1:
+            raise invalid(f"{name} has shape {array.shape}; it must hold one value per frame")
+    lengths = {name: len(array) for name, array in arrays.items()}
+    if len(set(lengths.values())) > 1:
+        raise invalid(f"arrays of different lengths ({', '.join(f'{name} {n}' for name, n in lengths.items())}); "
+                      "every array holds one entry per frame")
+
+
+def _check_values(arrays: dict, game: str, num_actions: int, invalid) -> None:
+    actions, rewards = arrays["actions"], arrays["rewards"]
+    if actions.size and (actions.min() < 0 or actions.max() >= num_actions):
+        raise invalid(f"actions hold ids from {actions.min()} to {actions.max()}; {game} under this protocol has "
+                      f"{num_actions} actions, ids 0 to {num_actions - 1}")
+    with np.errstate(over="ignore"):  # the replay stores rewards as float32: a larger value becomes infinite there
+        non_finite = ~np.isfinite(rewards.astype(np.float32))
+    if non_finite.any():
+        raise invalid(f"rewards at {non_finite.sum()} of {len(rewards)} frames are NaN or infinite (as float32), "
+                      f"the first at frame {np.argmax(non_finite)}")
+
+
+def _check_episodes(arrays: dict, episodes: list[dict], invalid) -> None:
+    """The episode layout of `assemble`, and the metadata's episode table agreeing with it."""
+    size, has_action = len(arrays["frames"]), arrays["has_action"]
+    ends = np.flatnonzero(~has_action)
     if size == 0 or len(ends) == 0 or ends[-1] != size - 1:
-        problems.append("no complete episode (every episode must end with a frame that has no action)")
-    elif len(ends) != len(demos.metadata["episodes"]):
-        problems.append(f"{len(ends)} episodes in the arrays but {len(demos.metadata['episodes'])} in the metadata")
-    else:
-        starts = np.concatenate([[0], ends[:-1] + 1])
-        expected_step = np.arange(size) - np.repeat(starts, ends - starts + 1)
-        if not np.array_equal(expected_step, demos.episode_step):
-            problems.append("episode step counters do not match the episode boundaries")
-    num_actions = 18 if protocol["full_action_space"] else None
-    if num_actions is not None and size and int(demos.actions.max()) >= num_actions:
-        problems.append(f"action ids up to {int(demos.actions.max())} in an {num_actions}-action set")
-    if problems:
-        raise DemoFileError(f"demo file {path} is inconsistent: {'; '.join(problems)}; record it again")
+        raise invalid("no complete episode (every episode ends with a frame that has no action)")
+    if len(ends) != len(episodes):
+        raise invalid(f"{len(ends)} episodes in the arrays but {len(episodes)} in the metadata")
+    starts = np.concatenate([[0], ends[:-1] + 1])
+    expected_step = np.arange(size) - np.repeat(starts, ends - starts + 1)
+    if not np.array_equal(expected_step, arrays["episode_step"]):
+        raise invalid("episode step counters do not match the episode boundaries")
+    last_actions = ends[ends > starts] - 1
+    elsewhere = arrays["terminals"].copy()
+    elsewhere[last_actions] = False
+    if elsewhere.any():
+        raise invalid(f"a terminal at frame {np.argmax(elsewhere)}, which is not an episode's last action")
+    scores = np.add.reduceat(np.where(has_action, arrays["rewards"], 0.0).astype(np.float64), starts)
+    for index, (start, end, score, episode) in enumerate(zip(starts, ends, scores, episodes)):
+        length = int(end - start)
+        if episode["length"] != length:
+            raise invalid(f"episode {index} has {length} actions but the metadata says {episode['length']}")
+        # scores are summed in float64 when recorded, the rewards stored as float32
+        if not np.isclose(episode["score"], score, rtol=1e-4, atol=1e-3):
+            raise invalid(f"episode {index}'s rewards sum to {score:g} but the metadata's score is "
+                          f"{episode['score']:g}")
+        terminated = length > 0 and bool(arrays["terminals"][end - 1])
+        if length and (episode["ended_by"] == "terminal") != terminated:  # an episode without actions shows no end
+            raise invalid(f"episode {index} ends {'with' if terminated else 'without'} a terminal but the metadata "
+                          f"says it ended by {episode['ended_by']}")

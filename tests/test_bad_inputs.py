@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import yaml
 
-from agents.__main__ import main
+from agents.__main__ import build_parser, main
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLE = ROOT / "docs/bad_inputs.md"
@@ -28,7 +28,8 @@ def settings(**values):
 
 
 # (bad input, how it is given, command-line arguments after `python -m agents`, profile, fragment of the message)
-# DEMO stands for a valid Pong demo file of the test protocol; other file placeholders are made by `demo_variant`.
+# A profile of None passes no --profile-json. DEMO stands for a valid Pong demo file of the test protocol; the other
+# upper-case arguments are the files the `demo_files` fixture makes.
 CLI_CASES = [
     ("unknown game", "--game Pongg", ["train", "--game", "Pongg", "--method", "pdd_dqn"], SHORT, "unknown game"),
     ("unknown method", "--method dqnn", ["train", "--game", "Pong", "--method", "dqnn"], SHORT, "unknown method"),
@@ -66,6 +67,57 @@ CLI_CASES = [
      ["demos", "--game", "Pong", "--episodes", "1", "--epsilon", "1.5"], SHORT, "is not a probability"),
     ("no demonstrator for the game", "demos --game Seaquest",
      ["demos", "--game", "Seaquest", "--episodes", "1"], SHORT, "no demonstrator for 'Seaquest'"),
+    ("demo frames that are not grey levels", "--demos with float32 frames in [0, 1]",
+     ["train", "--game", "Pong", "--method", "dqfd", "--demos", "FLOAT_FRAMES"], SHORT,
+     "frames are float32 with values in [0"),
+    ("demo action outside the action set", "--demos with an action of -1",
+     ["train", "--game", "Pong", "--method", "dqfd", "--demos", "NEGATIVE_ACTION"], SHORT,
+     "actions hold ids from -1 to"),
+    ("demo reward that is not finite", "--demos with a NaN reward",
+     ["train", "--game", "Pong", "--method", "dqfd", "--demos", "NAN_REWARD"], SHORT, "NaN or infinite"),
+    ("demo flags that are not booleans", "--demos with an integer has_action array",
+     ["train", "--game", "Pong", "--method", "dqfd", "--demos", "INTEGER_HAS_ACTION"], SHORT,
+     "has_action has dtype int64"),
+    ("demo metadata that is not an object", "--demos whose metadata is a JSON list",
+     ["train", "--game", "Pong", "--method", "dqfd", "--demos", "METADATA_LIST"], SHORT, "its metadata is a list"),
+    ("demo metadata of the wrong type", "--demos whose metadata has env: \"dqfd2018\"",
+     ["train", "--game", "Pong", "--method", "dqfd", "--demos", "METADATA_ENV_NAME"], SHORT, "'env' is a string"),
+    ("demo metadata without its keys", "--demos whose metadata lacks game and demonstrator",
+     ["train", "--game", "Pong", "--method", "dqfd", "--demos", "METADATA_WITHOUT_KEYS"], SHORT,
+     "the metadata lacks game, demonstrator"),
+    ("profile that does not exist", "--profile missing.yaml",
+     ["train", "--game", "Pong", "--method", "pdd_dqn", "--profile", "MISSING_YAML"], None, "does not exist"),
+    ("profile that is not valid YAML", "--profile with a line indented too far",
+     ["train", "--game", "Pong", "--method", "pdd_dqn", "--profile", "INVALID_YAML"], None,
+     "is not valid YAML at line 4"),
+    ("profile that is a list", "--profile whose top level is a list",
+     ["train", "--game", "Pong", "--method", "pdd_dqn", "--profile", "LIST_YAML"], None,
+     "holds a list at its top level"),
+    ("--profile-json that is not JSON", "--profile-json '{settings: {}}'",
+     ["train", "--game", "Pong", "--method", "pdd_dqn", "--profile-json", "{settings: {}}"], None,
+     "--profile-json is not valid JSON"),
+    ("--profile-json that is not an object", "--profile-json '[\"Pong\"]'",
+     ["random", "--game", "Pong", "--profile-json", '["Pong"]'], None, "--profile-json holds a list"),
+    ("no episodes to record", "demos --episodes 0", ["demos", "--game", "Pong", "--episodes", "0"], SHORT,
+     "--episodes 0: the number of episodes must be 1 or more"),
+    ("no episodes to take from a file", "demos --episodes 0 --from FILE",
+     ["demos", "--game", "Pong", "--episodes", "0", "--from", "DEMO"], SHORT, "--episodes 0"),
+    ("no episodes of random play", "random --episodes 0", ["random", "--game", "Pong", "--episodes", "0"], SHORT,
+     "--episodes 0"),
+    ("no episodes to play by hand", "record --episodes 0", ["record", "--game", "Pong", "--episodes", "0"], SHORT,
+     "--episodes 0"),
+    ("Atari-HEAD stride below 1", "import-atari-head --stride 0",
+     ["import-atari-head", "--game", "Pong", "--table", "trial.txt", "--frames", "trial.tar.bz2", "--stride", "0"],
+     SHORT, "--stride 0: the k of every k-th row must be 1 or more"),
+    ("negative seed", "random --seed -1", ["random", "--game", "Pong", "--seed", "-1"], SHORT,
+     "a seed must be a non-negative integer"),
+    ("unknown game for random play", "random --game Pongg", ["random", "--game", "Pongg"], SHORT, "unknown game"),
+    ("no CPU threads", "train --threads 0", ["train", "--game", "Pong", "--method", "pdd_dqn", "--threads", "0"],
+     SHORT, "--threads 0: the number of CPU threads must be 1 or more"),
+    ("CUDA on a machine without it", "train --device cuda",
+     ["train", "--game", "Pong", "--method", "pdd_dqn", "--device", "cuda"], SHORT, "CUDA is not available"),
+    ("unknown device", "train --device gpu", ["train", "--game", "Pong", "--method", "pdd_dqn", "--device", "gpu"],
+     SHORT, "is not a device this suite runs on"),
 ]
 
 # (bad input, the workflow config overlay laid over config/tiny.yaml, fragment of the message)
@@ -79,26 +131,80 @@ WORKFLOW_CASES = [
 ]
 
 
+def with_value(name, index, value, dtype):
+    """A change to a demo file's arrays: `name` as `dtype`, with `value` at `index`."""
+    def change(contents):
+        contents[name] = contents[name].astype(dtype)
+        contents[name][index] = value
+    return change
+
+
+def without(*keys):
+    """A change to a demo file's metadata: `keys` removed."""
+    def change(contents):
+        for key in keys:
+            del contents["metadata"][key]
+    return change
+
+
+# A demo file wrong in one way each: the change made to a valid file's arrays and metadata (under "metadata").
+DEMO_VARIANTS = {
+    "FLOAT_FRAMES": lambda contents: contents.update(frames=contents["frames"].astype(np.float32) / 255),
+    "NEGATIVE_ACTION": with_value("actions", 0, -1, np.int64),
+    "NAN_REWARD": with_value("rewards", 0, np.nan, np.float32),
+    "INTEGER_HAS_ACTION": lambda contents: contents.update(has_action=contents["has_action"].astype(np.int64)),
+    "METADATA_LIST": lambda contents: contents.update(metadata=["Pong"]),
+    "METADATA_ENV_NAME": lambda contents: contents["metadata"].update(env="dqfd2018"),
+    "METADATA_WITHOUT_KEYS": without("game", "demonstrator"),
+}
+
+
+def demo_variant(source, target, change):
+    with np.load(source) as archive:
+        contents = {name: archive[name] for name in archive.files}
+    contents["metadata"] = json.loads(contents["metadata"].tobytes().decode())
+    change(contents)
+    contents["metadata"] = np.frombuffer(json.dumps(contents["metadata"]).encode(), dtype=np.uint8)
+    np.savez_compressed(target, **contents)
+
+
 @pytest.fixture(scope="module")
 def demo_files(pong_demo_file, tmp_path_factory):
+    """The files the cases name, by placeholder: bad demo files and profiles (MISSING ones are not made)."""
     folder = tmp_path_factory.mktemp("bad_demos")
     data = pong_demo_file.read_bytes()
     (folder / "corrupt.npz").write_bytes(np.random.default_rng(0).bytes(len(data)))
     (folder / "truncated.npz").write_bytes(data[: len(data) // 2])
-    return {"DEMO": str(pong_demo_file), "CORRUPT": str(folder / "corrupt.npz"),
-            "TRUNCATED": str(folder / "truncated.npz"), "MISSING": str(folder / "missing.npz")}
+    files = {"DEMO": pong_demo_file, "CORRUPT": folder / "corrupt.npz", "TRUNCATED": folder / "truncated.npz",
+             "MISSING": folder / "missing.npz", "MISSING_YAML": folder / "missing.yaml",
+             "INVALID_YAML": folder / "invalid.yaml", "LIST_YAML": folder / "list.yaml"}
+    files["INVALID_YAML"].write_text("protocol: dqfd2018\nsettings:\n  gamma: 0.99\n    learning_rate: 1e-4\n")
+    files["LIST_YAML"].write_text("- Pong\n- Breakout\n")
+    for placeholder, change in DEMO_VARIANTS.items():
+        files[placeholder] = folder / f"{placeholder.lower()}.npz"
+        demo_variant(pong_demo_file, files[placeholder], change)
+    return {placeholder: str(path) for placeholder, path in files.items()}
+
+
+@pytest.fixture
+def no_cuda(monkeypatch):
+    """The cases as on a machine without CUDA, wherever they run, so the table is the same everywhere."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
 
 
 def cli_message(arguments, profile, demo_files, tmp_path, capsys):
     arguments = [demo_files.get(arg, arg) for arg in arguments]
-    out = ["--out", str(tmp_path / "out.npz")] if arguments[0] == "demos" else ["--out", str(tmp_path / "run")]
-    seed = ["--seed", "0"]
-    code = main([*arguments, *seed, *out, "--profile-json", json.dumps(profile)])
+    out = {"train": "run", "random": "scores.csv"}.get(arguments[0], "out.npz")
+    seeded = arguments[0] in ("demos", "record", "random", "train") and "--seed" not in arguments
+    profile_json = [] if profile is None else ["--profile-json", json.dumps(profile)]
+    code = main([*arguments, *(["--seed", "0"] if seeded else []), "--out", str(tmp_path / out), *profile_json])
     captured = capsys.readouterr()
     assert code == 2, captured.err
     lines = [line for line in captured.err.splitlines() if line.startswith("error:")]
     assert len(lines) == 1, captured.err
-    assert not (tmp_path / "run").exists(), "nothing may be written before the input is accepted"
+    assert not any(tmp_path.iterdir()), "nothing may be written before the input is accepted"
     return lines[0].removeprefix("error: ")
 
 
@@ -116,9 +222,19 @@ def workflow_message(overlay, tmp_path):
 
 
 @pytest.mark.parametrize("case", CLI_CASES, ids=[case[0] for case in CLI_CASES])
-def test_command_line_refusals(case, demo_files, tmp_path, capsys):
+def test_command_line_refusals(case, demo_files, no_cuda, tmp_path, capsys):
     _, _, arguments, profile, fragment = case
     assert fragment in cli_message(arguments, profile, demo_files, tmp_path, capsys)
+
+
+def test_help_describes_every_argument(capsys):
+    subcommands = next(action for action in build_parser()._actions if action.dest == "command")
+    for name, parser in subcommands.choices.items():
+        undescribed = [action.option_strings[0] for action in parser._actions if not action.help]
+        assert not undescribed, f"python -m agents {name} --help leaves {undescribed} undescribed"
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    assert "torch CPU threads" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("case", WORKFLOW_CASES, ids=[case[0] for case in WORKFLOW_CASES])
@@ -127,12 +243,12 @@ def test_workflow_refusals(case, tmp_path):
     assert fragment in workflow_message(overlay, tmp_path)
 
 
-def test_the_documented_table_is_what_the_cases_print(demo_files, tmp_path, capsys):
+def test_the_documented_table_is_what_the_cases_print(demo_files, no_cuda, tmp_path, capsys):
     rows = []
     for what, given, arguments, profile, _ in CLI_CASES:
         message = cli_message(arguments, profile, demo_files, tmp_path, capsys)
-        for placeholder, path in demo_files.items():  # machine-specific paths out of the table
-            message = message.replace(path, f"{placeholder.lower()}.npz")
+        for path in demo_files.values():  # machine-specific paths out of the table
+            message = message.replace(path, Path(path).name)
         rows.append((what, f"`python -m agents {arguments[0]}`: {given}", message))
     for what, overlay, fragment in WORKFLOW_CASES:
         output = workflow_message(overlay, tmp_path)

@@ -119,7 +119,90 @@ def test_inconsistent_episode_boundaries(pong_demo_file, short_protocol, tmp_pat
             setattr(d, name, getattr(d, name)[:-1])
 
     path = _rewrite(pong_demo_file, tmp_path / "short.npz", short_protocol, cut_last_frame)
-    assert "inconsistent" in refusal(path, short_protocol)
+    assert "no complete episode" in refusal(path, short_protocol)
+
+
+def _replace(name, make):
+    """A change to a loaded file: array `name` becomes make(array)."""
+    return lambda d: setattr(d, name, make(getattr(d, name)))
+
+
+def _with_value(dtype, index, value):
+    def make(array):
+        array = array.astype(dtype)
+        array[index] = value
+        return array
+    return make
+
+
+def _first_episode(change):
+    return lambda d: change(d.metadata["episodes"][0])
+
+
+def _terminal_inside_first_episode(d):
+    d.terminals[3] = True
+
+
+# (what is wrong, the change to a valid file, fragment of the refusal)
+INVALID_FILES = [
+    ("frames scaled to [0, 1]", _replace("frames", lambda a: a.astype(np.float32) / 255),
+     "frames are float32 with values in [0.2"),
+    ("frames of another screen size", _replace("frames", lambda a: a[:, :80]), "frames have shape"),
+    ("negative action", _replace("actions", _with_value(np.int64, 0, -1)), "actions hold ids from -1 to"),
+    ("action outside the action set", _replace("actions", _with_value(np.int64, 0, 18)), "18 actions, ids 0 to 17"),
+    ("actions as floats", _replace("actions", lambda a: a.astype(float)), "actions has dtype float64"),
+    ("NaN reward", _replace("rewards", _with_value(np.float32, 5, np.nan)), "rewards at 1 of"),
+    ("infinite reward", _replace("rewards", _with_value(np.float32, 5, -np.inf)), "the first at frame 5"),
+    ("reward beyond float32", _replace("rewards", _with_value(np.float64, 5, 1e39)), "NaN or infinite"),
+    ("rewards as text", _replace("rewards", lambda a: a.astype(str)), "rewards has dtype <U"),
+    ("has_action as integers", _replace("has_action", lambda a: a.astype(np.int64)), "has_action has dtype int64"),
+    ("terminals as integers", _replace("terminals", lambda a: a.astype(np.uint8)), "terminals has dtype uint8"),
+    ("episode steps as floats", _replace("episode_step", lambda a: a.astype(float)), "episode_step has dtype float64"),
+    ("rewards of two columns", _replace("rewards", lambda a: np.stack([a, a], axis=1)), "rewards has shape"),
+    ("an array shorter than the others", _replace("rewards", lambda a: a[:-1]), "arrays of different lengths"),
+    ("episode steps off by one", _replace("episode_step", lambda a: a + 1), "step counters do not match"),
+    ("a terminal inside an episode", _terminal_inside_first_episode, "a terminal at frame 3"),
+    ("metadata that is a list", lambda d: setattr(d, "metadata", ["Pong"]), "its metadata is a list, not an object"),
+    ("metadata without its demonstrator", lambda d: d.metadata.pop("demonstrator"), "the metadata lacks demonstrator"),
+    ("metadata without its game", lambda d: d.metadata.pop("game"), "the metadata lacks game"),
+    ("environment settings as a name", lambda d: d.metadata.update(env="dqfd2018"),
+     "the metadata's 'env' is a string (\"dqfd2018\"), not an object"),
+    ("epsilon as a boolean", lambda d: d.metadata.update(epsilon=True), "'epsilon' is a boolean"),
+    ("epsilon above 1", lambda d: d.metadata.update(epsilon=2), "epsilon=2 is not a probability"),
+    ("episode table as a count", lambda d: d.metadata.update(episodes=2), "'episodes' is an integer (2), not a list"),
+    ("episode record as a number", lambda d: d.metadata["episodes"].__setitem__(0, 5),
+     "the metadata's episode 0 is an integer, not an object"),
+    ("episode record without its score", _first_episode(lambda e: e.pop("score")), "episode 0 lacks score"),
+    ("episode length as text", _first_episode(lambda e: e.update(length="90")), "'length' is a string"),
+    ("unknown episode ending", _first_episode(lambda e: e.update(ended_by="quit")), "is not one of terminal"),
+    ("episode missing from the table", lambda d: d.metadata["episodes"].pop(), "2 episodes in the arrays but 1"),
+    ("wrong episode length", _first_episode(lambda e: e.update(length=e["length"] + 1)), "but the metadata says"),
+    ("wrong episode score", _first_episode(lambda e: e.update(score=e["score"] + 1)), "rewards sum to"),
+    ("ending that the terminals contradict", _first_episode(lambda e: e.update(ended_by="terminal")),
+     "episode 0 ends without a terminal but the metadata says it ended by terminal"),
+]
+
+
+@pytest.mark.parametrize("case", INVALID_FILES, ids=[case[0] for case in INVALID_FILES])
+def test_every_array_and_metadata_field_is_checked(case, pong_demo_file, short_protocol, tmp_path):
+    _, change, fragment = case
+    path = _rewrite(pong_demo_file, tmp_path / "bad.npz", short_protocol, change)
+    message = refusal(path, short_protocol)
+    assert fragment in message and str(path) in message and "record it again" in message
+
+
+def test_other_integer_and_float_widths_load(pong_demo_file, short_protocol, tmp_path):
+    def widen(d):
+        d.actions, d.rewards, d.episode_step = (d.actions.astype(np.int64), d.rewards.astype(np.float64),
+                                                d.episode_step.astype(np.int64))
+
+    loaded = demos.load(_rewrite(pong_demo_file, tmp_path / "wide.npz", short_protocol, widen), "Pong", short_protocol)
+    assert loaded.actions.dtype == np.int64
+
+
+def test_the_action_count_comes_from_the_protocol(short_protocol):
+    assert demos.action_count("Pong", short_protocol) == 18
+    assert demos.action_count("Pong", dict(short_protocol, full_action_space=False)) == 6
 
 
 def test_metadata_is_plain_json(pong_demo_file):
