@@ -67,6 +67,11 @@ def parser() -> argparse.ArgumentParser:
         transfer.add_argument(f"--{name}", required=True)
     transfer.add_argument("--methods", required=True, help="comma-separated, in colour order")
 
+    publish = commands.add_parser("publish", help="copy a results folder's run records, tables and figures into a "
+                                                  "reference folder (reference/<profile>), without weights")
+    publish.add_argument("--results", required=True, help="the working results folder, e.g. results/default")
+    publish.add_argument("--reference", required=True, help="the reference folder, e.g. reference/default")
+
     for name, text in (("curves", "learning curves, one panel per game"),
                        ("transition", "scores around the end of the demonstration phase (N_p)")):
         curves = commands.add_parser(name, help=text)
@@ -165,6 +170,12 @@ def main(argv=None) -> int:
         write_csv(args.csv, table)
         write_text(args.markdown, to_markdown(table))
         plot_transfer(rungs, table, methods, args.out)
+    elif args.command == "publish":
+        from .publish import publish
+
+        copied = publish(args.results, args.reference)
+        runs = sum(path.name == "summary.json" for path in copied)
+        print(f"{len(copied)} files of {runs} complete runs and their tables and figures → {args.reference}")
     elif args.command in ("curves", "transition"):
         from .curves import plot_learning_curves, plot_transition
         from .scores import per_game

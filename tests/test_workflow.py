@@ -1,4 +1,5 @@
-"""The tiny profile end to end through Snakemake, in a temporary copy of the repository."""
+"""The tiny profile end to end through Snakemake, in a temporary clone of the repository: committed files included,
+as a new user gets them, so committed outputs that would satisfy the workflow's targets cannot hide missing runs."""
 import json
 import re
 import shutil
@@ -9,6 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+
+from agents.config import resolve
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.workflow
@@ -28,24 +31,65 @@ def planned_jobs(output):
             if rule != "total"}
 
 
+def git(*args, cwd=ROOT):
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout
+
+
 def copy_workflow(workdir):
-    workdir.mkdir(parents=True, exist_ok=True)
-    for name in ("Snakefile", "rules", "config", "envs", "profiles", "report"):
-        source = ROOT / name
-        (shutil.copytree if source.is_dir() else shutil.copy)(source, workdir / name)
+    """A `git clone` of this repository with the working tree's uncommitted changes laid over it (edited, added and
+    deleted files that git does not ignore), so a change is tested before it is committed, and ignored outputs of
+    this checkout (results/, .snakemake/) never reach the copy."""
+    if not (ROOT / ".git").exists():
+        pytest.skip("the workflow tests clone the repository; this is not a git checkout")
+    git("clone", "--quiet", str(ROOT), str(workdir))
+    for path in git("ls-files", "--modified", "--others", "--exclude-standard", "-z").split("\0"):
+        if not path:
+            continue
+        source, target = ROOT / path, workdir / path
+        if source.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+        else:
+            target.unlink(missing_ok=True)
+    for path in git("ls-files", "--deleted", "-z").split("\0"):
+        if path:
+            (workdir / path).unlink(missing_ok=True)
     return workdir
+
+
+def changed_files(workdir):
+    """What `git status` reports in the clone: the uncommitted changes laid over it, plus whatever a run wrote."""
+    return git("status", "--porcelain", "--untracked-files=all", cwd=workdir)
 
 
 @pytest.fixture(scope="module")
 def workflow(tmp_path_factory):
-    workdir = copy_workflow(tmp_path_factory.mktemp("workflow"))
+    workdir = copy_workflow(tmp_path_factory.mktemp("workflow") / "clone")
+    before = changed_files(workdir)
     snakemake(workdir)
+    assert changed_files(workdir) == before, "the tiny profile wrote into files that git tracks or does not ignore"
     return workdir
+
+
+def test_a_fresh_clone_plans_every_cell_of_the_default_matrix(tmp_path):
+    """Nothing committed stands in for a run: the default profile's dry run trains every cell."""
+    workdir = copy_workflow(tmp_path / "clone")
+    config = yaml.safe_load((workdir / "config/config.yaml").read_text())
+    result = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", "--dry-run"], cwd=workdir,
+                            capture_output=True, text=True, timeout=300)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    demo_sets = sum(len(entry.get("epsilon", [0])) * len(entry["episodes"]) for entry in config["demos"]["sets"])
+    uses_demos = {method: resolve(config["games"][0], method, 0, config)["settings"]["use_demos"]["value"]
+                  for method in config["methods"]}
+    cells = len(config["games"]) * len(config["seeds"]) * sum(
+        demo_sets if uses_demos[method] else 1 for method in config["methods"])
+    assert planned_jobs(output)["train"] == cells, output[-3000:]
 
 
 def test_every_expected_output_exists_and_is_well_formed(workflow):
     config = yaml.safe_load((workflow / "config/tiny.yaml").read_text())
-    results = workflow / "results"
+    results = workflow / config["results_dir"]
     sets = ["scripted_eps0_ep1", "scripted_eps0p5_ep1"]  # the tiny profile's two demo qualities
     cells = [(game, method, demos, seed) for game in config["games"] for method in config["methods"]
              for demos in (sets if method != "pdd_dqn" else ["none"]) for seed in config["seeds"]]
@@ -99,7 +143,7 @@ def test_the_report_holds_every_figure_and_table_with_a_caption(workflow):
 
 
 def test_figures_rebuild_from_stored_runs_without_training_and_list_missing_runs(workflow, tmp_path):
-    results = workflow / "results"
+    results = workflow / "results/tiny"
     summary = results / "runs/Pong/bc/scripted_eps0_ep1/seed_0/summary.json"
     summary.rename(tmp_path / "summary.json")
     try:
@@ -114,6 +158,28 @@ def test_figures_rebuild_from_stored_runs_without_training_and_list_missing_runs
         (tmp_path / "summary.json").rename(summary)
     snakemake(workflow, "--cores", "2", "figures")
     assert "All 10 cells" in (results / "tables/missing_runs.md").read_text()
+
+
+def test_reference_results_rebuild_from_their_records_alone(workflow):
+    """A profile's reference: its run records, tables and figures copied into reference/<profile> (no weights), and
+    every table rebuilt from those records by `snakemake figures` as the README says."""
+    subprocess.run([sys.executable, "-m", "analysis", "publish", "--results", "results/tiny", "--reference",
+                    "reference/tiny"], cwd=workflow, check=True, capture_output=True)
+    reference = workflow / "reference/tiny"
+    published = sorted(path.relative_to(reference).as_posix() for path in reference.rglob("*") if path.is_file())
+    assert not [path for path in published if path.endswith((".pt", ".npz"))]
+    assert "runs/Pong/dqfd/scripted_eps0_ep1/seed_0/provenance.json" in published
+    assert "demos/Pong/scripted_eps0_ep1.stats.csv" in published and "tables/claims.md" in published
+    ignored = subprocess.run(["git", "check-ignore", *published], cwd=workflow, capture_output=True, text=True)
+    assert ignored.returncode == 1, f"git ignores published files: {ignored.stdout}"
+    for table in ("runs.csv", "run_scores.csv", "claims.csv", "scores.md"):
+        (reference / "tables" / table).unlink()
+    output = snakemake(workflow, "--cores", "2", "figures", "--config", "results_dir=reference/tiny")
+    assert not {"train", "demos", "random_play"} & set(planned_jobs(output)), output
+    for table in ("run_scores.csv", "claims.csv", "scores.md"):
+        assert (reference / "tables" / table).read_text() == (workflow / "results/tiny/tables" / table).read_text()
+    runs = pd.read_csv(reference / "tables/runs.csv")
+    assert runs["run_dir"].str.startswith("reference/tiny/runs/").all()
 
 
 def test_a_second_run_has_nothing_to_do(workflow):
@@ -162,7 +228,7 @@ def test_keep_going_finishes_the_rest_and_reports_the_failed_cells(workflow, tmp
     }))
     output = snakemake(workflow, "--configfile", "config/tiny.yaml", str(overlay), "--keep-going",
                        expect_success=False)
-    results = workflow / "results"
+    results = workflow / "results/tiny"
     for game in ("Pong", "Breakout"):
         assert (results / f"runs/{game}/pdd_dqn_short/none/seed_0/summary.json").is_file(), output
         assert not (results / f"runs/{game}/pdd_dqn_unstable/none/seed_0/summary.json").exists()

@@ -1,0 +1,31 @@
+"""Reference results: a profile's run records and analysis outputs copied from its working results folder into
+`reference/<profile>/`, which git tracks. What is copied is what rebuilds and audits every table: each complete run's
+records (not its weights or checkpoints), the demo sets' per-episode scores, random play's scores, and the tables and
+figures. `snakemake figures --configfile config/<profile>.yaml --config results_dir=reference/<profile>` then rebuilds
+the tables and figures from the records alone.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from agents.io import atomic_write
+
+RUN_RECORDS = ("summary.json", "progress.csv", "eval.csv", "pretrain_eval.csv", "config.yaml", "provenance.json")
+
+
+def records(results: Path) -> list[Path]:
+    """The files of a results folder that belong to its reference, relative to it."""
+    found = []
+    for summary in sorted(results.glob("runs/*/*/*/seed_*/summary.json")):  # written last: the run is complete
+        found += [path for name in RUN_RECORDS if (path := summary.parent / name).is_file()]
+    for pattern in ("demos/*/*.stats.csv", "baselines/*.csv", "tables/*", "figures/*"):
+        found += sorted(path for path in results.glob(pattern) if path.is_file())
+    return [path.relative_to(results) for path in found]
+
+
+def publish(results: str | Path, reference: str | Path) -> list[Path]:
+    results, reference = Path(results), Path(reference)
+    copied = records(results)
+    for path in copied:
+        atomic_write(reference / path, lambda stream, source=results / path: stream.write(source.read_bytes()))
+    return copied
