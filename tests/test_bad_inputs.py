@@ -237,6 +237,20 @@ def test_help_describes_every_argument(capsys):
     assert "torch CPU threads" in capsys.readouterr().out
 
 
+def test_a_cuda_device_this_machine_lacks(monkeypatch):
+    import torch
+
+    from agents.__main__ import check_device
+    from agents.errors import ConfigError
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    check_device("cuda")
+    check_device("cuda:1")
+    with pytest.raises(ConfigError, match="has 2 CUDA device"):
+        check_device("cuda:2")
+
+
 @pytest.mark.parametrize("case", WORKFLOW_CASES, ids=[case[0] for case in WORKFLOW_CASES])
 def test_workflow_refusals(case, tmp_path):
     _, overlay, fragment = case
