@@ -1,8 +1,18 @@
 """Resolve one run's settings: package defaults < profile-wide settings < method definition < profile per-method
-settings. Every value keeps its origin, and every name, type and range is checked here, before any compute."""
+settings. Every value keeps its origin.
+
+Every setting and protocol knob is declared once, in agents/defaults.yaml: its type, range or choices, one line of
+meaning, and its default with its origin. Each check here is derived from those declarations, so a setting added there
+is checked like the others; the rules that tie settings together are below (RULES). A bad value is refused here,
+before any compute, with one line that names it and the fix.
+"""
 from __future__ import annotations
 
 import copy
+import functools
+import math
+import re
+from collections.abc import Callable
 from importlib import resources
 from numbers import Real
 
@@ -10,26 +20,130 @@ import yaml
 
 from .errors import ConfigError
 
-# Ranges that a value must satisfy; anything outside is refused with the allowed range in the message.
-RANGES = {
-    "gamma": (0.0, 1.0), "priority_alpha": (0.0, 1.0), "priority_beta0": (0.0, 1.0),
-    "epsilon_start": (0.0, 1.0), "epsilon_final": (0.0, 1.0), "eval_epsilon": (0.0, 1.0),
-    "repeat_action_probability": (0.0, 1.0), "demo_share": (0.0, 0.99),
-}
-POSITIVE = {"entropy_temperature", "learning_rate_final", "n_step", "batch_size", "learning_rate", "adam_eps",
-            "target_update_period", "update_period",
-            "eval_episodes", "pretrain_eval_episodes", "frame_skip", "screen_size", "frame_stack", "max_episode_frames", "grad_clip_norm"}
-NON_NEGATIVE = {"lambda_n_step", "lambda_supervised", "lambda_l2", "margin", "priority_eps_agent",
-                "priority_eps_demo", "replay_capacity", "learning_starts", "pretrain_updates", "agent_steps",
-                "epsilon_decay_steps", "noop_max", "soft_q_pretrain_steps", "learning_rate_decay_steps"}
-CHOICES = {"td_loss": ("huber", "mse"), "supervised_loss": ("margin", "cross_entropy"),
-           "demo_loss": ("none", "cross_entropy", "decoupled"), "exploration": ("epsilon_greedy", "softmax"),
-           "priority_td_error": ("one_step", "n_step"),
-           "reward_transform": ("signed_log", "clip", "none")}
+TYPES = ("bool", "int", "float", "str", "list of int")
+SPEC_KEYS = {"type", "range", "choices", "meaning"}  # and, for a setting, its default: value and origin
+INTERVAL = re.compile(r"^([\[(])\s*([^\s,]+)\s*,\s*([^\s,]+)\s*([\])])$")  # [0, 1], (0, inf), [1, inf)
+DECLARATIONS = "agents/defaults.yaml"
+
+
+@functools.cache
+def _declarations() -> dict:
+    """agents/defaults.yaml, read and checked once per process."""
+    return check_declarations(yaml.safe_load(resources.files("agents").joinpath("defaults.yaml").read_text()))
+
+
+def check_declarations(declared: dict) -> dict:
+    """`declared` if every declaration is complete and every default satisfies its own declaration."""
+    knobs = declared["protocol_knobs"]
+    for key, spec in knobs.items():
+        _check_declaration(f"protocol knob {key!r}", spec, SPEC_KEYS)
+    for name, protocol in declared["protocols"].items():
+        if set(protocol) != set(knobs):
+            raise ConfigError(f"protocol {name!r} in {DECLARATIONS} gives values to {', '.join(sorted(protocol))}; "
+                              f"give exactly the declared knobs, {', '.join(sorted(knobs))}")
+        for key, entry in protocol.items():
+            _checked(key, entry["value"], knobs[key], f"protocol {name!r} of {DECLARATIONS}")
+    for key, spec in declared["settings"].items():
+        _check_declaration(f"setting {key!r}", spec, SPEC_KEYS | {"value", "origin"})
+        if "value" not in spec or "origin" not in spec:
+            raise ConfigError(f"setting {key!r} in {DECLARATIONS} has no default; declare its value and origin")
+        _checked(key, spec["value"], spec, DECLARATIONS)
+    return declared
 
 
 def defaults() -> dict:
-    return yaml.safe_load(resources.files("agents").joinpath("defaults.yaml").read_text())
+    """The package's declarations: protocol knobs, protocols, settings (each with its default) and methods."""
+    return copy.deepcopy(_declarations())
+
+
+def _check_declaration(what: str, spec, allowed: set[str]) -> None:
+    """A declaration a check can be derived from: a known type, a meaning, a range only for numbers, choices only
+    for text."""
+    where = f"{what} in {DECLARATIONS}"
+    kind = spec.get("type") if isinstance(spec, dict) else None
+    if kind not in TYPES:
+        declared = "no type" if kind is None else f"type {kind!r}"
+        raise ConfigError(f"{where} declares {declared}; declare its type, one of {', '.join(TYPES)}")
+    if set(spec) - allowed:
+        raise ConfigError(f"{where} has unknown keys {', '.join(sorted(set(spec) - allowed))}; it may have "
+                          f"{', '.join(sorted(allowed))}")
+    if not isinstance(spec.get("meaning"), str) or not spec["meaning"].strip():
+        raise ConfigError(f"{where} has no meaning; add one line that says what it does (meaning: ...)")
+    if "range" in spec:
+        if spec["type"] not in ("int", "float", "list of int"):
+            raise ConfigError(f"{where} is a {spec['type']} and cannot have a range; remove it")
+        _interval(spec["range"], where)
+    if "choices" in spec and (spec["type"] != "str" or not spec["choices"]
+                              or not all(isinstance(choice, str) for choice in spec["choices"])):
+        raise ConfigError(f"{where}: choices must be a non-empty list of text, for a setting of type str")
+
+
+def _interval(text, where: str) -> tuple[float, bool, float, bool]:
+    """The bounds of an interval and whether each is included: [0, 1) → (0, True, 1, False)."""
+    match = INTERVAL.match(str(text))
+    try:
+        low, high = float(match[2]), float(match[3])
+    except (TypeError, ValueError):  # not an interval, or bounds that are not numbers
+        low = high = math.nan
+    if not low <= high:
+        raise ConfigError(f"{where} declares range {text!r}; write an interval such as \"[0, 1]\", \"(0, inf)\" "
+                          "or \"[1, inf)\"")
+    return low, match[1] == "[", high, match[4] == "]"
+
+
+def _bound_text(text: str) -> str:
+    """A range as the messages state it: [0, 1] → 'in [0, 1]', (0, inf) → '> 0', [1, inf) → '>= 1'."""
+    low, low_closed, high, high_closed = _interval(text, "")
+    if math.isinf(low) and math.isinf(high):
+        return ""
+    if math.isinf(high):
+        return f"{'>=' if low_closed else '>'} {INTERVAL.match(text)[2]}"
+    if math.isinf(low):
+        return f"{'<=' if high_closed else '<'} {INTERVAL.match(text)[3]}"
+    return f"in {text}"
+
+
+def _checked(key: str, value, spec: dict, where: str):
+    """`value` if it satisfies its declaration (a whole float becomes an int where an int is declared); otherwise a
+    ConfigError that says what is wrong and what would be accepted."""
+    kind, bounds = spec["type"], spec.get("range")
+    if kind == "list of int":
+        if not isinstance(value, list):
+            raise ConfigError(f"{key}={value!r} in {where} must be a list of whole numbers, such as [500, 1000]")
+        element = {"type": "int", "range": bounds} if bounds else {"type": "int"}
+        return [_checked(f"{key}[{index}]", item, element, where) for index, item in enumerate(value)]
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}={value!r} in {where} must be true or false")
+        return value
+    if kind == "str":
+        if spec.get("choices") and value not in spec["choices"]:
+            raise ConfigError(f"{key}={value!r} in {where} is not one of {', '.join(spec['choices'])}")
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}={value!r} in {where} must be text")
+        return value
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise ConfigError(f"{key}={value!r} in {where} must be a number{_yaml_text_hint(value)}")
+    need = _bound_text(bounds) if bounds else ""
+    # NaN compares false with every bound, so finiteness is checked first and on its own.
+    if not math.isfinite(value):
+        raise ConfigError(f"{key}={value!r} in {where} must be a finite number{' ' + need if need else ''}")
+    if kind == "int":
+        if not float(value).is_integer():
+            raise ConfigError(f"{key}={value!r} in {where} must be a whole number")
+        value = int(value)
+    if bounds:
+        low, low_closed, high, high_closed = _interval(bounds, where)
+        if not ((low <= value if low_closed else low < value) and (value <= high if high_closed else value < high)):
+            raise ConfigError(f"{key}={value!r} in {where} must be {need}")
+    return value
+
+
+def _yaml_text_hint(value) -> str:
+    """YAML reads 1e-4 (no dot before the exponent) as text, not a number: say so where that is what happened."""
+    if isinstance(value, str) and re.fullmatch(r"[+-]?\d+[eE][+-]?\d+", value):
+        return f"; YAML reads {value} as text, write it as {re.sub(r'[eE]', '.0e', value, count=1)}"
+    return ""
 
 
 def _entry(value, origin: str) -> dict:
@@ -40,46 +154,177 @@ def _entry(value, origin: str) -> dict:
     return {"value": value, "origin": origin}
 
 
-def _apply(base: dict, overrides: dict | None, where: str) -> None:
-    for key, value in (overrides or {}).items():
+def _apply(base: dict, overrides, where: str, declared: dict) -> None:
+    if overrides is None:
+        return
+    if not isinstance(overrides, dict):
+        raise ConfigError(f"{where} is a {type(overrides).__name__}; give a mapping of names to values, "
+                          "such as {gamma: 0.99}")
+    for key, value in overrides.items():
         if key not in base:
             raise ConfigError(f"unknown setting {key!r} in {where}; known settings: {', '.join(sorted(base))}")
-        base[key] = _entry(value, f"override: {where}")
-        _check(key, base[key]["value"], where)
+        entry = _entry(value, f"override: {where}")
+        entry["value"] = _checked(key, entry["value"], declared[key], where)
+        base[key] = entry
 
 
-def _check(key: str, value, where: str) -> None:
-    if key in CHOICES and value not in CHOICES[key]:
-        raise ConfigError(f"{key}={value!r} in {where} is not one of {', '.join(CHOICES[key])}")
-    numeric = isinstance(value, Real) and not isinstance(value, bool)
-    if key in RANGES or key in POSITIVE or key in NON_NEGATIVE:
-        if not numeric:
-            raise ConfigError(f"{key}={value!r} in {where} must be a number")
-        low, high = RANGES.get(key, (None, None))
-        if key in RANGES and not low <= value <= high:
-            raise ConfigError(f"{key}={value} in {where} must lie in [{low}, {high}]")
-        if key in POSITIVE and value <= 0:
-            raise ConfigError(f"{key}={value} in {where} must be > 0")
-        if key in NON_NEGATIVE and value < 0:
-            raise ConfigError(f"{key}={value} in {where} must be >= 0")
+@functools.cache
+def smallest_screen() -> int:
+    """The smallest screen_size the Q-network accepts, from its layers: walking the torso back from one output pixel,
+    a convolution needs (out − 1)·stride + dilation·(kernel − 1) + 1 − 2·padding input pixels."""
+    from torch import nn
+
+    from .network import QNetwork
+
+    size = 1
+    for layer in reversed(QNetwork(num_actions=1).torso):
+        if isinstance(layer, nn.Conv2d):
+            size = ((size - 1) * layer.stride[0] + layer.dilation[0] * (layer.kernel_size[0] - 1) + 1
+                    - 2 * layer.padding[0])
+    return size
 
 
-def _check_types(resolved: dict, reference: dict, where: str) -> None:
-    for key, entry in resolved.items():
-        want, got = reference[key]["value"], entry["value"]
-        if isinstance(want, bool) != isinstance(got, bool) or (
-            isinstance(want, (int, float)) and not isinstance(got, (int, float))
-        ) or (isinstance(want, str) and not isinstance(got, str)):
-            raise ConfigError(f"{key}={got!r} in {where} should be a {type(want).__name__} like {want!r}")
-        if isinstance(want, int) and not isinstance(want, bool) and isinstance(got, float):
-            if not got.is_integer():
-                raise ConfigError(f"{key}={got!r} in {where} must be a whole number")
-            entry["value"] = int(got)
+# Rules across settings, checked on every resolved cell. A check gets the cell's settings and protocol values, the
+# method and its algorithm, and returns what is wrong and the fix, or None.
+RULES: list[tuple[str, Callable]] = []
+
+
+def _rule(statement: str):
+    """Registers a rule; `statement` is how docs/settings.md states it ({smallest_screen} is filled in there)."""
+    def register(check):
+        RULES.append((statement, check))
+        return check
+
+    return register
+
+
+def rule_statements() -> list[str]:
+    return [statement.format(smallest_screen=smallest_screen()) for statement, _ in RULES]
+
+
+@_rule("screen_size is at least {smallest_screen}, the smallest frame the Q-network's convolutions reduce to a "
+       "feature (computed from agents/network.py)")
+def _screen_fits_the_network(s, p, method, algorithm):
+    if p["screen_size"] < smallest_screen():
+        return (f"screen_size={p['screen_size']} is smaller than the {smallest_screen()} pixels the Q-network's "
+                f"convolutions need (agents/network.py); set screen_size to at least {smallest_screen()} under "
+                "protocol_overrides")
+
+
+@_rule("a run updates its network: pretrain_updates > 0, or an update step (a multiple of update_period) from "
+       "learning_starts on comes before agent_steps")
+def _makes_updates(s, p, method, algorithm):
+    if s["pretrain_updates"] > 0:
+        return None
+    if s["agent_steps"] == 0:
+        return f"method {method!r} has neither pretrain_updates nor agent_steps; set one above 0"
+    first = -(-s["learning_starts"] // s["update_period"]) * s["update_period"]
+    if first >= s["agent_steps"]:
+        return (f"method {method!r} never updates its network: pretrain_updates is 0 and its first update would come "
+                f"at agent step {first} (learning_starts={s['learning_starts']}, update_period={s['update_period']}), "
+                f"not before agent_steps={s['agent_steps']}; lower learning_starts or raise agent_steps")
+
+
+@_rule("pretraining needs demonstrations: use_demos when pretrain_updates > 0")
+def _pretraining_has_demos(s, p, method, algorithm):
+    if s["pretrain_updates"] > 0 and not s["use_demos"]:
+        return f"method {method!r} pretrains without demonstrations; set use_demos or pretrain_updates: 0"
+
+
+@_rule("demo_share > 0 and demos_overwritable need use_demos")
+def _demo_mixing_has_demos(s, p, method, algorithm):
+    if (s["demo_share"] > 0 or s["demos_overwritable"]) and not s["use_demos"]:
+        return (f"method {method!r} sets demo_share or demos_overwritable without demonstrations; "
+                "set use_demos: true")
+
+
+@_rule("overwritable demonstrations become agent data: with demos_overwritable, pretrain_updates = 0 and "
+       "demo_share = 0")
+def _overwritable_demos_are_agent_data(s, p, method, algorithm):
+    if s["demos_overwritable"] and (s["pretrain_updates"] > 0 or s["demo_share"] > 0):
+        return (f"method {method!r} has overwritable demonstrations, which cannot be pretrained on or mixed at a "
+                "fixed share (they become agent data); set pretrain_updates: 0 and demo_share: 0")
+
+
+@_rule("soft-Q methods: a demo_loss other than none exactly when use_demos")
+def _soft_q_demo_loss(s, p, method, algorithm):
+    if algorithm == "soft_q" and (s["demo_loss"] != "none") != s["use_demos"]:
+        return (f"method {method!r}: demo_loss={s['demo_loss']!r} with use_demos={s['use_demos']}; a demonstration "
+                "loss needs demonstrations and the reverse")
+
+
+@_rule("behaviour cloning needs demonstrations: use_demos for the bc algorithm")
+def _bc_has_demos(s, p, method, algorithm):
+    if algorithm == "bc" and not s["use_demos"]:
+        return f"method {method!r} is behaviour cloning without demonstrations; set use_demos: true"
+
+
+@_rule("pretrain_eval_updates increase, each at most pretrain_updates")
+def _pretrain_ladder(s, p, method, algorithm):
+    ladder, pretrain = s["pretrain_eval_updates"], s["pretrain_updates"]
+    if not all(low < high for low, high in zip([0] + ladder, ladder + [pretrain + 1])):
+        return (f"pretrain_eval_updates={ladder!r} of method {method!r} must be a list of increasing update counts "
+                f"between 1 and pretrain_updates={pretrain}")
+
+
+@_rule("a run that interacts keeps its transitions: replay_capacity > 0 when agent_steps > 0")
+def _replay_holds_the_interaction(s, p, method, algorithm):
+    if s["agent_steps"] > 0 and s["replay_capacity"] == 0:
+        return (f"method {method!r} interacts for agent_steps={s['agent_steps']} but replay_capacity=0 keeps none of "
+                "its transitions; raise replay_capacity, or set agent_steps: 0 for a run that never interacts")
+
+
+@_rule("a batch fits in the replay: batch_size <= replay_capacity when agent_steps > 0")
+def _batch_fits_the_replay(s, p, method, algorithm):
+    if s["agent_steps"] > 0 and s["batch_size"] > s["replay_capacity"]:
+        return (f"batch_size={s['batch_size']} of method {method!r} exceeds replay_capacity={s['replay_capacity']}: "
+                "each batch would repeat the few transitions the replay holds; lower batch_size or raise "
+                "replay_capacity")
+
+
+@_rule("without demonstrations, interaction updates wait for a transition to sample: learning_starts >= n_step when "
+       "use_demos is false and agent_steps > 0")
+def _something_to_sample(s, p, method, algorithm):
+    if not s["use_demos"] and s["agent_steps"] > 0 and s["learning_starts"] < s["n_step"]:
+        return (f"method {method!r} has no demonstrations, and its replay holds a transition to learn from only after "
+                f"n_step={s['n_step']} agent steps, later than learning_starts={s['learning_starts']}; set "
+                f"learning_starts to at least {s['n_step']}")
+
+
+@_rule("an ε that changes has a schedule: epsilon_decay_steps > 0 when epsilon_start differs from epsilon_final "
+       "(ε-greedy runs that interact)")
+def _epsilon_schedule(s, p, method, algorithm):
+    if (s["agent_steps"] > 0 and s["exploration"] == "epsilon_greedy" and s["epsilon_decay_steps"] == 0
+            and s["epsilon_start"] != s["epsilon_final"]):
+        return (f"method {method!r} sets epsilon_start={s['epsilon_start']} but epsilon_decay_steps=0, so ε is "
+                f"epsilon_final={s['epsilon_final']} from the first agent step; set epsilon_decay_steps above 0, or "
+                "epsilon_start equal to epsilon_final")
+
+
+# Sections of a workflow profile that hold settings and protocol knobs, which resolve() checks against their
+# declarations; check_finite_numbers() looks at the rest.
+SETTING_SECTIONS = ("settings", "method_settings", "method_definitions", "protocol_overrides", "sweeps")
+
+
+def check_finite_numbers(profile: dict) -> None:
+    """Every number of a workflow profile outside its settings is finite. The JSON schema cannot refuse NaN, which
+    compares false with every bound, nor infinity where it sets no upper bound."""
+    def walk(value, path: str) -> None:
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{path}={value!r} in the workflow config is not a finite number; give a finite value "
+                              "in the range config/schema.yaml states")
+        items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+        for key, item in items:
+            walk(item, f"{path}[{key}]" if isinstance(key, int) else f"{path}.{key}")
+
+    for key, value in profile.items():
+        if key not in SETTING_SECTIONS:
+            walk(value, key)
 
 
 def method_definitions(profile: dict) -> dict:
     """Package methods plus those a profile defines (a profile may also redefine a package method)."""
-    methods = copy.deepcopy(defaults()["methods"])
+    methods = copy.deepcopy(_declarations()["methods"])
     methods.update(copy.deepcopy(profile.get("method_definitions") or {}))
     return methods
 
@@ -99,7 +344,7 @@ def expand_sweeps(profile: dict) -> dict:
         base, setting = sweep["method"], sweep["setting"]
         if base not in definitions:
             raise ConfigError(f"sweep over unknown method {base!r}; known methods: {', '.join(sorted(definitions))}")
-        if setting not in defaults()["settings"]:
+        if setting not in _declarations()["settings"]:
             raise ConfigError(f"sweep over unknown setting {setting!r} of {base!r}")
         names = []
         for value in sweep["values"]:
@@ -125,7 +370,7 @@ def resolve(game: str, method: str, seed: int, profile: dict) -> dict:
     from .envs import known_games
     from .methods import ALGORITHMS
 
-    base = defaults()
+    declared = _declarations()["settings"]
     methods = method_definitions(profile)
     if method not in methods:
         raise ConfigError(f"unknown method {method!r}; known methods: {', '.join(sorted(methods))} "
@@ -140,35 +385,16 @@ def resolve(game: str, method: str, seed: int, profile: dict) -> dict:
                           "(python -m agents games lists them)")
     protocol = resolve_protocol(profile)
 
-    settings = copy.deepcopy(base["settings"])
-    _apply(settings, profile.get("settings"), "profile settings")
-    _apply(settings, definition.get("settings"), f"method {method!r}")
-    _apply(settings, (profile.get("method_settings") or {}).get(method), f"profile method_settings.{method}")
-    _check_types(settings, base["settings"], f"method {method!r}")
-    for key, entry in settings.items():
-        _check(key, entry["value"], f"method {method!r}")
-    if settings["pretrain_updates"]["value"] == 0 and settings["agent_steps"]["value"] == 0:
-        raise ConfigError(f"method {method!r} has neither pretrain_updates nor agent_steps; set one above 0")
-    ladder, pretrain = settings["pretrain_eval_updates"]["value"], settings["pretrain_updates"]["value"]
-    if not (isinstance(ladder, list) and all(isinstance(rung, int) and not isinstance(rung, bool) for rung in ladder)
-            and all(low < high for low, high in zip([0] + ladder, ladder + [pretrain + 1]))):
-        raise ConfigError(f"pretrain_eval_updates={ladder!r} of method {method!r} must be a list of increasing update "
-                          f"counts between 1 and pretrain_updates={pretrain}")
-    if settings["pretrain_updates"]["value"] > 0 and not settings["use_demos"]["value"]:
-        raise ConfigError(f"method {method!r} pretrains without demonstrations; set use_demos or pretrain_updates: 0")
-    uses_demos = settings["use_demos"]["value"]
-    if (settings["demo_share"]["value"] > 0 or settings["demos_overwritable"]["value"]) and not uses_demos:
-        raise ConfigError(f"method {method!r} sets demo_share or demos_overwritable without demonstrations; "
-                          "set use_demos: true")
-    if settings["demos_overwritable"]["value"] and (settings["pretrain_updates"]["value"] > 0
-                                                    or settings["demo_share"]["value"] > 0):
-        raise ConfigError(f"method {method!r} has overwritable demonstrations, which cannot be pretrained on or "
-                          "mixed at a fixed share (they become agent data); set pretrain_updates: 0 and demo_share: 0")
-    if algorithm == "soft_q" and (settings["demo_loss"]["value"] != "none") != uses_demos:
-        raise ConfigError(f"method {method!r}: demo_loss={settings['demo_loss']['value']!r} with "
-                          f"use_demos={uses_demos}; a demonstration loss needs demonstrations and the reverse")
-    if algorithm == "bc" and not settings["use_demos"]["value"]:
-        raise ConfigError(f"method {method!r} is behaviour cloning without demonstrations; set use_demos: true")
+    settings = {key: {"value": copy.deepcopy(spec["value"]), "origin": spec["origin"]}
+                for key, spec in declared.items()}
+    _apply(settings, profile.get("settings"), "profile settings", declared)
+    _apply(settings, definition.get("settings"), f"method {method!r}", declared)
+    _apply(settings, (profile.get("method_settings") or {}).get(method), f"profile method_settings.{method}", declared)
+    resolved, knobs = values(settings), values(protocol)
+    for _, check in RULES:
+        problem = check(resolved, knobs, method, algorithm)
+        if problem:
+            raise ConfigError(problem)
     if not isinstance(seed, int) or seed < 0:
         raise ConfigError(f"seed {seed!r} must be a non-negative integer")
     return {
@@ -195,13 +421,12 @@ def values(section: dict) -> dict:
 
 def resolve_protocol(profile: dict) -> dict:
     """The protocol values a profile runs under (what demonstration files are recorded with)."""
-    base = defaults()["protocols"]
+    declared = _declarations()
     name = profile.get("protocol", "dqfd2018")
-    if name not in base:
-        raise ConfigError(f"unknown protocol {name!r}; known protocols: {', '.join(base)}")
-    protocol = copy.deepcopy(base[name])
-    _apply(protocol, profile.get("protocol_overrides"), "profile protocol_overrides")
-    _check_types(protocol, base[name], "protocol")
+    if name not in declared["protocols"]:
+        raise ConfigError(f"unknown protocol {name!r}; known protocols: {', '.join(declared['protocols'])}")
+    protocol = copy.deepcopy(declared["protocols"][name])
+    _apply(protocol, profile.get("protocol_overrides"), "profile protocol_overrides", declared["protocol_knobs"])
     return protocol
 
 

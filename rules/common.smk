@@ -5,7 +5,7 @@ import sys
 
 from snakemake.exceptions import WorkflowError
 
-from agents.config import SCRIPTED, demo_sets, expand_sweeps, planned_updates, resolve, values
+from agents.config import SCRIPTED, check_finite_numbers, demo_sets, expand_sweeps, planned_updates, resolve, values
 from agents.demonstrators import DEMONSTRATORS
 from agents.errors import ConfigError
 from agents.methods import ALGORITHMS
@@ -14,7 +14,9 @@ from analysis.collect import NO_DEMOS
 
 # Sweeps become methods of their own (dqfd_margin_0p4, ...), so they plan, run and report like any method.
 # Demo sets are an axis of the matrix like seeds: each method that uses demonstrations runs on every set.
+# The schema lets NaN and infinity through (NaN compares false with every bound), so numbers are checked here too.
 try:
+    check_finite_numbers(config)
     config.update(expand_sweeps(config))
     DEMO_SETS = demo_sets(config)
 except ConfigError as error:

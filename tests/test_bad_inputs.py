@@ -5,6 +5,7 @@ cases print. After changing a case or a message, regenerate it with
     UPDATE_BAD_INPUTS=1 python -m pytest tests/test_bad_inputs.py
 """
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -38,7 +39,7 @@ CLI_CASES = [
     ("misspelt setting", "settings: {lerning_rate: 1e-4}", ["train", "--game", "Pong", "--method", "pdd_dqn"],
      settings(lerning_rate=1e-4), "unknown setting 'lerning_rate'"),
     ("value out of range", "settings: {gamma: 1.5}", ["train", "--game", "Pong", "--method", "pdd_dqn"],
-     settings(gamma=1.5), "must lie in [0.0, 1.0]"),
+     settings(gamma=1.5), "must be in [0, 1]"),
     ("negative value", "settings: {margin: -0.8}", ["train", "--game", "Pong", "--method", "dqfd"],
      settings(margin=-0.8), "must be >= 0"),
     ("wrong type", "settings: {learning_rate: fast}", ["train", "--game", "Pong", "--method", "pdd_dqn"],
@@ -47,6 +48,19 @@ CLI_CASES = [
      settings(td_loss="l1"), "is not one of huber, mse"),
     ("setting as a mapping without a value", "settings: {gamma: {origin: x}}",
      ["train", "--game", "Pong", "--method", "pdd_dqn"], settings(gamma={"origin": "x"}), "needs a 'value' key"),
+    ("learning rate that is not a number", "settings: {learning_rate: .nan}",
+     ["train", "--game", "Pong", "--method", "pdd_dqn"], settings(learning_rate=math.nan),
+     "learning_rate=nan in profile settings must be a finite number > 0"),
+    ("infinite value", "settings: {learning_rate: .inf}", ["train", "--game", "Pong", "--method", "pdd_dqn"],
+     settings(learning_rate=math.inf), "learning_rate=inf in profile settings must be a finite number > 0"),
+    ("screen smaller than the network takes", "protocol_overrides: {screen_size: 20}",
+     ["train", "--game", "Pong", "--method", "pdd_dqn"],
+     {"protocol_overrides": {**SHORT["protocol_overrides"], "screen_size": 20}}, "smaller than the 36 pixels"),
+    ("replay that keeps no transition", "settings: {replay_capacity: 0}",
+     ["train", "--game", "Pong", "--method", "pdd_dqn"], settings(replay_capacity=0), "replay_capacity=0 keeps none"),
+    ("batch larger than the replay", "settings: {batch_size: 64, replay_capacity: 32}",
+     ["train", "--game", "Pong", "--method", "pdd_dqn"], settings(batch_size=64, replay_capacity=32),
+     "batch_size=64 of method 'pdd_dqn' exceeds replay_capacity=32"),
     ("demonstrations missing for a method that needs them", "dqfd without --demos",
      ["train", "--game", "Pong", "--method", "dqfd"], SHORT, "uses demonstrations; pass --demos"),
     ("demo file does not exist", "--demos missing.npz",
@@ -128,6 +142,15 @@ WORKFLOW_CASES = [
     ("game without a demonstrator, for a method that needs demonstrations", {"games": ["Seaquest"]},
      "no demonstrator exists for Seaquest"),
     ("bad value in a method's settings", {"method_settings": {"dqfd": {"n_step": 0}}}, "n_step=0"),
+    ("learning rate that is not a number", {"settings": {"learning_rate": math.nan}}, "learning_rate=nan"),
+    ("infinite value", {"settings": {"learning_rate": math.inf}}, "learning_rate=inf"),
+    ("screen smaller than the network takes", {"protocol_overrides": {"screen_size": 20}}, "screen_size=20"),
+    ("replay that keeps no transition", {"method_settings": {"pdd_dqn": {"replay_capacity": 0}}},
+     "replay_capacity=0 keeps none"),
+    ("batch larger than the replay", {"settings": {"batch_size": 4096}}, "exceeds replay_capacity=2000"),
+    ("workflow number that is not finite", {"window_fraction": math.nan}, "window_fraction=nan"),
+    ("infinite training speed", {"resources": {"updates_per_s": math.inf}}, "resources.updates_per_s=inf"),
+    ("no CPU threads for a training job", {"resources": {"threads_per_run": 0}}, "0 is less than the minimum of 1"),
 ]
 
 

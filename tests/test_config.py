@@ -1,8 +1,23 @@
-"""Bad configuration is refused with one line that names the problem and the fix, before any compute."""
-import pytest
+"""Bad configuration is refused with one line that names the problem and the fix, before any compute.
 
-from agents.config import resolve, values
+docs/settings.md and config/settings.schema.yaml are generated from the declarations in agents/defaults.yaml; a test
+below checks that the committed files are what the declarations give. After changing a declaration, regenerate them with
+    UPDATE_SETTINGS_DOCS=1 python -m pytest tests/test_config.py -k generated
+"""
+import json
+import math
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from agents import config
+from agents.config import check_declarations, defaults, resolve, values
 from agents.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+SETTINGS_DOC, SETTINGS_SCHEMA = ROOT / "docs/settings.md", ROOT / "config/settings.schema.yaml"
 
 
 def refused(profile, game="Pong", method="dqfd", seed=0):
@@ -21,12 +36,12 @@ def test_defaults_resolve_with_an_origin_for_every_value():
 
 
 def test_method_definitions_and_profile_overrides_apply_in_order():
-    profile = {"settings": {"pretrain_updates": 10, "learning_starts": 5},
-               "method_settings": {"pdd_dqn": {"learning_starts": 7}}}
+    profile = {"settings": {"pretrain_updates": 10, "learning_starts": 50},
+               "method_settings": {"pdd_dqn": {"learning_starts": 70}}}
     cell = resolve("Pong", "pdd_dqn", 0, profile)
     settings = values(cell["settings"])
     assert settings["pretrain_updates"] == 0  # the method's definition beats a profile-wide budget
-    assert settings["learning_starts"] == 7  # a per-method profile setting beats the definition
+    assert settings["learning_starts"] == 70  # a per-method profile setting beats the definition
     assert cell["settings"]["learning_starts"]["origin"] == "override: profile method_settings.pdd_dqn"
 
 
@@ -39,12 +54,22 @@ def test_an_origin_can_be_given_with_the_value():
     "profile, expected",
     [
         ({"settings": {"marginn": 0.5}}, "unknown setting 'marginn' in profile settings"),
-        ({"settings": {"gamma": 1.5}}, "gamma=1.5 in profile settings must lie in [0.0, 1.0]"),
-        ({"settings": {"n_step": 0}}, "n_step=0 in profile settings must be > 0"),
+        ({"settings": {"gamma": 1.5}}, "gamma=1.5 in profile settings must be in [0, 1]"),
+        ({"settings": {"n_step": 0}}, "n_step=0 in profile settings must be >= 1"),
+        ({"settings": {"learning_rate": 0.0}}, "learning_rate=0.0 in profile settings must be > 0"),
         ({"settings": {"batch_size": "big"}}, "batch_size='big' in profile settings must be a number"),
-        ({"settings": {"pretrain_updates": 2.5}}, "pretrain_updates=2.5 in method 'dqfd' must be a whole number"),
-        ({"settings": {"prioritized": "yes"}}, "prioritized='yes' in method 'dqfd' should be a bool"),
+        ({"settings": {"learning_rate": "1e-4"}}, "must be a number; YAML reads 1e-4 as text, write it as 1.0e-4"),
+        ({"settings": {"pretrain_updates": 2.5}}, "pretrain_updates=2.5 in profile settings must be a whole number"),
+        ({"settings": {"prioritized": "yes"}}, "prioritized='yes' in profile settings must be true or false"),
         ({"settings": {"td_loss": "l1"}}, "td_loss='l1' in profile settings is not one of huber, mse"),
+        ({"settings": {"reward_transform": "log"}}, "reward_transform='log' in profile settings is not one of"),
+        ({"settings": {"pretrain_eval_updates": 500}}, "pretrain_eval_updates=500 in profile settings must be a list"),
+        ({"settings": {"pretrain_eval_updates": [0, 500]}},
+         "pretrain_eval_updates[0]=0 in profile settings must be >= 1"),
+        ({"settings": {"pretrain_eval_updates": [500, 100]}}, "must be a list of increasing update counts"),
+        ({"settings": {"pretrain_updates": 100, "pretrain_eval_updates": [50, 200]}},
+         "between 1 and pretrain_updates=100"),
+        ({"settings": [0.99]}, "profile settings is a list; give a mapping of names to values"),
         ({"protocol": "atari100k"}, "unknown protocol 'atari100k'"),
         ({"protocol_overrides": {"sticky": 0.25}}, "unknown setting 'sticky' in profile protocol_overrides"),
         ({"settings": {"margin": {"origin": "x"}}}, "needs a 'value' key"),
@@ -169,3 +194,220 @@ def test_bad_demo_sets_are_refused(sets, message):
 
     with pytest.raises(ConfigError, match=message):
         demo_sets({"demos": {"sets": sets}})
+
+
+@pytest.mark.parametrize("profile, expected", [
+    ({"settings": {"learning_rate": math.nan}}, "learning_rate=nan in profile settings must be a finite number > 0"),
+    ({"settings": {"learning_rate": math.inf}}, "learning_rate=inf in profile settings must be a finite number > 0"),
+    ({"method_settings": {"dqfd": {"gamma": -math.inf}}},
+     "gamma=-inf in profile method_settings.dqfd must be a finite number in [0, 1]"),
+    ({"settings": {"margin": {"value": math.nan, "origin": "x"}}}, "margin=nan in profile settings must be a finite"),
+    ({"settings": {"pretrain_updates": math.inf}}, "pretrain_updates=inf in profile settings must be a finite number"),
+    ({"protocol_overrides": {"repeat_action_probability": math.nan}},
+     "repeat_action_probability=nan in profile protocol_overrides must be a finite number in [0, 1]"),
+])
+def test_numbers_must_be_finite(profile, expected):
+    assert expected in refused(profile)
+
+
+def numeric(section):
+    return [key for key, spec in defaults()[section].items() if spec["type"] in ("int", "float", "list of int")]
+
+
+@pytest.mark.parametrize("key", numeric("settings"))
+def test_nan_is_refused_for_every_numeric_setting(key):
+    value = [math.nan] if defaults()["settings"][key]["type"] == "list of int" else math.nan
+    assert "must be a finite number" in refused({"settings": {key: value}})
+
+
+@pytest.mark.parametrize("key", numeric("protocol_knobs"))
+def test_infinity_is_refused_for_every_numeric_protocol_knob(key):
+    assert "must be a finite number" in refused({"protocol_overrides": {key: math.inf}})
+
+
+@pytest.mark.parametrize("method, profile, expected", [
+    ("dqfd", {"protocol_overrides": {"screen_size": 20}},
+     "screen_size=20 is smaller than the 36 pixels the Q-network's convolutions need"),
+    ("pdd_dqn", {"settings": {"replay_capacity": 0}}, "replay_capacity=0 keeps none of its transitions"),
+    ("dqfd", {"settings": {"batch_size": 64, "replay_capacity": 32}},
+     "batch_size=64 of method 'dqfd' exceeds replay_capacity=32"),
+    ("pdd_dqn", {"method_settings": {"pdd_dqn": {"learning_starts": 5}}}, "set learning_starts to at least 10"),
+    ("pdd_dqn", {"settings": {"agent_steps": 1000}}, "method 'pdd_dqn' never updates its network"),
+    ("pdd_dqn", {"settings": {"agent_steps": 1003}, "method_settings": {"pdd_dqn": {"learning_starts": 1001}}},
+     "its first update would come at agent step 1004"),
+    ("dqfd", {"settings": {"epsilon_start": 1.0}}, "epsilon_decay_steps=0, so ε is epsilon_final=0.01"),
+])
+def test_settings_that_contradict_each_other_are_refused(method, profile, expected):
+    assert expected in refused(profile, method=method)
+
+
+@pytest.mark.parametrize("method, profile", [
+    ("bc", {"settings": {"replay_capacity": 0, "batch_size": 64}}),  # never interacts, so needs no agent replay
+    ("dqfd", {"settings": {"agent_steps": 0, "replay_capacity": 16}}),  # pretraining only
+    ("soft_q", {"settings": {"epsilon_start": 1.0}}),  # softmax exploration has no ε schedule
+    ("pdd_dqn", {"settings": {"agent_steps": 1000}, "method_settings": {"pdd_dqn": {"learning_starts": 10}}}),
+    ("dqfd", {"settings": {"learning_starts": 0, "batch_size": 32, "replay_capacity": 32}}),
+])
+def test_consistent_settings_at_the_edges_of_the_rules_resolve(method, profile):
+    resolve("Pong", method, 0, profile)
+
+
+def test_the_smallest_screen_is_the_smallest_the_network_accepts():
+    from agents.network import QNetwork
+
+    smallest = config.smallest_screen()
+    QNetwork(18, screen_size=smallest)
+    with pytest.raises(RuntimeError):
+        QNetwork(18, screen_size=smallest - 1)
+    resolve("Pong", "dqfd", 0, {"protocol_overrides": {"screen_size": smallest}})
+    assert f"at least {smallest}" in refused({"protocol_overrides": {"screen_size": smallest - 1}})
+
+
+@pytest.mark.parametrize("overlay, expected", [
+    ({"window_fraction": math.nan}, "window_fraction=nan in the workflow config is not a finite number"),
+    ({"resources": {"threads_per_run": 1, "updates_per_s": math.inf}}, "resources.updates_per_s=inf"),
+    ({"demos": {"sets": [{"source": "scripted", "epsilon": [0.0, math.nan], "episodes": [1]}]}},
+     "demos.sets[0].epsilon[1]=nan"),
+])
+def test_the_workflow_numbers_must_be_finite(overlay, expected):
+    from agents.config import check_finite_numbers
+
+    with pytest.raises(ConfigError, match=expected.replace("[", r"\[").replace(".", r"\.")):
+        check_finite_numbers({**profile("config.yaml"), **overlay})
+
+
+def test_settings_sections_are_left_to_their_declarations():
+    from agents.config import check_finite_numbers
+
+    check_finite_numbers(profile("config.yaml"))
+    check_finite_numbers({"settings": {"learning_rate": math.nan}})  # resolve() refuses it, naming the setting
+
+
+def with_setting(name, declaration):
+    declared = defaults()
+    declared["settings"][name] = declaration
+    return declared
+
+
+def test_a_setting_added_to_the_declarations_is_checked_like_the_others(monkeypatch):
+    declared = check_declarations(with_setting("label_smoothing", {
+        "value": 0.0, "origin": "our choice: no smoothing", "type": "float", "range": "[0, 1)",
+        "meaning": "label smoothing of the cross-entropy"}))
+    monkeypatch.setattr(config, "_declarations", lambda: declared)
+    cell = resolve("Pong", "bc", 0, {"settings": {"label_smoothing": 0.1}})
+    assert cell["settings"]["label_smoothing"] == {"value": 0.1, "origin": "override: profile settings"}
+    assert "label_smoothing=1.0 in profile settings must be in [0, 1)" in refused(
+        {"settings": {"label_smoothing": 1.0}}, method="bc")
+    assert "must be a finite number in [0, 1)" in refused({"settings": {"label_smoothing": math.nan}}, method="bc")
+
+
+@pytest.mark.parametrize("declaration, expected", [
+    ({"value": 0.0, "origin": "x", "meaning": "m"}, "setting 'extra' in agents/defaults.yaml declares no type"),
+    ({"value": 0.0, "origin": "x", "type": "number", "meaning": "m"}, "declares type 'number'"),
+    ({"value": 0.0, "origin": "x", "type": "float"}, "has no meaning"),
+    ({"value": 0.0, "origin": "x", "type": "float", "range": "0 to 1", "meaning": "m"}, "declares range '0 to 1'"),
+    ({"value": 0.0, "origin": "x", "type": "float", "range": "[1, 0]", "meaning": "m"}, "declares range '[1, 0]'"),
+    ({"value": "a", "origin": "x", "type": "str", "range": "[0, 1]", "meaning": "m"}, "cannot have a range"),
+    ({"value": 2.0, "origin": "x", "type": "float", "range": "[0, 1]", "meaning": "m"},
+     "extra=2.0 in agents/defaults.yaml must be in [0, 1]"),
+    ({"type": "float", "meaning": "m"}, "has no default"),
+    ({"value": 0.0, "origin": "x", "type": "float", "meaning": "m", "maximum": 1}, "has unknown keys maximum"),
+])
+def test_an_incomplete_or_inconsistent_declaration_is_refused(declaration, expected):
+    with pytest.raises(ConfigError) as caught:
+        check_declarations(with_setting("extra", declaration))
+    assert expected in str(caught.value)
+
+
+def test_every_profile_satisfies_the_workflow_schema():
+    from snakemake.utils import validate
+
+    for names in [("config.yaml",), ("config.yaml", "tiny.yaml"), ("config.yaml", "paper.yaml"),
+                  ("config.yaml", "methods.yaml"), ("config.yaml", "transfer.yaml"),
+                  ("config.yaml", "demo_quality.yaml")]:
+        validate(profile(*names), str(ROOT / "config/schema.yaml"))
+    from snakemake.exceptions import WorkflowError
+
+    with pytest.raises(WorkflowError) as caught:  # the protocol names come from the declarations too
+        validate({**profile("config.yaml"), "protocol": "nature2015"}, str(ROOT / "config/schema.yaml"))
+    assert "'nature2015' is not one of ['dqfd2018', 'machado2018']" in str(caught.value)
+
+
+def cell(value) -> str:
+    """A table cell: text as it is, other values as YAML writes them inline; `|` escaped for Markdown."""
+    text = value if isinstance(value, str) else json.dumps(value)
+    return text.replace("|", "\\|")
+
+
+def settings_doc() -> str:
+    declared = defaults()
+    protocols = list(declared["protocols"])
+    def bounds(spec):
+        return spec.get("range") or ", ".join(spec.get("choices", [])) or "–"
+
+    settings = [f"| `{key}` | {spec['type']} | {cell(bounds(spec))} | `{cell(spec['value'])}` | {cell(spec['origin'])} "
+                f"| {cell(spec['meaning'])} |" for key, spec in declared["settings"].items()]
+    knobs = [f"| `{key}` | {spec['type']} | {bounds(spec)} | "
+             + " | ".join(f"`{cell(declared['protocols'][name][key]['value'])}`, "
+                          f"{cell(declared['protocols'][name][key]['origin'])}" for name in protocols)
+             + f" | {cell(spec['meaning'])} |" for key, spec in declared["protocol_knobs"].items()]
+    return "\n".join([
+        "# Settings and protocol knobs", "",
+        "Generated from the declarations in `agents/defaults.yaml` by `tests/test_config.py`, which fails when this",
+        "page or `config/settings.schema.yaml` differs from what they give; after changing a declaration, regenerate",
+        "both with `UPDATE_SETTINGS_DOCS=1 python -m pytest tests/test_config.py -k generated`.", "",
+        "A profile overrides a setting with a plain value or `{value, origin}`: under `settings` for every method,",
+        "under `method_settings.<method>` for one, or in a method's definition; protocol knobs under",
+        "`protocol_overrides`. Every value is checked against its declaration when a cell is resolved (by the",
+        "workflow for every cell before any job starts, and by `python -m agents train`), then the rules across",
+        "settings below. Every number must be finite: NaN and infinity are refused whatever the range. A range is",
+        "an interval, `[` and `]` including the bound, `(` and `)` excluding it; a list's range bounds each element.",
+        "", "## Settings", "",
+        "| setting | type | range or choices | default | origin | meaning |", "|---|---|---|---|---|---|",
+        *settings,
+        "", "## Protocol knobs", "",
+        f"`{protocols[0]}` is the default protocol; `protocol: <name>` in a profile selects another.", "",
+        f"| knob | type | range | {' | '.join(protocols)} | meaning |", "|---" * (4 + len(protocols)) + "|",
+        *knobs,
+        "", "## Rules across settings", "",
+        *[f"- {cell(statement)}" for statement in config.rule_statements()],
+    ]) + "\n"
+
+
+def settings_schema() -> str:
+    declared = defaults()
+
+    def describe(spec, defaults_text):
+        bounds = spec.get("range") or ", ".join(spec.get("choices", []))
+        return f"{spec['type']}{' ' + bounds if bounds else ''}; {defaults_text}. {spec['meaning']}"
+
+    settings = {key: {"description": describe(spec, f"default {cell(spec['value'])} ({spec['origin']})")}
+                for key, spec in declared["settings"].items()}
+    knobs = {key: {"description": describe(spec, ", ".join(
+        f"{name}: {cell(protocol[key]['value'])}" for name, protocol in declared["protocols"].items()))}
+        for key, spec in declared["protocol_knobs"].items()}
+    schema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "description": "The settings part of config/schema.yaml: every setting and protocol knob with its type, range "
+                       "and meaning, for editors and readers. agents.config checks the values against the same "
+                       "declarations for every cell at planning, with a one-line message for each mistake.",
+        "$defs": {
+            "protocol": {"description": "the protocol: a value for every knob", "enum": list(declared["protocols"])},
+            "protocol_overrides": {"description": "knobs changed from the protocol's values: a value or "
+                                                  "{value, origin}", "type": ["object", "null"], "properties": knobs},
+            "settings": {"description": "settings changed from their defaults: a value or {value, origin}",
+                         "type": ["object", "null"], "properties": settings},
+        },
+    }
+    return ("# Generated from agents/defaults.yaml by tests/test_config.py; do not edit (see docs/settings.md).\n"
+            + yaml.safe_dump(schema, sort_keys=False, allow_unicode=True, width=120))
+
+
+def test_the_generated_settings_doc_and_schema_are_the_declarations():
+    generated = {SETTINGS_DOC: settings_doc(), SETTINGS_SCHEMA: settings_schema()}
+    if os.environ.get("UPDATE_SETTINGS_DOCS"):
+        for path, text in generated.items():
+            path.write_text(text)
+    for path, text in generated.items():
+        committed = path.read_text() if path.is_file() else ""
+        assert committed == text, f"{path.relative_to(ROOT)} is stale: regenerate it (see this module's doc)"

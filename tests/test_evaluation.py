@@ -7,7 +7,8 @@ from agents.envs import make_env
 from agents.trainer import EVAL_SEED_OFFSET, Trainer
 
 PROFILE = {"protocol_overrides": {"max_episode_frames": 400},
-           "settings": {"eval_episodes": 2, "agent_steps": 100, "replay_capacity": 200, "eval_epsilon": 0.0}}
+           "settings": {"eval_episodes": 2, "agent_steps": 100, "replay_capacity": 200, "eval_epsilon": 0.0},
+           "method_settings": {"pdd_dqn": {"learning_starts": 50}}}
 
 
 def test_expert_agreement_counts_the_steps_where_the_demonstrator_would_act_alike(tmp_path):
