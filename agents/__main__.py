@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from .errors import ConfigError, DemoFileError, NonFiniteError
+from .errors import ConfigError, DemoFileError, NonFiniteError, OutputError
 
 
 def _profile(args) -> dict:
@@ -263,7 +263,7 @@ def main(argv=None) -> int:
                 raise NonFiniteError(f"{error}; the last good checkpoint is {kept[-1]}" if kept else str(error))
             print(f"{args.game}/{args.method}/seed {args.seed}: evaluation score {summary['eval_score_mean']:.1f} "
                   f"over {summary['eval_episodes']} episodes, {summary['wall_s']:.0f} s")
-    except (ConfigError, DemoFileError) as error:
+    except (ConfigError, DemoFileError, OutputError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except NonFiniteError as error:

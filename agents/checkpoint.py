@@ -3,23 +3,28 @@
 A checkpoint is written under a temporary name and renamed into place, so a kill while writing leaves the previous
 checkpoint as the newest complete one. Loading starts from the newest file and falls back to older ones if a file
 cannot be read, so even a damaged newest file (a full disk, a copy cut short) costs only the steps since the one before.
+A write that fails (the disk filled meanwhile) raises OutputError and never touches the older checkpoints.
 """
 from __future__ import annotations
 
+import os
 import re
 import sys
 from pathlib import Path
 
 import torch
 
-from .io import atomic_write
+from .io import atomic_write, remove_empty_folders
 
 PATTERN = re.compile(r"^checkpoint-(\d{12})\.pt$")
 
 
 class Checkpoints:
-    def __init__(self, directory: str | Path, keep: int = 2):
+    def __init__(self, directory: str | Path, keep: int = 2, root: str | Path | None = None):
+        """`root`: the highest of `directory`'s parents that clear() removes once it is empty, so that the folders
+        made for a run's checkpoints go with them (default: none, only `directory`)."""
         self.directory, self.keep = Path(directory), keep
+        self.root = Path(os.path.abspath(root if root is not None else directory))
 
     def files(self) -> list[Path]:
         """Complete checkpoints, oldest first (temporary files of interrupted writes are not listed)."""
@@ -28,9 +33,13 @@ class Checkpoints:
         return sorted(path for path in self.directory.iterdir() if PATTERN.match(path.name))
 
     def save(self, position: int, payload: dict) -> Path:
-        """Write the checkpoint taken after `position` units of work (updates plus agent steps), then prune."""
+        """Write the checkpoint taken after `position` units of work (updates plus agent steps), then prune; so
+        `keep` + 1 files exist while one is written."""
         path = self.directory / f"checkpoint-{position:012d}.pt"
-        atomic_write(path, lambda stream: torch.save(payload, stream))
+        # Pickle protocol 4 stores the replay's numpy arrays as raw bytes. torch's default, 2, writes bytes through a
+        # latin-1 string: every byte from 128 up takes two, so a replay of frames grew by half, and took six times as
+        # long to write; nor can protocol 2 hold an array past 4 GiB.
+        atomic_write(path, lambda stream: torch.save(payload, stream, pickle_protocol=4))
         for old in self.files()[: -self.keep]:
             old.unlink(missing_ok=True)
         return path
@@ -45,9 +54,12 @@ class Checkpoints:
         return None
 
     def clear(self) -> None:
+        """Delete the checkpoints, then the emptied folder and its parents up to the root that are empty now (a
+        folder that holds anything else stays)."""
         if self.directory.is_dir():
             for path in self.directory.iterdir():
                 if PATTERN.match(path.name) or path.name.endswith(".tmp"):
                     path.unlink(missing_ok=True)
-            if not any(self.directory.iterdir()):
-                self.directory.rmdir()
+        directory = Path(os.path.abspath(self.directory))
+        parents = [folder for folder in directory.parents if folder == self.root or self.root in folder.parents]
+        remove_empty_folders([*reversed(parents), directory])

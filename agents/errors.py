@@ -11,3 +11,8 @@ class DemoFileError(ValueError):
 
 class NonFiniteError(RuntimeError):
     """A loss or Q-value that became NaN or infinite during training."""
+
+
+class OutputError(OSError):
+    """An output place that cannot take a run's outputs (a file where a folder should be, no write permission, too
+    little free space), or a write that failed anyway (the disk filled meanwhile)."""

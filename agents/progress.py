@@ -9,7 +9,8 @@ from tqdm import tqdm
 
 class Progress:
     def __init__(self, total: int, unit: str, label: str, interval: float = 30.0, initial: int = 0):
-        """`initial`: units already done before this process started (a resumed run)."""
+        """`unit`: what is counted, singular ("update", "agent step"); `initial`: units already done before this
+        process started (a resumed run)."""
         self.total, self.unit, self.label, self.interval = total, unit, label, interval
         self.done = self.initial = initial
         self.start = self.last_line = time.monotonic()
@@ -29,7 +30,7 @@ class Progress:
             rate = (self.done - self.initial) / max(now - self.start, 1e-9)
             eta = (self.total - self.done) / rate if rate > 0 else float("inf")
             print(f"[{self.label}] {self.done}/{self.total} {self.unit}s ({100 * self.done / max(self.total, 1):.0f}%), "
-                  f"{rate:.1f}/s, eta {eta / 60:.1f} min {status}", file=sys.stderr, flush=True)
+                  f"{rate:.1f} {self.unit}s/s, eta {eta / 60:.1f} min {status}", file=sys.stderr, flush=True)
 
     def close(self) -> None:
         if self.bar is not None:

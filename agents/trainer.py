@@ -11,8 +11,10 @@ import copy
 import ctypes
 import hashlib
 import json
+import os
 import pickle
 import platform
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -26,13 +28,13 @@ from .checkpoint import Checkpoints
 from .config import SCRIPTED, planned_updates, values
 from .demonstrators import DEMONSTRATORS
 from .envs import FrameStacker, make_env
-from .errors import ConfigError, NonFiniteError
-from .io import atomic_write, write_csv, write_json, write_yaml
+from .errors import ConfigError, NonFiniteError, OutputError
+from .io import atomic_write, check_folder, size_text, write_csv, write_json, write_yaml
 from .methods import ALGORITHMS, LossOutput
 from .network import QNetwork
 from .progress import Progress
 from .provenance import provenance
-from .replay import PrioritizedReplay
+from .replay import PrioritizedReplay, replay_bytes
 
 EVAL_SEED_OFFSET = 1_000_000  # evaluation episodes use their own environment seed, never the training one
 LOG_ROWS = 200  # loss rows per run in the progress table
@@ -41,6 +43,12 @@ LIVE_PROGRESS = "progress.live.csv"  # not a declared output: the workflow never
 DEMO_AGREEMENT_STATES = 8192  # demonstration states scored for agreement: at most this many, evenly spaced
 AGREEMENT_BATCH = 256
 PRETRAIN_EVAL_COLUMNS = ["update", "episode", "score", "length", "ended_by", "expert_agreement", "demo_agreement"]
+# Free space a run asks for before it starts: its largest checkpoint times (kept + 1), as one is written before the
+# oldest goes, plus its final weights and tables, all with a quarter more than counted (torch's file records, the
+# pickled progress rows and the emulator's state are not counted). The progress table has a row per episode, some
+# 150 bytes: TABLES_BYTES holds 400,000 episodes.
+SPACE_MARGIN = 1.25
+TABLES_BYTES = 64 << 20
 
 
 def file_sha256(path: str | Path) -> str:
@@ -64,6 +72,20 @@ def keep_freed_memory() -> None:
     libc.mallopt(m_trim_threshold, 1 << 30)
 
 
+def checkpoint_root(checkpoint_dir: Path, run_dir: Path) -> Path:
+    """The folder under which a run's checkpoint folder was made: the checkpoint folder less the trailing folders it
+    shares with the run folder (the workflow's results/checkpoints/Pong/dqfd/none/seed_0 beside
+    results/runs/Pong/dqfd/none/seed_0 gives results/checkpoints), or the checkpoint folder itself. The folders from
+    it down go with the last checkpoint once they are empty; never the run folder or one that holds it."""
+    checkpoints, run = Path(os.path.abspath(checkpoint_dir)), Path(os.path.abspath(run_dir))
+    shared = 0
+    while (shared < min(len(checkpoints.parts), len(run.parts)) - 1
+           and checkpoints.parts[-1 - shared] == run.parts[-1 - shared]):
+        shared += 1
+    root = checkpoints.parents[shared - 1] if shared else checkpoints
+    return checkpoints if root == run or root in run.parents else root
+
+
 def pick_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -77,7 +99,8 @@ class Trainer:
         self.settings, self.protocol = values(cell["settings"]), values(cell["protocol"])
         self.demo_path, self.threads = demo_path, threads
         self.device = pick_device(device)
-        self.checkpoints = Checkpoints(checkpoint_dir or self.run_dir / "checkpoints")
+        checkpoint_dir = Path(checkpoint_dir or self.run_dir / "checkpoints")
+        self.checkpoints = Checkpoints(checkpoint_dir, root=checkpoint_root(checkpoint_dir, self.run_dir))
         self.checkpoint_every_s = checkpoint_every_s
         self.rows: list[dict] = []
         self.updates = 0  # gradient steps in both phases
@@ -100,6 +123,7 @@ class Trainer:
                 raise demo_files.DemoFileError(f"method {self.cell['method']!r} uses demonstrations; pass --demos FILE")
             self.demos = demo_files.load(self.demo_path, self.cell["game"], p)
         self.demo_sha256 = file_sha256(self.demo_path) if self.demos else None
+        self._check_outputs()
         self.env = make_env(self.cell["game"], p, seed)
         self.num_actions = int(self.env.action_space.n)
         self.stacker = FrameStacker(p["frame_stack"])
@@ -133,6 +157,53 @@ class Trainer:
         self.log_every = max(1, self.total_updates // LOG_ROWS)
         self.metric_sums: dict[str, torch.Tensor] = {}
         self.metric_count = 0
+
+    def _output_bytes(self) -> tuple[int, int]:
+        """Upper estimates, from the settings and the demonstrations, of one checkpoint and of the final weights."""
+        s, p = self.settings, self.protocol
+        with torch.device("meta"):  # sizes only: nothing is allocated
+            network = QNetwork(18, p["frame_stack"], p["screen_size"], s["dueling"])  # 18: the full action set
+        weights = sum(tensor.numel() * tensor.element_size() for tensor in network.state_dict().values())
+        demo_frames = len(self.demos.frames) if self.demos else 0
+        permanent = 0 if s["demos_overwritable"] else demo_frames
+        agent_capacity = s["replay_capacity"] if s["agent_steps"] > 0 else 0
+        # Agent slots a checkpoint can hold: one per agent step and one per episode start, so at most two per step.
+        agent_slots = min(agent_capacity, demo_frames - permanent + 2 * s["agent_steps"] + 1)
+        # The replay less the frames a checkpoint leaves out (demonstrations, reloaded from their file; slots the
+        # agent never reaches), then both networks and Adam's two moments.
+        slots, frame = permanent + agent_capacity, (p["screen_size"], p["screen_size"])
+        replay = replay_bytes(slots, frame) - (slots - agent_slots) * frame[0] * frame[1]
+        return replay + 4 * weights, weights
+
+    def _check_outputs(self) -> None:
+        """Refuse, before anything is allocated or computed, a run folder or checkpoint folder that is a file, cannot
+        be written, or lacks the free space for what the run will write there (`SPACE_MARGIN`)."""
+        checkpoint, weights = self._output_bytes()
+        kept = sum(path.stat().st_size for path in self.checkpoints.files())  # a resumed run replaces these
+        copies = self.checkpoints.keep + 1
+        places = [
+            (self.run_dir, "run folder (--out)", SPACE_MARGIN * (weights + TABLES_BYTES),
+             "the final weights and tables"),
+            (self.checkpoints.directory, "checkpoint folder (--checkpoint-dir)",
+             max(0.0, SPACE_MARGIN * copies * checkpoint - kept),
+             f"{copies} checkpoints of up to {size_text(checkpoint)} (the newest {copies - 1} kept, one written)"),
+        ]
+        disks: dict[int, dict] = {}  # folders on one disk share its free space
+        for folder, label, need, content in places:
+            existing = check_folder(folder, label)
+            disk = disks.setdefault(os.stat(existing).st_dev,
+                                    {"names": [], "contents": [], "need": 0.0, "at": existing})
+            disk["names"].append(f"{label} {folder}")
+            disk["contents"].append(content)
+            disk["need"] += need
+        for disk in disks.values():
+            free = shutil.disk_usage(disk["at"]).free
+            if disk["need"] > free:
+                raise OutputError(
+                    f"{' and '.join(disk['names'])} {'need' if len(disk['names']) > 1 else 'needs'} about "
+                    f"{size_text(disk['need'])} free for {' and '.join(disk['contents'])}, with a "
+                    f"{SPACE_MARGIN - 1:.0%} margin, but {disk['at']} has {size_text(free)} free; free space there "
+                    "or choose a disk with more")
 
     # ---------------------------------------------------------------------------------------------------- updates
     def _update(self, phase: str, agent_step: int) -> None:
@@ -211,15 +282,22 @@ class Trainer:
         return s["epsilon_start"] + (s["epsilon_final"] - s["epsilon_start"]) * step / s["epsilon_decay_steps"]
 
     # ---------------------------------------------------------------------------------------------------- phases
-    def _pretrain(self, progress: Progress) -> None:
-        ladder = set(self.settings["pretrain_eval_updates"])
-        while self.pretrained < self.settings["pretrain_updates"]:
+    def _label(self, phase: str) -> str:
+        return f"{self.cell['game']}/{self.cell['method']}/seed {self.cell['seed']} {phase}"
+
+    def _pretrain(self) -> None:
+        ladder, total = set(self.settings["pretrain_eval_updates"]), self.settings["pretrain_updates"]
+        if self.pretrained >= total:
+            return
+        progress = Progress(total=total, unit="update", label=self._label("pretraining"), initial=self.pretrained)
+        while self.pretrained < total:
             self._update("pretrain", agent_step=0)
             self.pretrained += 1
             progress.update(1)
             if self.pretrained in ladder:
                 self._evaluate_rung()
             self._maybe_checkpoint()
+        progress.close()
 
     def _evaluate_rung(self) -> None:
         """The transfer study's measurement at one rung of the pretraining ladder: scores and agreement with the
@@ -231,10 +309,12 @@ class Trainer:
         self.ladder_rows.extend(evaluation.to_dict("records"))
         self._save_checkpoint()
 
-    def _interact(self, progress: Progress) -> None:
+    def _interact(self) -> None:
         s, env = self.settings, self.env
         if self.step >= s["agent_steps"]:
             return
+        progress = Progress(total=s["agent_steps"], unit="agent step", label=self._label("interaction"),
+                            initial=self.step)
         if self.episode is None:  # not resumed from a checkpoint taken during this phase
             frame, _ = env.reset(seed=self.cell["seed"])
             self.stacker.reset(frame)
@@ -266,6 +346,7 @@ class Trainer:
             recent = episode["recent"]
             progress.update(1, f"return(last 10) {np.mean(recent):.1f}" if recent else "")
             self._maybe_checkpoint()
+        progress.close()
 
     # ------------------------------------------------------------------------------------------------ checkpoints
     def _fingerprint(self) -> str:
@@ -400,17 +481,16 @@ class Trainer:
         self.start = self.last_flush = self.last_checkpoint = time.monotonic()
         self._setup()
         self._resume()
-        s = self.settings
-        label = f"{self.cell['game']}/{self.cell['method']}/seed {self.cell['seed']}"
-        progress = Progress(total=s["pretrain_updates"] + s["agent_steps"], unit="step", label=label,
-                            initial=self._position())
-        self.online.train()
-        self._pretrain(progress)
-        self._interact(progress)
-        progress.close()
-        self._save_checkpoint()  # evaluation is long on some games; a kill during it should not cost the training
-        evaluation = self._evaluate(s["eval_episodes"])
-        summary = self._write(evaluation)
+        try:
+            self.online.train()
+            self._pretrain()
+            self._interact()
+            self._save_checkpoint()  # evaluation is long on some games; a kill during it should not cost the training
+            summary = self._write(self._evaluate(self.settings["eval_episodes"]))
+        except OutputError as error:  # a write failed after the checks (the disk filled meanwhile)
+            kept = self.checkpoints.files()
+            raise OutputError(f"{error}; a rerun resumes from {kept[-1]}" if kept else
+                              f"{error}; no checkpoint was kept, so a rerun starts over") from error
         self.checkpoints.clear()
         (self.run_dir / LIVE_PROGRESS).unlink(missing_ok=True)
         return summary

@@ -93,6 +93,8 @@ def test_killed_runs_resume_and_end_where_an_uninterrupted_run_ends(pong_demo_fi
     assert positions, "no kill landed before the run finished"
     log = train(pong_demo_file, tmp_path)
     assert "resumed from a checkpoint" in log
+    # Progress counts on from where the run stood, in each phase's own unit.
+    assert "interaction] 400/400 agent steps (100%)" in log and " steps (" not in log.replace("agent steps (", "")
     assert_same_outcome(outcome(uninterrupted), outcome(tmp_path))
     assert not (tmp_path / "checkpoints").exists()
 
