@@ -54,12 +54,12 @@ class Checkpoints:
         return None
 
     def clear(self) -> None:
-        """Delete the checkpoints, then the emptied folder and its parents up to the root that are empty now (a
-        folder that holds anything else stays)."""
+        """Delete the checkpoints, then the emptied folder and its parents below the root that are empty now (a
+        folder that holds anything else stays, and so does the root: it may be a folder the user made)."""
         if self.directory.is_dir():
             for path in self.directory.iterdir():
                 if PATTERN.match(path.name) or path.name.endswith(".tmp"):
                     path.unlink(missing_ok=True)
         directory = Path(os.path.abspath(self.directory))
-        parents = [folder for folder in directory.parents if folder == self.root or self.root in folder.parents]
+        parents = [folder for folder in directory.parents if self.root in folder.parents]
         remove_empty_folders([*reversed(parents), directory])

@@ -158,7 +158,7 @@ def _apply(base: dict, overrides, where: str, declared: dict) -> None:
     if overrides is None:
         return
     if not isinstance(overrides, dict):
-        raise ConfigError(f"{where} is a {type(overrides).__name__}; give a mapping of names to values, "
+        raise ConfigError(f"{where} is {kind(overrides)}; give a mapping of names to values, "
                           "such as {gamma: 0.99}")
     for key, value in overrides.items():
         if key not in base:
@@ -306,6 +306,12 @@ def _epsilon_schedule(s, p, method, algorithm):
 SETTING_SECTIONS = ("settings", "method_settings", "method_definitions", "protocol_overrides", "sweeps")
 
 
+def kind(value) -> str:
+    """'an int', 'a list': what a user gave, for a message."""
+    name = {"str": "text", "NoneType": "nothing"}.get(type(value).__name__, type(value).__name__)
+    return name if name in ("text", "nothing") else f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
+
+
 def check_finite_numbers(profile: dict) -> None:
     """Every number of a workflow profile outside its settings is finite. The JSON schema cannot refuse NaN, which
     compares false with every bound, nor infinity where it sets no upper bound."""
@@ -371,6 +377,11 @@ def resolve(game: str, method: str, seed: int, profile: dict) -> dict:
     from .methods import ALGORITHMS
 
     declared = _declarations()["settings"]
+    for section, example in (("method_settings", "{pdd_dqn: {learning_starts: 1000}}"),
+                             ("method_definitions", "{dqfd_small_margin: {algorithm: dqfd, settings: {margin: 0.4}}}")):
+        if not isinstance(profile.get(section) or {}, dict):
+            raise ConfigError(f"profile {section} is {kind(profile[section])}; give a mapping of method names to "
+                              f"their entries, such as {example}")
     methods = method_definitions(profile)
     if method not in methods:
         raise ConfigError(f"unknown method {method!r}; known methods: {', '.join(sorted(methods))} "

@@ -60,7 +60,6 @@ class PrioritizedReplay:
         self.eps_agent, self.eps_demo = eps_agent, eps_demo
         self.rng = rng
         slots = demo_capacity + agent_capacity
-        check_fits_in_memory(slots, frame_shape)
         self.frames = np.zeros((slots, *frame_shape), dtype=np.uint8)
         self.actions = np.zeros(slots, dtype=np.uint8)
         self.rewards = np.zeros(slots, dtype=np.float32)

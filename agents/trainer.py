@@ -34,7 +34,7 @@ from .methods import ALGORITHMS, LossOutput
 from .network import QNetwork
 from .progress import Progress
 from .provenance import provenance
-from .replay import PrioritizedReplay, replay_bytes
+from .replay import PrioritizedReplay, check_fits_in_memory, replay_bytes
 
 EVAL_SEED_OFFSET = 1_000_000  # evaluation episodes use their own environment seed, never the training one
 LOG_ROWS = 200  # loss rows per run in the progress table
@@ -123,6 +123,10 @@ class Trainer:
                 raise demo_files.DemoFileError(f"method {self.cell['method']!r} uses demonstrations; pass --demos FILE")
             self.demos = demo_files.load(self.demo_path, self.cell["game"], p)
         self.demo_sha256 = file_sha256(self.demo_path) if self.demos else None
+        demo_capacity = len(self.demos.frames) if self.demos and not s["demos_overwritable"] else 0
+        agent_capacity = s["replay_capacity"] if s["agent_steps"] > 0 else 0
+        frame_shape = (p["screen_size"], p["screen_size"])
+        check_fits_in_memory(demo_capacity + agent_capacity, frame_shape)  # memory first: no folder can fix that
         self._check_outputs()
         self.env = make_env(self.cell["game"], p, seed)
         self.num_actions = int(self.env.action_space.n)
@@ -133,9 +137,9 @@ class Trainer:
         self.optimizer = torch.optim.Adam(self.online.parameters(), lr=s["learning_rate"], eps=s["adam_eps"], fused=True)
         self.algorithm = ALGORITHMS[self.cell["algorithm"]](s)
         self.replay = PrioritizedReplay(
-            demo_capacity=len(self.demos.frames) if self.demos and not s["demos_overwritable"] else 0,
-            agent_capacity=s["replay_capacity"] if s["agent_steps"] > 0 else 0,
-            frame_shape=(p["screen_size"], p["screen_size"]),
+            demo_capacity=demo_capacity,
+            agent_capacity=agent_capacity,
+            frame_shape=frame_shape,
             stack=p["frame_stack"],
             n_step=s["n_step"],
             gamma=s["gamma"],

@@ -64,7 +64,8 @@ def collect(results: str | Path, cells, demo_stats_paths: list[str], reference: 
         progress = pd.read_csv(folder / "progress.csv")
         if "kind" in progress:
             played = progress[progress["kind"] == "episode"]
-            played = played[[c for c in EPISODE_COLUMNS if c in played]].assign(game=game, method=method, seed=seed)
+            # A run that ended no episode has no episode columns at all in its progress table.
+            played = played.reindex(columns=EPISODE_COLUMNS).assign(game=game, method=method, seed=seed)
             episodes.append(played)
     stats = demo_stats(demo_stats_paths)
     demonstrators = stats[stats["demo_set"] == reference].drop(columns="demo_set")

@@ -299,3 +299,14 @@ def test_transfer_table_reads_the_ladder_and_the_top_rung(tmp_path):
     assert "| Pong | bc | 200 | 2 |" in to_markdown(table.reset_index())
     plot_transfer(rungs, table.reset_index(), ["dqfd", "bc"], tmp_path / "transfer.png")
     assert (tmp_path / "transfer.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_run_that_ended_no_episode_is_scored_without_one(tmp_path):
+    """An interaction too short to finish an episode: its progress table has loss rows only."""
+    write_run(tmp_path, "Pong", "dqfd", 0, 5.0)
+    pd.DataFrame({"kind": ["updates"], "agent_step": [50], "loss": [0.3]}).to_csv(
+        tmp_path / "runs/Pong/dqfd/scripted_eps0_ep5/seed_0/progress.csv", index=False)
+    runs, episodes, *_ = collect(tmp_path, [("Pong", "dqfd", "scripted_eps0_ep5", 0)], [], "scripted_eps0_ep5")
+    assert episodes.empty and "episode_return" in episodes
+    scored = score_runs(runs, episodes, DEMOS, RANDOM, 0.5).iloc[0]
+    assert np.isnan(scored["initial"]) and scored["final"] == 5.0

@@ -132,6 +132,22 @@ CLI_CASES = [
      ["train", "--game", "Pong", "--method", "pdd_dqn", "--device", "cuda"], SHORT, "CUDA is not available"),
     ("unknown device", "train --device gpu", ["train", "--game", "Pong", "--method", "pdd_dqn", "--device", "gpu"],
      SHORT, "is not a device this suite runs on"),
+    ("settings that are not a mapping", "settings: 5", ["train", "--game", "Pong", "--method", "pdd_dqn"],
+     {"settings": 5}, "profile settings is an int"),
+    ("method settings that are not a mapping", "method_settings: 3", ["train", "--game", "Pong", "--method", "pdd_dqn"],
+     {"method_settings": 3}, "profile method_settings is an int"),
+    ("method definitions that are not a mapping", "method_definitions: [dqfd]",
+     ["train", "--game", "Pong", "--method", "pdd_dqn"], {"method_definitions": ["dqfd"]},
+     "profile method_definitions is a list"),
+]
+
+# (bad input, how it is given, what is prepared): where a run would write, refused before anything is computed.
+OUTPUT_CASES = [
+    ("run folder that is a file", "--out naming an existing file", "FILE"),
+    ("run folder inside a file", "--out under an existing file", "UNDER_FILE"),
+    ("checkpoint folder that is a file", "--checkpoint-dir naming an existing file", "CHECKPOINTS_FILE"),
+    ("read-only place", "--out on a read-only file system (simulated)", "READ_ONLY"),
+    ("too little free space", "--out on a disk with 20 MiB free (simulated)", "FULL_DISK"),
 ]
 
 # (bad input, the workflow config overlay laid over config/tiny.yaml, fragment of the message)
@@ -244,6 +260,53 @@ def workflow_message(overlay, tmp_path):
     return output
 
 
+def output_message(prepared, tmp_path, monkeypatch, capsys):
+    """The line a pdd_dqn run (no demo file needed) is refused with, the temporary folder shown as <tmp>."""
+    import errno
+    import shutil
+    from collections import namedtuple
+
+    import agents.io
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the run started computing before its outputs were checked")
+
+    monkeypatch.setattr("agents.trainer.make_env", refuse)
+    out, extra = tmp_path / "run", []
+    if prepared in ("FILE", "UNDER_FILE"):
+        (tmp_path / "run").write_text("notes")
+        out = tmp_path / "run" / ("seed_0" if prepared == "UNDER_FILE" else "")
+    elif prepared == "CHECKPOINTS_FILE":
+        (tmp_path / "checkpoints").write_text("notes")
+        extra = ["--checkpoint-dir", str(tmp_path / "checkpoints")]
+    elif prepared == "READ_ONLY":
+        def read_only(*args, **kwargs):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+        monkeypatch.setattr(agents.io.tempfile, "TemporaryFile", read_only)
+    else:
+        usage = namedtuple("usage", "total used free")
+        monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(20 << 20, 0, 20 << 20))
+    before = sorted(tmp_path.rglob("*"))
+    code = main(["train", "--game", "Pong", "--method", "pdd_dqn", "--seed", "0", "--out", str(out), *extra,
+                 "--profile-json", json.dumps(SHORT)])
+    captured = capsys.readouterr()
+    assert code == 2, captured.err
+    lines = [line for line in captured.err.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "Traceback" not in captured.err, captured.err
+    assert sorted(tmp_path.rglob("*")) == before, "nothing may be written before the input is accepted"
+    return lines[0].removeprefix("error: ").replace(str(tmp_path), "<tmp>")
+
+
+@pytest.mark.parametrize("case", OUTPUT_CASES, ids=[case[0] for case in OUTPUT_CASES])
+def test_output_refusals(case, tmp_path, monkeypatch, capsys):
+    _, _, prepared = case
+    message = output_message(prepared, tmp_path, monkeypatch, capsys)
+    assert {"FILE": "is a file, not a folder", "UNDER_FILE": "is a file, not a folder",
+            "CHECKPOINTS_FILE": "checkpoint folder (--checkpoint-dir) <tmp>/checkpoints is a file",
+            "READ_ONLY": "Read-only file system", "FULL_DISK": "has 20 MiB free"}[prepared] in message
+
+
 @pytest.mark.parametrize("case", CLI_CASES, ids=[case[0] for case in CLI_CASES])
 def test_command_line_refusals(case, demo_files, no_cuda, tmp_path, capsys):
     _, _, arguments, profile, fragment = case
@@ -280,13 +343,17 @@ def test_workflow_refusals(case, tmp_path):
     assert fragment in workflow_message(overlay, tmp_path)
 
 
-def test_the_documented_table_is_what_the_cases_print(demo_files, no_cuda, tmp_path, capsys):
+def test_the_documented_table_is_what_the_cases_print(demo_files, no_cuda, tmp_path, monkeypatch, capsys):
     rows = []
     for what, given, arguments, profile, _ in CLI_CASES:
         message = cli_message(arguments, profile, demo_files, tmp_path, capsys)
         for path in demo_files.values():  # machine-specific paths out of the table
             message = message.replace(path, Path(path).name)
         rows.append((what, f"`python -m agents {arguments[0]}`: {given}", message))
+    for what, given, prepared in OUTPUT_CASES:
+        with monkeypatch.context() as patches:
+            folder = Path(tempfile.mkdtemp(dir=tmp_path))
+            rows.append((what, f"`python -m agents train`: {given}", output_message(prepared, folder, patches, capsys)))
     for what, overlay, fragment in WORKFLOW_CASES:
         output = workflow_message(overlay, tmp_path)
         line = next(line.strip() for line in output.splitlines() if fragment in line)

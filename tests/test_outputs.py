@@ -212,7 +212,8 @@ def test_a_run_whose_write_fails_ends_in_one_line_keeps_its_checkpoint_and_resum
     assert train(run, "--checkpoint-dir", str(checkpoints.directory)) == 0
     assert "resumed from a checkpoint" in capsys.readouterr().err
     assert json.loads((run / "summary.json").read_text())["status"] == "complete"
-    assert tree(tmp_path) == ["run", *sorted(f"run/{name}" for name in OUTPUTS)], "checkpoint folders go when done"
+    assert tree(tmp_path) == ["checkpoints", "run", *sorted(f"run/{name}" for name in OUTPUTS)], (
+        "the run's checkpoint folder goes when done; the checkpoint root stays")
 
 
 # ---------------------------------------------------------------------------------------------------- housekeeping
@@ -247,7 +248,10 @@ def test_clearing_checkpoints_removes_the_folders_made_for_them_and_nothing_else
     assert tree(tmp_path) == ["checkpoints", "checkpoints/Pong"]
     Checkpoints(going, root=root).save(2, {"step": 2})
     Checkpoints(going, root=root).clear()
-    assert tree(tmp_path) == [], "the root goes too once empty, never its parent"
+    assert tree(tmp_path) == ["checkpoints"], "the root stays: it may be a folder the user made"
+    Checkpoints(root, root=root).save(3, {"step": 3})
+    Checkpoints(root, root=root).clear()
+    assert tree(tmp_path) == [], "a checkpoint folder that is its own root goes (a run's own checkpoints/ folder)"
 
 
 def test_the_checkpoint_root_is_the_folder_the_run_mirrors_under(tmp_path):
