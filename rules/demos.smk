@@ -20,6 +20,7 @@ rule demos:
     threads: 1
     resources:
         mem_mb=4000,
+        runtime=60,  # minutes; 5 DemonAttack episodes, the longest, take about one here
     shell:
         "python -m agents demos --game {wildcards.game} --episodes {params.episodes} --seed {params.seed}"
         " --epsilon {params.epsilon} {params.source} --out {output.demos} --stats {output.stats}"
@@ -38,6 +39,9 @@ rule random_play:
     log:
         f"{RESULTS}/logs/baselines/{{game}}.log",
     threads: 1
+    resources:
+        mem_mb=2000,  # the emulator and the score table; a cluster job without a request may get a whole node
+        runtime=60,
     shell:
         "python -m agents random --game {wildcards.game} --episodes {params.episodes} --seed {params.seed}"
         " --out {output} --profile-json {params.profile:q} > {log} 2>&1"

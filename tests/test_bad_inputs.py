@@ -247,7 +247,17 @@ def cli_message(arguments, profile, demo_files, tmp_path, capsys):
     return lines[0].removeprefix("error: ")
 
 
+PLANNED: dict[str, str] = {}  # overlay → what planning printed: each case is planned once per test session
+
+
 def workflow_message(overlay, tmp_path):
+    key = json.dumps(overlay, sort_keys=True)
+    if key not in PLANNED:
+        PLANNED[key] = plan_with(overlay, tmp_path)
+    return PLANNED[key]
+
+
+def plan_with(overlay, tmp_path):
     workdir = Path(tempfile.mkdtemp(dir=tmp_path))
     for name in ("Snakefile", "rules", "config", "envs"):
         (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, workdir / name)
