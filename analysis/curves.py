@@ -1,7 +1,9 @@
 """Learning curves, one panel per game.
 
-- The DQfD paper's view: raw score against agent steps (frames on the top axis), mean over seeds with a 95% CI band,
-  the demonstrator's best and worst episode dashed, random play dash-dotted; pretraining happens before step 0.
+- The DQfD paper's view: raw score against agent steps (frames on the top axis), mean over seeds with a 95% CI band
+  (with fewer than FEW_SEEDS seeds, each seed's curve instead: a t-interval over two or three values says less than
+  the values), the demonstrator's best and worst episode dashed, random play dash-dotted; pretraining happens before
+  step 0, which is marked. Each method has its own colour, line style and marker, so curves that coincide stay apart.
   A method that never interacts (imitation) is drawn as its evaluation score across the whole axis.
 - The soft-Q paper's view: the methods whose demonstration phase ends during interaction (N_p), against agent steps
   relative to that point, so a drop when the demonstrations stop shows at 0.
@@ -19,21 +21,37 @@ from .stats import mean_ci
 from .style import method_colours, save, theme
 
 
-# Two seeds give t-intervals 13 times their standard error: light bands keep the means readable through them.
+FEW_SEEDS = 4  # below this, seeds are drawn instead of a band (two seeds: a t-interval 12.7 standard errors wide)
 BAND_ALPHA = 0.15
+SEED_ALPHA = 0.35
+STYLES = ["-", (0, (5, 2)), (0, (1, 1.5)), (0, (8, 2, 2, 2)), (0, (3, 1))]
+MARKERS = "osD^vPX*ph"
 THOUSANDS = FuncFormatter(lambda value, _: f"{value / 1000:g}k" if abs(value) >= 1000 else f"{value:g}")
 
 
-def binned_curve(episodes: pd.DataFrame, edges: np.ndarray, step: str = "agent_step") -> pd.DataFrame:
-    """Per seed, the mean return of the episodes that end in each step bin; then mean and CI over seeds."""
+def seed_bins(episodes: pd.DataFrame, edges: np.ndarray, step: str = "agent_step") -> pd.DataFrame:
+    """Per step bin (rows, indexed by the bin's centre) and seed (columns): the mean return of the episodes that end
+    in that bin."""
     episodes = episodes.assign(bin=np.clip(np.digitize(episodes[step], edges[1:-1]), 0, len(edges) - 2))
     per_seed = episodes.groupby(["seed", "bin"])["episode_return"].mean().unstack("seed")
+    per_seed.index = [(edges[index] + edges[index + 1]) / 2 for index in per_seed.index]
+    return per_seed
+
+
+def binned_curve(episodes: pd.DataFrame, edges: np.ndarray, step: str = "agent_step") -> pd.DataFrame:
+    """Per step bin: the mean over seeds of each seed's mean return there, with its 95% t-interval."""
     rows = []
-    for bin_index, seed_means in per_seed.iterrows():
+    for centre, seed_means in seed_bins(episodes, edges, step).iterrows():
         mean, low, high = mean_ci(seed_means.to_numpy())
-        rows.append({"step": (edges[bin_index] + edges[bin_index + 1]) / 2, "mean": mean, "low": low, "high": high,
-                     "seeds": int(seed_means.notna().sum())})
+        rows.append({"step": centre, "mean": mean, "low": low, "high": high, "seeds": int(seed_means.notna().sum())})
     return pd.DataFrame(rows)
+
+
+def method_styles(methods: list[str]) -> dict[str, dict]:
+    """Colour, line style and marker per method, fixed by its place in the config's list as colours are."""
+    colours = method_colours(methods)
+    return {method: {"color": colours[method], "linestyle": STYLES[index % len(STYLES)],
+                     "marker": MARKERS[index % len(MARKERS)]} for index, method in enumerate(methods)}
 
 
 def panel_grid(count: int):
@@ -45,11 +63,23 @@ def panel_grid(count: int):
     return figure, list(axes.flat[:count])
 
 
-def draw_curve(axes, curve: pd.DataFrame, colour, label: str, levels: list) -> None:
-    """The mean over seeds as a line with its 95% band; its means join the levels the y-range is fitted to."""
+def draw_curve(axes, played: pd.DataFrame, edges: np.ndarray, style: dict, label: str, levels: list,
+               step: str = "agent_step") -> None:
+    """The mean over seeds as a thick line; around it the seeds' own curves when they are few, else the 95% band.
+    Whatever is drawn joins the levels the y-range is fitted to, so no band is cut into a pale block."""
+    seeds = seed_bins(played, edges, step)
+    curve = binned_curve(played, edges, step)
+    if seeds.shape[1] < FEW_SEEDS:
+        for _, values in seeds.items():
+            axes.plot(values.index, values, color=style["color"], linestyle=style["linestyle"], linewidth=0.9,
+                      alpha=SEED_ALPHA)
+        levels.extend(seeds.stack())
+    else:
+        axes.fill_between(curve["step"], curve["low"], curve["high"], color=style["color"], alpha=BAND_ALPHA,
+                          linewidth=0)
+        levels.extend([*curve["low"], *curve["high"]])
     levels.extend(curve["mean"])
-    axes.plot(curve["step"], curve["mean"], color=colour, linewidth=2, marker="o", markersize=3, label=label)
-    axes.fill_between(curve["step"], curve["low"], curve["high"], color=colour, alpha=BAND_ALPHA, linewidth=0)
+    axes.plot(curve["step"], curve["mean"], linewidth=2, markersize=4, label=label, **style)
 
 
 def draw_references(axes, game: str, baselines: pd.DataFrame, levels: list) -> None:
@@ -65,7 +95,7 @@ def draw_references(axes, game: str, baselines: pd.DataFrame, levels: list) -> N
 
 
 def fit_ylim(axes, levels: list) -> None:
-    """Fit the y-range to the means and references, so a wide band from two seeds cannot flatten the curves."""
+    """Fit the y-range to what is drawn: means, seeds or bands, and references."""
     levels = [level for level in levels if not pd.isna(level)]
     if levels:
         low, high = min(levels), max(levels)
@@ -94,7 +124,7 @@ def method_label(method: str, runs: pd.DataFrame) -> str:
 def plot_learning_curves(episodes: pd.DataFrame, runs: pd.DataFrame, baselines: pd.DataFrame, methods: list[str],
                          bins: int, out) -> None:
     theme()
-    colours, games = method_colours(methods), sorted(runs["game"].unique())
+    styles, games = method_styles(methods), sorted(runs["game"].unique())
     figure, axes_list = panel_grid(len(games))
     for axes, game in zip(axes_list, games):
         game_runs, levels = runs[runs["game"] == game], []
@@ -105,22 +135,32 @@ def plot_learning_curves(episodes: pd.DataFrame, runs: pd.DataFrame, baselines: 
             if method_runs.empty:
                 continue
             label = method_label(method, runs[runs["method"] == method])
-            if int(method_runs["agent_steps"].max()) == 0:
-                mean, low, high = mean_ci(method_runs["eval_score_mean"])
+            if int(method_runs["agent_steps"].max()) == 0:  # one policy: its evaluation score across the axis
+                scores = method_runs["eval_score_mean"]
+                mean, low, high = mean_ci(scores)
+                axes.axhline(mean, color=styles[method]["color"], linestyle=styles[method]["linestyle"], linewidth=2,
+                             label=label)
+                if len(scores) < FEW_SEEDS:
+                    for score in scores:
+                        axes.axhline(score, color=styles[method]["color"], linewidth=0.9, alpha=SEED_ALPHA)
+                    levels.extend(scores)
+                elif not np.isnan(low):
+                    axes.axhspan(low, high, color=styles[method]["color"], alpha=BAND_ALPHA / 2)
+                    levels.extend([low, high])
                 levels.append(mean)
-                axes.axhline(mean, color=colours[method], linestyle=":", linewidth=2, label=label)
-                if not np.isnan(low):
-                    axes.axhspan(low, high, color=colours[method], alpha=BAND_ALPHA / 2)
                 continue
             played = episodes[(episodes["game"] == game) & (episodes["method"] == method)]
             if played.empty:
                 continue
-            draw_curve(axes, binned_curve(played, edges), colours[method], label, levels)
+            draw_curve(axes, played, edges, styles[method], label, levels)
         draw_references(axes, game, baselines, levels)
-        if int(game_runs["pretrain_updates"].max()) > 0:
+        interacting = game_runs[game_runs["agent_steps"] > 0]
+        pretrained = int(interacting["pretrain_updates"].max()) if len(interacting) else 0
+        if pretrained > 0:  # the curves of pretrained methods start where their pretraining ended
             axes.axvline(0, color="grey", linewidth=3, alpha=0.5)
-            axes.annotate("← pretraining", xy=(0, 0.02), xycoords=("data", "axes fraction"), xytext=(4, 0),
-                          textcoords="offset points", fontsize=8, color="grey")
+            axes.annotate(f"end of pretraining ({pretrained:,} updates)", xy=(0, 0.02),
+                          xycoords=("data", "axes fraction"), xytext=(5, 0), textcoords="offset points", fontsize=8,
+                          color="dimgrey")
         frame_skip = int(game_runs["frame_skip"].max()) if "frame_skip" in game_runs else 4
         top = axes.secondary_xaxis("top", functions=(lambda x, k=frame_skip: x * k, lambda x, k=frame_skip: x / k))
         top.set_xlabel("frames", fontsize=9)
@@ -131,7 +171,8 @@ def plot_learning_curves(episodes: pd.DataFrame, runs: pd.DataFrame, baselines: 
         axes.set_xlabel("agent steps")
         axes.set_ylabel("score (raw)")
         axes.set_title(game)
-    figure.suptitle("Learning curves: mean over seeds, 95% CI band", y=1.0)
+    figure.suptitle(f"Learning curves: mean over seeds (thick); each seed (thin) below {FEW_SEEDS} seeds, "
+                    "else a 95% CI band", y=1.0)
     figure.tight_layout()
     shared_legend(figure, axes_list)
     save(figure, out)
@@ -141,7 +182,7 @@ def plot_transition(episodes: pd.DataFrame, runs: pd.DataFrame, baselines: pd.Da
                     bins: int, out) -> None:
     """Scores around the end of the demonstration phase (N_p), per method aligned at its own N_p."""
     theme()
-    colours = method_colours(methods)
+    styles = method_styles(methods)
     phased = runs[(runs["demo_phase_end"] > 0) & (runs["agent_steps"] > runs["demo_phase_end"])]
     games = sorted(phased["game"].unique())
     figure, axes_list = panel_grid(len(games))
@@ -157,7 +198,7 @@ def plot_transition(episodes: pd.DataFrame, runs: pd.DataFrame, baselines: pd.Da
             played = episodes[(episodes["game"] == game) & (episodes["method"] == method)]
             played = played.assign(relative=played["agent_step"] - int(method_runs["demo_phase_end"].iloc[0]))
             label = f"{method} (N_p = {int(method_runs['demo_phase_end'].iloc[0]):,}; n={len(method_runs)})"
-            draw_curve(axes, binned_curve(played, edges, step="relative"), colours[method], label, levels)
+            draw_curve(axes, played, edges, styles[method], label, levels, step="relative")
         draw_references(axes, game, baselines, levels)
         axes.axvline(0, color="grey", linewidth=3, alpha=0.5)
         axes.annotate("end of pretraining", xy=(0, 0.02), xycoords=("data", "axes fraction"), xytext=(4, 0),
@@ -168,7 +209,8 @@ def plot_transition(episodes: pd.DataFrame, runs: pd.DataFrame, baselines: pd.Da
         axes.set_xlabel("agent steps after the end of pretraining (N_p)")
         axes.set_ylabel("score (raw)")
         axes.set_title(game)
-    figure.suptitle("Around the end of pretraining: mean over seeds, 95% CI band", y=1.0)
+    figure.suptitle(f"Around the end of pretraining: mean over seeds (thick); each seed (thin) below {FEW_SEEDS} "
+                    "seeds, else a 95% CI band", y=1.0)
     figure.tight_layout()
     shared_legend(figure, axes_list)
     save(figure, out)

@@ -20,12 +20,14 @@ SPAN = {"Pong": 18.0 - (-20.0), "Breakout": 50.0 - 2.0}  # demonstrator mean −
 
 
 def synthetic_runs(dqfd_pong=(10.0, 14.0, 12.0), seeds=3):
-    """dqfd, pdd_dqn and bc on Pong and Breakout: per run an evaluation score and two learning episodes per window."""
+    """dqfd, pdd_dqn and bc on Pong and Breakout: per run an evaluation score and two learning episodes per window.
+    Seeds past the third repeat the first three, one point higher each round."""
     runs, episodes = [], []
     final = {("Pong", "dqfd"): dqfd_pong, ("Pong", "pdd_dqn"): (-21.0, -19.0, -20.0),
              ("Pong", "bc"): (-15.0, -13.0, -14.0), ("Breakout", "dqfd"): (30.0, 34.0, 32.0),
              ("Breakout", "pdd_dqn"): (3.0, 5.0, 4.0), ("Breakout", "bc"): (10.0, 12.0, 11.0)}
     for (game, method), scores in final.items():
+        scores = [scores[seed % len(scores)] + seed // len(scores) for seed in range(seeds)]
         for seed in range(seeds):
             interacts = method != "bc"
             runs.append({"game": game, "method": method, "seed": seed, "eval_score_mean": scores[seed],
@@ -310,3 +312,29 @@ def test_a_run_that_ended_no_episode_is_scored_without_one(tmp_path):
     assert episodes.empty and "episode_return" in episodes
     scored = score_runs(runs, episodes, DEMOS, RANDOM, 0.5).iloc[0]
     assert np.isnan(scored["initial"]) and scored["final"] == 5.0
+
+
+@pytest.mark.parametrize("seeds", [2, 5])
+def test_learning_curves_show_few_seeds_as_seeds_and_many_as_a_band(seeds, monkeypatch):
+    from matplotlib.collections import PolyCollection
+
+    from analysis import curves
+    from analysis.scores import per_game
+
+    drawn = {}
+    monkeypatch.setattr(curves, "save", lambda figure, out: drawn.update(figure=figure))
+    runs, episodes = synthetic_runs(seeds=seeds)
+    scored = score_runs(runs, episodes, DEMOS, RANDOM, 0.5)
+    curves.plot_learning_curves(episodes, runs, per_game(scored), ["dqfd", "pdd_dqn", "bc"], 4, "unused.png")
+    pong = next(axes for axes in drawn["figure"].axes if axes.get_title() == "Pong")
+    thin = [line for line in pong.get_lines() if line.get_linewidth() < 1 and line.get_alpha() == curves.SEED_ALPHA]
+    bands = [patch for patch in pong.collections if isinstance(patch, PolyCollection)]
+    if seeds < curves.FEW_SEEDS:  # a thin line per seed of dqfd, pdd_dqn and bc, no band
+        assert len(thin) == 3 * seeds and not bands
+    else:
+        assert not thin and len(bands) == 2  # the two interacting methods
+    labels = [line.get_label() for line in pong.get_lines()]
+    styles = {line.get_label(): (line.get_linestyle(), line.get_marker()) for line in pong.get_lines()
+              if line.get_label().startswith(("dqfd", "pdd_dqn"))}
+    assert len(set(styles.values())) == 2, "methods differ in line style and marker, not only in colour"
+    assert any("end of pretraining (50 updates)" in text.get_text() for text in pong.texts), labels
