@@ -1,5 +1,8 @@
 # The matrix games × methods × seeds: demonstrations → training runs → tables and learning curves.
 # `snakemake --cores N` runs config/config.yaml; `--configfile config/<profile>.yaml` lays another profile over it.
+import re
+
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
@@ -8,7 +11,17 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
-validate(config, "config/schema.yaml")
+# A config that breaks the schema is refused in one line naming the key, not with jsonschema's dump of the schema.
+try:
+    validate(config, "config/schema.yaml")
+except WorkflowError as error:
+    text = str(error)
+    problem = re.search(r"ValidationError: (.*)", text)
+    where = re.search(r"On instance((?:\[[^\]]+\])*)", text)
+    key = ".".join(re.findall(r"\['?([^'\]]+)'?\]", where.group(1))) if where else ""
+    raise WorkflowError(f"config error: {key or 'the workflow config'}: "
+                        f"{problem.group(1) if problem else text.splitlines()[0]}; "
+                        "config/schema.yaml says what each key takes")
 
 
 include: "rules/common.smk"

@@ -69,5 +69,6 @@ def test_a_workflow_killed_mid_run_recovers_with_unlock_and_the_same_command(tmp
     progress = pd.read_csv(run / "progress.csv")  # a loss row per update at this budget: none lost, none twice
     assert progress.loc[progress["kind"] == "updates", "update"].tolist() == list(range(1, summary["updates"] + 1))
     assert pd.read_csv(run / "pretrain_eval.csv")["update"].tolist() == [10], "the rung is evaluated once"
-    assert not (results / "checkpoints").exists(), "checkpoint folders go with the completed run"
+    assert not (results / "checkpoints" / CELL).exists(), "the run's checkpoint folder goes with the completed run"
+    assert not [path for path in (results / "checkpoints").rglob("*") if path.is_file()]
     assert "All 1 cells of the matrix have a complete run" in (results / "tables/missing_runs.md").read_text()

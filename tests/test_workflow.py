@@ -257,8 +257,8 @@ def test_cluster_profiles_plan_the_paper_matrix_with_derived_resources(profile, 
     assert result.returncode == 0, output[-3000:]
     paper = yaml.safe_load((workdir / "config/paper.yaml").read_text())
     assert planned_jobs(output)["train"] == len(paper["games"]) * len(paper["methods"]) * len(paper["seeds"])
-    resources = re.findall(r"resources: .*", output)
-    assert resources and all("gpu=1" in line for line in resources if "runtime=" in line and "mem_mb=" in line)
+    gpus = [int(value) for value in re.findall(r"resources: .*\bgpu=(\d+)", output)]  # only training asks for GPUs
+    assert gpus and len(gpus) == planned_jobs(output)["train"] and set(gpus) == {1}
     # 750,000 pretraining updates at the declared 100 updates/s, with the 1.5 margin: over 3 hours
     runtimes = [int(value) for value in re.findall(r"runtime=(\d+)", output)]
     assert max(runtimes) > 180
