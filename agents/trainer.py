@@ -127,7 +127,7 @@ class Trainer:
         agent_capacity = s["replay_capacity"] if s["agent_steps"] > 0 else 0
         frame_shape = (p["screen_size"], p["screen_size"])
         check_fits_in_memory(demo_capacity + agent_capacity, frame_shape)  # memory first: no folder can fix that
-        self._check_outputs()
+        self._check_outputs(demo_capacity, agent_capacity)
         self.env = make_env(self.cell["game"], p, seed)
         self.num_actions = int(self.env.action_space.n)
         self.stacker = FrameStacker(p["frame_stack"])
@@ -162,27 +162,26 @@ class Trainer:
         self.metric_sums: dict[str, torch.Tensor] = {}
         self.metric_count = 0
 
-    def _output_bytes(self) -> tuple[int, int]:
-        """Upper estimates, from the settings and the demonstrations, of one checkpoint and of the final weights."""
+    def _output_bytes(self, demo_capacity: int, agent_capacity: int) -> tuple[int, int]:
+        """Upper estimates, from the replay's partitions and the settings, of one checkpoint and of the final
+        weights."""
         s, p = self.settings, self.protocol
         with torch.device("meta"):  # sizes only: nothing is allocated
             network = QNetwork(18, p["frame_stack"], p["screen_size"], s["dueling"])  # 18: the full action set
         weights = sum(tensor.numel() * tensor.element_size() for tensor in network.state_dict().values())
-        demo_frames = len(self.demos.frames) if self.demos else 0
-        permanent = 0 if s["demos_overwritable"] else demo_frames
-        agent_capacity = s["replay_capacity"] if s["agent_steps"] > 0 else 0
+        overwritable = len(self.demos.frames) if self.demos and s["demos_overwritable"] else 0
         # Agent slots a checkpoint can hold: one per agent step and one per episode start, so at most two per step.
-        agent_slots = min(agent_capacity, demo_frames - permanent + 2 * s["agent_steps"] + 1)
+        agent_slots = min(agent_capacity, overwritable + 2 * s["agent_steps"] + 1)
         # The replay less the frames a checkpoint leaves out (demonstrations, reloaded from their file; slots the
         # agent never reaches), then both networks and Adam's two moments.
-        slots, frame = permanent + agent_capacity, (p["screen_size"], p["screen_size"])
+        slots, frame = demo_capacity + agent_capacity, (p["screen_size"], p["screen_size"])
         replay = replay_bytes(slots, frame) - (slots - agent_slots) * frame[0] * frame[1]
         return replay + 4 * weights, weights
 
-    def _check_outputs(self) -> None:
+    def _check_outputs(self, demo_capacity: int, agent_capacity: int) -> None:
         """Refuse, before anything is allocated or computed, a run folder or checkpoint folder that is a file, cannot
         be written, or lacks the free space for what the run will write there (`SPACE_MARGIN`)."""
-        checkpoint, weights = self._output_bytes()
+        checkpoint, weights = self._output_bytes(demo_capacity, agent_capacity)
         kept = sum(path.stat().st_size for path in self.checkpoints.files())  # a resumed run replaces these
         copies = self.checkpoints.keep + 1
         places = [

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .scores import normalise
 from .stats import mean_ci
 
 MEASURES = ("score", "expert_agreement", "demo_agreement")
@@ -52,8 +53,7 @@ def transfer_table(rungs: pd.DataFrame, baselines: pd.DataFrame) -> pd.DataFrame
             row.update({measure: mean, f"{measure}_ci95_low": low, f"{measure}_ci95_high": high})
         demo, random = (baselines.loc[game, name] if game in baselines.index else np.nan
                         for name in ("demonstrator_mean", "random_mean"))
-        span = demo - random
-        row.update(score_normalised=(row["score"] - random) / span if span else np.nan,
+        row.update(score_normalised=float(normalise([row["score"]], baselines, [game])[0]),
                    demonstrator_mean=demo, random_mean=random)
         rows.append(row)
     return pd.DataFrame(rows)

@@ -133,7 +133,7 @@ def test_the_space_estimate_bounds_what_a_checkpoint_holds(tmp_path):
         saved = []
         trainer.checkpoints.save = lambda position, payload: saved.append(len(serialised(payload)))
         trainer.run()  # its last checkpoint, before the evaluation, holds every slot the run filled
-        checkpoint, weights = trainer._output_bytes()
+        checkpoint, weights = trainer._output_bytes(trainer.replay.demo_capacity, trainer.replay.agent_capacity)
         replay = len(serialised(trainer.replay.state_dict()))
         assert replay <= SPACE_MARGIN * (checkpoint - 4 * weights) < 3 * replay, (replay, checkpoint - 4 * weights)
         assert max(saved) <= SPACE_MARGIN * checkpoint
