@@ -114,32 +114,41 @@ def check_device(name: str) -> None:
                           f"cuda:0 to cuda:{torch.cuda.device_count() - 1}")
 
 
-def make_demos(args, protocol: dict, out: str, stats: str):
-    """The demo file of one of the four ways to get demonstrations: script, person, Atari-HEAD, Minari."""
-    if args.command == "demos" and args.source_file:
-        from .demos import first_episodes, load, write
+def _scripted(args, protocol: dict, out: str, stats: str):
+    """`demos`: record the game's scripted demonstrator, or take the first episodes of a demo file (--from)."""
+    from .demos.files import first_episodes, load, record, write
 
-        if args.epsilon:
-            raise DemoFileError("--epsilon adds noise while recording, so it cannot apply to --from FILE; "
-                                "record noisy demonstrations with the scripted demonstrator instead")
-        demos = first_episodes(load(args.source_file, args.game, protocol), args.episodes, Path(args.source_file))
-        write(demos, out, stats)
-        return demos
-    if args.command == "demos":
-        from .demos import record
-
+    if not args.source_file:
         return record(args.game, protocol, args.episodes, args.seed, out, stats, args.epsilon)
-    if args.command == "record":
-        from .human import record
+    if args.epsilon:
+        raise DemoFileError("--epsilon adds noise while recording, so it cannot apply to --from FILE; "
+                            "record noisy demonstrations with the scripted demonstrator instead")
+    demos = first_episodes(load(args.source_file, args.game, protocol), args.episodes, Path(args.source_file))
+    write(demos, out, stats)
+    return demos
 
-        return record(args.game, protocol, args.episodes, args.seed, args.player, out, stats, args.fps, args.scale)
-    if args.command == "import-atari-head":
-        from .atari_head import import_trial
 
-        return import_trial(args.table, args.frames, args.game, protocol, out, stats, args.stride)
-    from .minari_io import import_dataset
+def _human(args, protocol: dict, out: str, stats: str):
+    from .demos.human import record
+
+    return record(args.game, protocol, args.episodes, args.seed, args.player, out, stats, args.fps, args.scale)
+
+
+def _atari_head(args, protocol: dict, out: str, stats: str):
+    from .demos.atari_head import import_trial
+
+    return import_trial(args.table, args.frames, args.game, protocol, out, stats, args.stride)
+
+
+def _minari(args, protocol: dict, out: str, stats: str):
+    from .demos.minari import import_dataset
 
     return import_dataset(args.dataset, args.game, protocol, out, stats, args.root)
+
+
+# The four ways to get demonstrations, by command: script (or the first episodes of a file), person, Atari-HEAD,
+# Minari. Each writes a demo file and its score table and returns the demonstrations.
+DEMO_SOURCES = {"demos": _scripted, "record": _human, "import-atari-head": _atari_head, "import-minari": _minari}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -213,56 +222,75 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _games(args) -> None:
+    from .envs import known_games
+
+    print("\n".join(known_games()))
+
+
+def _demo_file(args) -> None:
+    from .config import resolve_protocol, values
+
+    protocol = values(resolve_protocol(_profile(args)))
+    out = args.out or f"demos/human/{args.game}.npz"  # the human source of the workflow's demo sets
+    stats = args.stats or str(Path(out).with_suffix(".stats.csv"))
+    demos = DEMO_SOURCES[args.command](args, protocol, out, stats)
+    scores = demos.episodes["score"]
+    print(f"{args.game}: {len(scores)} episodes, {demos.num_transitions} transitions, "
+          f"score mean {scores.mean():.1f} (worst {scores.min():g}, best {scores.max():g}) → {out}")
+
+
+def _export_minari(args) -> None:
+    from .config import resolve_protocol, values
+    from .demos.files import load
+    from .demos.minari import export
+
+    demos = load(args.demos, args.game, values(resolve_protocol(_profile(args))))
+    export(demos, args.dataset, args.root)
+    print(f"{args.demos} → Minari dataset {args.dataset}")
+
+
+def _random(args) -> None:
+    from .config import resolve_protocol, values
+    from .demos.files import random_scores
+    from .io import write_csv
+
+    scores = random_scores(args.game, values(resolve_protocol(_profile(args))), args.episodes, args.seed)
+    if args.out:
+        write_csv(args.out, scores)
+    print(f"{args.game}: random play scores {scores['score'].mean():.1f} on average over {len(scores)} "
+          f"episodes (worst {scores['score'].min():g}, best {scores['score'].max():g})")
+
+
+def _train(args) -> None:
+    from .config import resolve
+    from .trainer import Trainer
+
+    cell = resolve(args.game, args.method, args.seed, _profile(args))
+    trainer = Trainer(cell, args.out, args.demos, args.threads, args.device,
+                      args.checkpoint_dir, 60.0 * args.checkpoint_every_min)
+    try:
+        summary = trainer.run()
+    except NonFiniteError as error:
+        kept = trainer.checkpoints.files()
+        raise NonFiniteError(f"{error}; the last good checkpoint is {kept[-1]}" if kept else str(error))
+    print(f"{args.game}/{args.method}/seed {args.seed}: evaluation score {summary['eval_score_mean']:.1f} "
+          f"over {summary['eval_episodes']} episodes, {summary['wall_s']:.0f} s")
+
+
+# What each command of the parser runs; every command is named here, none is reached by falling through.
+COMMANDS = {"games": _games, **dict.fromkeys(DEMO_SOURCES, _demo_file), "export-minari": _export_minari,
+            "random": _random, "train": _train}
+
+
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command not in COMMANDS:  # a command the parser offers but nothing here runs
+        parser.error(f"command {args.command!r} is not implemented; implemented: {', '.join(COMMANDS)}")
     try:
         check_arguments(args)
-        if args.command == "games":
-            from .envs import known_games
-
-            print("\n".join(known_games()))
-        elif args.command in ("demos", "record", "import-atari-head", "import-minari"):
-            from .config import resolve_protocol, values
-
-            protocol = values(resolve_protocol(_profile(args)))
-            out = args.out or f"demos/human/{args.game}.npz"  # the human source of the workflow's demo sets
-            stats = args.stats or str(Path(out).with_suffix(".stats.csv"))
-            demos = make_demos(args, protocol, out, stats)
-            scores = demos.episodes["score"]
-            print(f"{args.game}: {len(scores)} episodes, {demos.num_transitions} transitions, "
-                  f"score mean {scores.mean():.1f} (worst {scores.min():g}, best {scores.max():g}) → {out}")
-        elif args.command == "export-minari":
-            from .config import resolve_protocol, values
-            from .demos import load
-            from .minari_io import export
-
-            demos = load(args.demos, args.game, values(resolve_protocol(_profile(args))))
-            export(demos, args.dataset, args.root)
-            print(f"{args.demos} → Minari dataset {args.dataset}")
-        elif args.command == "random":
-            from .config import resolve_protocol, values
-            from .demos import random_scores
-            from .io import write_csv
-
-            scores = random_scores(args.game, values(resolve_protocol(_profile(args))), args.episodes, args.seed)
-            if args.out:
-                write_csv(args.out, scores)
-            print(f"{args.game}: random play scores {scores['score'].mean():.1f} on average over {len(scores)} "
-                  f"episodes (worst {scores['score'].min():g}, best {scores['score'].max():g})")
-        elif args.command == "train":
-            from .config import resolve
-            from .trainer import Trainer
-
-            cell = resolve(args.game, args.method, args.seed, _profile(args))
-            trainer = Trainer(cell, args.out, args.demos, args.threads, args.device,
-                              args.checkpoint_dir, 60.0 * args.checkpoint_every_min)
-            try:
-                summary = trainer.run()
-            except NonFiniteError as error:
-                kept = trainer.checkpoints.files()
-                raise NonFiniteError(f"{error}; the last good checkpoint is {kept[-1]}" if kept else str(error))
-            print(f"{args.game}/{args.method}/seed {args.seed}: evaluation score {summary['eval_score_mean']:.1f} "
-                  f"over {summary['eval_episodes']} episodes, {summary['wall_s']:.0f} s")
+        COMMANDS[args.command](args)
     except (ConfigError, DemoFileError, OutputError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

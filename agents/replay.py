@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from .demos.files import ARRAYS
 from .envs import transform_reward
 from .errors import ConfigError
 from .sumtree import MinTree, SumTree
 
-SLOT_ARRAYS = ("frames", "actions", "rewards", "terminals", "has_action", "episode_step")
 BYTES_PER_SLOT_EXTRA = 1 + 4 + 1 + 1 + 4 + 1  # action, reward, terminal, has_action, episode_step, valid
 
 
@@ -85,7 +85,7 @@ class PrioritizedReplay:
         if count > room:
             raise ValueError(f"{count} demo slots do not fit the {'demo' if permanent else 'agent'} partition of {room}")
         where = slice(start, start + count)
-        for name, value in zip(SLOT_ARRAYS, (frames, actions, rewards, terminals, has_action, episode_step)):
+        for name, value in zip(ARRAYS, (frames, actions, rewards, terminals, has_action, episode_step)):
             getattr(self, name)[where] = value
         if permanent:
             self.num_demo = count
@@ -162,7 +162,7 @@ class PrioritizedReplay:
         """Agent data written so far and every priority; the demo partition is reloaded from its file instead."""
         agent = slice(self.demo_capacity, self.demo_capacity + min(self.agent_written, self.agent_capacity))
         return {
-            "agent": {name: getattr(self, name)[agent].copy() for name in SLOT_ARRAYS},
+            "agent": {name: getattr(self, name)[agent].copy() for name in ARRAYS},
             "valid": self.valid.copy(),
             "sum_tree": self.sum_tree.nodes.copy(),
             "min_tree": self.min_tree.nodes.copy(),
@@ -177,7 +177,7 @@ class PrioritizedReplay:
         if len(state["valid"]) != len(self.valid) or state["num_demo"] != self.num_demo:
             raise ValueError("checkpointed replay has another layout than this run's")
         filled = len(state["agent"]["frames"])
-        for name in SLOT_ARRAYS:
+        for name in ARRAYS:
             getattr(self, name)[self.demo_capacity : self.demo_capacity + filled] = state["agent"][name]
         self.valid[:] = state["valid"]
         self.sum_tree.nodes[:] = state["sum_tree"]
@@ -198,10 +198,6 @@ class PrioritizedReplay:
 
     def __len__(self) -> int:
         return int(self.valid.sum())
-
-    @property
-    def num_agent_valid(self) -> int:
-        return int(self.valid[self.demo_capacity :].sum())
 
     def stacked_states(self, slots: np.ndarray) -> np.ndarray:
         """Frames t-3..t of each slot's episode, the first frame repeated before the episode starts."""

@@ -11,8 +11,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from agents.config import SCRIPTED
-
 EPISODE_COLUMNS = ["agent_step", "update", "episode", "episode_return", "episode_length", "epsilon", "ended_by"]
 NO_DEMOS = "none"  # the demo-set name of a run without demonstrations
 
@@ -38,9 +36,6 @@ def demo_set_table(stats: pd.DataFrame) -> pd.DataFrame:
     if stats.empty:
         return pd.DataFrame(columns=["game", "demo_set", "source", "demonstrator", "epsilon", "episodes",
                                      "transitions", "demo_mean", "demo_worst", "demo_best"])
-    # Files recorded before the source and noise knobs existed were all scripted and noiseless.
-    stats = stats.assign(source=stats["source"] if "source" in stats else SCRIPTED,
-                         epsilon=stats["epsilon"] if "epsilon" in stats else 0.0)
     return stats.groupby(["game", "demo_set"], sort=False).agg(
         source=("source", "first"), demonstrator=("demonstrator", "first"), epsilon=("epsilon", "first"),
         episodes=("episode", "count"), transitions=("length", "sum"), demo_mean=("score", "mean"),
@@ -56,7 +51,6 @@ def collect(results: str | Path, cells, demo_stats_paths: list[str], reference: 
         summary = json.loads((folder / "summary.json").read_text())
         used = summary.pop("demos") or {}
         summary.update({f"demo_{key}": value for key, value in used.items() if key != "sha256"})
-        summary.setdefault("demo_phase_end", 0)  # runs stored before the field existed had no such phase
         summary.update(demo_set=demos, run_dir=str(folder))
         runs.append(summary)
         if demos not in (reference, NO_DEMOS):

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -121,12 +122,59 @@ def method_label(method: str, runs: pd.DataFrame) -> str:
     return f"{method} (n={n}" + (f", {pretrain:,} pretraining updates before step 0)" if pretrain else ")")
 
 
-def plot_learning_curves(episodes: pd.DataFrame, runs: pd.DataFrame, baselines: pd.DataFrame, methods: list[str],
-                         bins: int, out) -> None:
+def draw_evaluation(axes, scores: pd.Series, style: dict, label: str, levels: list) -> None:
+    """A method that never interacts: one policy, so its evaluation score across the whole axis, as a thick line;
+    around it the seeds' own scores when they are few, else the 95% band."""
+    mean, low, high = mean_ci(scores)
+    axes.axhline(mean, color=style["color"], linestyle=style["linestyle"], linewidth=2, label=label)
+    if len(scores) < FEW_SEEDS:
+        for score in scores:
+            axes.axhline(score, color=style["color"], linewidth=0.9, alpha=SEED_ALPHA)
+        levels.extend(scores)
+    elif not np.isnan(low):
+        axes.axhspan(low, high, color=style["color"], alpha=BAND_ALPHA / 2)
+        levels.extend([low, high])
+    levels.append(mean)
+
+
+def plot_panels(games: list[str], title: str, out, draw_panel: Callable) -> None:
+    """The figure every plot here is: one panel per game, which `draw_panel(axes, game)` fills (ending with
+    `finish_panel`), under one title and above one legend for all panels."""
     theme()
-    styles, games = method_styles(methods), sorted(runs["game"].unique())
     figure, axes_list = panel_grid(len(games))
     for axes, game in zip(axes_list, games):
+        draw_panel(axes, game)
+    figure.suptitle(f"{title}: mean over seeds (thick); each seed (thin) below {FEW_SEEDS} seeds, else a 95% CI band",
+                    y=1.0)
+    figure.tight_layout()
+    shared_legend(figure, axes_list)
+    save(figure, out)
+
+
+def finish_panel(axes, game: str, baselines: pd.DataFrame, levels: list, xlim: tuple, xlabel: str,
+                 marker: tuple | None = None) -> None:
+    """What every panel draws after its methods' curves: the game's references, the end of pretraining at step 0
+    (`marker`: its label, the label's offset from the line in points and its colour; None: no line), the x-axis in
+    thousands over `xlim`, the y-range fitted to all that is drawn (`levels`), the labels and the game as title."""
+    draw_references(axes, game, baselines, levels)
+    if marker is not None:
+        text, offset, colour = marker
+        axes.axvline(0, color="grey", linewidth=3, alpha=0.5)
+        axes.annotate(text, xy=(0, 0.02), xycoords=("data", "axes fraction"), xytext=(offset, 0),
+                      textcoords="offset points", fontsize=8, color=colour)
+    axes.xaxis.set_major_formatter(THOUSANDS)
+    axes.set_xlim(*xlim)
+    fit_ylim(axes, levels)
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel("score (raw)")
+    axes.set_title(game)
+
+
+def plot_learning_curves(episodes: pd.DataFrame, runs: pd.DataFrame, baselines: pd.DataFrame, methods: list[str],
+                         bins: int, out) -> None:
+    styles = method_styles(methods)
+
+    def panel(axes, game):
         game_runs, levels = runs[runs["game"] == game], []
         horizon = max(int(game_runs["agent_steps"].max()), 1)
         edges = np.linspace(0, horizon, bins + 1)
@@ -135,58 +183,32 @@ def plot_learning_curves(episodes: pd.DataFrame, runs: pd.DataFrame, baselines: 
             if method_runs.empty:
                 continue
             label = method_label(method, runs[runs["method"] == method])
-            if int(method_runs["agent_steps"].max()) == 0:  # one policy: its evaluation score across the axis
-                scores = method_runs["eval_score_mean"]
-                mean, low, high = mean_ci(scores)
-                axes.axhline(mean, color=styles[method]["color"], linestyle=styles[method]["linestyle"], linewidth=2,
-                             label=label)
-                if len(scores) < FEW_SEEDS:
-                    for score in scores:
-                        axes.axhline(score, color=styles[method]["color"], linewidth=0.9, alpha=SEED_ALPHA)
-                    levels.extend(scores)
-                elif not np.isnan(low):
-                    axes.axhspan(low, high, color=styles[method]["color"], alpha=BAND_ALPHA / 2)
-                    levels.extend([low, high])
-                levels.append(mean)
+            if int(method_runs["agent_steps"].max()) == 0:
+                draw_evaluation(axes, method_runs["eval_score_mean"], styles[method], label, levels)
                 continue
             played = episodes[(episodes["game"] == game) & (episodes["method"] == method)]
-            if played.empty:
-                continue
-            draw_curve(axes, played, edges, styles[method], label, levels)
-        draw_references(axes, game, baselines, levels)
+            if not played.empty:
+                draw_curve(axes, played, edges, styles[method], label, levels)
         interacting = game_runs[game_runs["agent_steps"] > 0]
         pretrained = int(interacting["pretrain_updates"].max()) if len(interacting) else 0
-        if pretrained > 0:  # the curves of pretrained methods start where their pretraining ended
-            axes.axvline(0, color="grey", linewidth=3, alpha=0.5)
-            axes.annotate(f"end of pretraining ({pretrained:,} updates)", xy=(0, 0.02),
-                          xycoords=("data", "axes fraction"), xytext=(5, 0), textcoords="offset points", fontsize=8,
-                          color="dimgrey")
+        # the curves of pretrained methods start where their pretraining ended
+        marker = (f"end of pretraining ({pretrained:,} updates)", 5, "dimgrey") if pretrained > 0 else None
+        finish_panel(axes, game, baselines, levels, (0, horizon), "agent steps", marker)
         frame_skip = int(game_runs["frame_skip"].max()) if "frame_skip" in game_runs else 4
         top = axes.secondary_xaxis("top", functions=(lambda x, k=frame_skip: x * k, lambda x, k=frame_skip: x / k))
         top.set_xlabel("frames", fontsize=9)
         top.xaxis.set_major_formatter(THOUSANDS)
-        axes.xaxis.set_major_formatter(THOUSANDS)
-        axes.set_xlim(0, horizon)
-        fit_ylim(axes, levels)
-        axes.set_xlabel("agent steps")
-        axes.set_ylabel("score (raw)")
-        axes.set_title(game)
-    figure.suptitle(f"Learning curves: mean over seeds (thick); each seed (thin) below {FEW_SEEDS} seeds, "
-                    "else a 95% CI band", y=1.0)
-    figure.tight_layout()
-    shared_legend(figure, axes_list)
-    save(figure, out)
+
+    plot_panels(sorted(runs["game"].unique()), "Learning curves", out, panel)
 
 
 def plot_transition(episodes: pd.DataFrame, runs: pd.DataFrame, baselines: pd.DataFrame, methods: list[str],
                     bins: int, out) -> None:
     """Scores around the end of the demonstration phase (N_p), per method aligned at its own N_p."""
-    theme()
     styles = method_styles(methods)
     phased = runs[(runs["demo_phase_end"] > 0) & (runs["agent_steps"] > runs["demo_phase_end"])]
-    games = sorted(phased["game"].unique())
-    figure, axes_list = panel_grid(len(games))
-    for axes, game in zip(axes_list, games):
+
+    def panel(axes, game):
         levels, game_runs = [], phased[phased["game"] == game]
         start = -int(game_runs["demo_phase_end"].max())
         end = int((game_runs["agent_steps"] - game_runs["demo_phase_end"]).max())
@@ -199,18 +221,7 @@ def plot_transition(episodes: pd.DataFrame, runs: pd.DataFrame, baselines: pd.Da
             played = played.assign(relative=played["agent_step"] - int(method_runs["demo_phase_end"].iloc[0]))
             label = f"{method} (N_p = {int(method_runs['demo_phase_end'].iloc[0]):,}; n={len(method_runs)})"
             draw_curve(axes, played, edges, styles[method], label, levels, step="relative")
-        draw_references(axes, game, baselines, levels)
-        axes.axvline(0, color="grey", linewidth=3, alpha=0.5)
-        axes.annotate("end of pretraining", xy=(0, 0.02), xycoords=("data", "axes fraction"), xytext=(4, 0),
-                      textcoords="offset points", fontsize=8, color="grey")
-        axes.set_xlim(start, end)
-        axes.xaxis.set_major_formatter(THOUSANDS)
-        fit_ylim(axes, levels)
-        axes.set_xlabel("agent steps after the end of pretraining (N_p)")
-        axes.set_ylabel("score (raw)")
-        axes.set_title(game)
-    figure.suptitle(f"Around the end of pretraining: mean over seeds (thick); each seed (thin) below {FEW_SEEDS} "
-                    "seeds, else a 95% CI band", y=1.0)
-    figure.tight_layout()
-    shared_legend(figure, axes_list)
-    save(figure, out)
+        finish_panel(axes, game, baselines, levels, (start, end), "agent steps after the end of pretraining (N_p)",
+                     ("end of pretraining", 4, "grey"))
+
+    plot_panels(sorted(phased["game"].unique()), "Around the end of pretraining", out, panel)

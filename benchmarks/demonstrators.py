@@ -16,8 +16,8 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from agents.config import defaults, values  # noqa: E402
-from agents.demonstrators import DEMONSTRATORS  # noqa: E402
-from agents.demos import play, random_scores  # noqa: E402
+from agents.demos.files import play, random_scores  # noqa: E402
+from agents.demos.scripted import DEMONSTRATORS  # noqa: E402
 from agents.envs import make_env  # noqa: E402
 from agents.io import write_csv  # noqa: E402
 
@@ -26,7 +26,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--episodes", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--protocol", default="dqfd2018")
+    parser.add_argument("--protocol", default=defaults()["default_protocol"])
     parser.add_argument("--out", default="benchmarks/demonstrators.csv")
     args = parser.parse_args()
     protocol = values(defaults()["protocols"][args.protocol])

@@ -6,7 +6,7 @@ import sys
 from snakemake.exceptions import WorkflowError
 
 from agents.config import SCRIPTED, check_finite_numbers, demo_sets, expand_sweeps, planned_updates, resolve, values
-from agents.demonstrators import DEMONSTRATORS
+from agents.demos.scripted import DEMONSTRATORS
 from agents.errors import ConfigError
 from agents.methods import ALGORITHMS
 from agents.replay import replay_bytes

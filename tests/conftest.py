@@ -7,14 +7,15 @@ from agents.config import defaults, values
 @pytest.fixture(scope="session")
 def short_protocol():
     """The paper's protocol with 400-frame episodes, so a demonstration takes a second."""
-    protocol = values(defaults()["protocols"]["dqfd2018"])
+    declared = defaults()
+    protocol = values(declared["protocols"][declared["default_protocol"]])
     protocol["max_episode_frames"] = 400
     return protocol
 
 
 @pytest.fixture(scope="session")
 def pong_demo_file(tmp_path_factory, short_protocol):
-    from agents.demos import record
+    from agents.demos.files import record
 
     folder = tmp_path_factory.mktemp("demos")
     record("Pong", short_protocol, episodes=2, seed=3, path=folder / "Pong.npz", stats_path=folder / "Pong.stats.csv")

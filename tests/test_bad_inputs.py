@@ -333,6 +333,14 @@ def test_help_describes_every_argument(capsys):
     assert "torch CPU threads" in capsys.readouterr().out
 
 
+def test_every_command_runs_code_of_its_own():
+    """No command is reached by falling through another's branch: the parser's commands are exactly those dispatched."""
+    from agents.__main__ import COMMANDS
+
+    subcommands = next(action for action in build_parser()._actions if action.dest == "command")
+    assert set(subcommands.choices) == set(COMMANDS)
+
+
 def test_a_cuda_device_this_machine_lacks(monkeypatch):
     import torch
 

@@ -1,6 +1,6 @@
 """Every way to get demonstrations: the scripted demonstrators, a person at the keyboard (headless), Atari-HEAD
-trials, Minari datasets, and a demo set cut from a longer file. Each path round-trips into a file `demos.load` accepts,
-and each wrong input is one clear line."""
+trials, Minari datasets, and a demo set cut from a longer file. Each path round-trips into a file that
+`agents.demos.files.load` accepts, and each wrong input is one clear line."""
 import io
 import tarfile
 
@@ -8,9 +8,9 @@ import cv2
 import numpy as np
 import pytest
 
-from agents import demos
+from agents.demos import files as demo_files
 from agents.__main__ import main
-from agents.demonstrators import DEMONSTRATORS
+from agents.demos.scripted import DEMONSTRATORS
 from agents.errors import DemoFileError
 
 NEW_GAMES = ["Freeway", "SpaceInvaders", "DemonAttack", "MsPacman"]
@@ -18,8 +18,8 @@ NEW_GAMES = ["Freeway", "SpaceInvaders", "DemonAttack", "MsPacman"]
 
 @pytest.mark.parametrize("game", NEW_GAMES)
 def test_each_demonstrator_is_reproducible_from_its_seed_and_plays_legal_actions(game, short_protocol, tmp_path):
-    first = demos.record(game, short_protocol, 1, 5, tmp_path / "a.npz", tmp_path / "a.csv")
-    again = demos.record(game, short_protocol, 1, 5, tmp_path / "b.npz", tmp_path / "b.csv")
+    first = demo_files.record(game, short_protocol, 1, 5, tmp_path / "a.npz", tmp_path / "a.csv")
+    again = demo_files.record(game, short_protocol, 1, 5, tmp_path / "b.npz", tmp_path / "b.csv")
     assert np.array_equal(first.actions, again.actions) and np.array_equal(first.frames, again.frames)
     assert first.metadata["demonstrator"] == DEMONSTRATORS[game].name and first.metadata["source"] == "scripted"
     played = first.actions[first.has_action]
@@ -47,7 +47,7 @@ def scripted_keys(schedule):
 
 def test_human_recording_maps_held_keys_to_actions_headless(short_protocol, tmp_path, monkeypatch):
     pygame = pytest.importorskip("pygame")
-    from agents import human
+    from agents.demos import human
 
     monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
     down, up = pygame.KEYDOWN, pygame.KEYUP
@@ -60,14 +60,14 @@ def test_human_recording_maps_held_keys_to_actions_headless(short_protocol, tmp_
     assert actions[:3].tolist() == [0, 0, 0] and actions[3:10].tolist() == [2] * 7
     assert actions[10:20].tolist() == [10] * 10 and actions[20:30].tolist() == [1] * 10
     assert actions[30:40].tolist() == [9] * 10 and actions[40:45].tolist() == [4] * 5
-    loaded = demos.load(tmp_path / "Pong.npz", "Pong", short_protocol)
+    loaded = demo_files.load(tmp_path / "Pong.npz", "Pong", short_protocol)
     assert loaded.metadata["demonstrator"] == "human:tester" and loaded.metadata["source"] == "human"
     assert loaded.episodes["score"].tolist() == [loaded.rewards.sum()]
 
 
 def test_human_recording_keeps_finished_episodes_when_the_player_quits(short_protocol, tmp_path, monkeypatch):
     pygame = pytest.importorskip("pygame")
-    from agents import human
+    from agents.demos import human
 
     monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
     one = human.record("Pong", short_protocol, 1, 0, "p", tmp_path / "one.npz", tmp_path / "one.csv", fps=0,
@@ -83,7 +83,7 @@ def test_human_recording_keeps_finished_episodes_when_the_player_quits(short_pro
 
 
 def test_action_mapping_covers_the_full_action_set():
-    from agents.human import ACTIONS, action_for
+    from agents.demos.human import ACTIONS, action_for
 
     assert sorted(ACTIONS.values()) == list(range(18))
     assert action_for(up=True, down=True, left=False, right=True, fire=False) == 3  # opposite keys cancel
@@ -116,11 +116,11 @@ ROWS = [(0, 0, 1), (0, 5, 3), (0, 0, 4), (0, 10, 12), (1, 0, 0), (1, 1, 2), (1, 
 
 
 def test_atari_head_trial_becomes_episodes_with_scores_and_terminals(tmp_path, short_protocol):
-    from agents.atari_head import import_trial
+    from agents.demos.atari_head import import_trial
 
     table, archive = write_trial(tmp_path, ROWS)
     imported = import_trial(table, archive, "MsPacman", short_protocol, tmp_path / "head.npz", tmp_path / "head.csv")
-    loaded = demos.load(tmp_path / "head.npz", "MsPacman", short_protocol)
+    loaded = demo_files.load(tmp_path / "head.npz", "MsPacman", short_protocol)
     assert loaded.metadata["source"] == "atari_head"
     # episode 0: four rows → three transitions (its last row is the final frame); episode 1: three rows, cut by the
     # trial's end; the row without an episode id is left out
@@ -144,7 +144,7 @@ def test_atari_head_trial_becomes_episodes_with_scores_and_terminals(tmp_path, s
     ("not_bz2", "is not a readable .tar.bz2"),
 ])
 def test_atari_head_refuses_broken_trials(tmp_path, short_protocol, damage, message):
-    from agents.atari_head import import_trial
+    from agents.demos.atari_head import import_trial
 
     rows = ROWS if damage != "bad_action" else ROWS[:2] + [(0, 0, 19)]
     table, archive = write_trial(tmp_path, rows, skip_frame="RZ_1234_3" if damage == "missing_frame" else None)
@@ -160,13 +160,13 @@ def test_atari_head_refuses_broken_trials(tmp_path, short_protocol, damage, mess
 # ------------------------------------------------------------------------------------------------------ Minari
 def test_minari_export_and_import_round_trip(pong_demo_file, short_protocol, tmp_path):
     pytest.importorskip("minari")
-    from agents.minari_io import export, import_dataset
+    from agents.demos.minari import export, import_dataset
 
-    original = demos.load(pong_demo_file, "Pong", short_protocol)
+    original = demo_files.load(pong_demo_file, "Pong", short_protocol)
     export(original, "dqfd-suite/pong/scripted-v0", root=tmp_path / "minari")
     back = import_dataset("dqfd-suite/pong/scripted-v0", "Pong", short_protocol, tmp_path / "back.npz",
                           tmp_path / "back.csv", root=tmp_path / "minari")
-    for name in demos.ARRAYS:
+    for name in demo_files.ARRAYS:
         assert np.array_equal(getattr(back, name), getattr(original, name)), name
     assert back.metadata["demonstrator"] == original.metadata["demonstrator"]
     assert back.episodes.equals(original.episodes)
@@ -186,7 +186,7 @@ def test_minari_import_converts_raw_rgb_screens(short_protocol, tmp_path):
     from gymnasium import spaces
     from minari.data_collector import EpisodeBuffer
 
-    from agents.minari_io import import_dataset
+    from agents.demos.minari import import_dataset
 
     screens = np.zeros((4, 210, 160, 3), dtype=np.uint8)
     screens[:, :, :, 1] = np.arange(4)[:, None, None] * 50  # green only: grey = 0.587 × green
@@ -216,7 +216,8 @@ def test_demo_set_takes_the_first_episodes_of_a_file(pong_demo_file, short_proto
     out = tmp_path / "one.npz"
     assert main(["demos", "--game", "Pong", "--episodes", "1", "--from", str(pong_demo_file), "--out", str(out),
                  "--profile-json", profile]) == 0
-    whole, first = demos.load(pong_demo_file, "Pong", short_protocol), demos.load(out, "Pong", short_protocol)
+    whole = demo_files.load(pong_demo_file, "Pong", short_protocol)
+    first = demo_files.load(out, "Pong", short_protocol)
     assert len(first.episodes) == 1 and first.num_transitions == whole.episodes["length"][0]
     assert np.array_equal(first.frames, whole.frames[:len(first.frames)])
     assert main(["demos", "--game", "Pong", "--episodes", "5", "--from", str(pong_demo_file), "--out", str(out),

@@ -5,12 +5,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from agents import demos
+from agents.demos import files as demo_files
 from agents.errors import DemoFileError
 
 
 def test_round_trip_keeps_every_array_and_the_episode_table(pong_demo_file, short_protocol):
-    loaded = demos.load(pong_demo_file, "Pong", short_protocol)
+    loaded = demo_files.load(pong_demo_file, "Pong", short_protocol)
     assert loaded.metadata["game"] == "Pong"
     assert loaded.metadata["demonstrator"] == "pong_ram_tracker_v1"
     assert len(loaded.episodes) == 2
@@ -27,25 +27,25 @@ def test_round_trip_keeps_every_array_and_the_episode_table(pong_demo_file, shor
     assert stats["score"].tolist() == loaded.episodes["score"].tolist()
 
     copy = pong_demo_file.parent / "copy.npz"
-    demos.save(loaded, copy)
-    again = demos.load(copy, "Pong", short_protocol)
-    for name in demos.ARRAYS:
+    demo_files.save(loaded, copy)
+    again = demo_files.load(copy, "Pong", short_protocol)
+    for name in demo_files.ARRAYS:
         assert np.array_equal(getattr(again, name), getattr(loaded, name))
 
 
 def test_recording_is_reproducible_from_the_seed(pong_demo_file, short_protocol, tmp_path):
-    demos.record("Pong", short_protocol, episodes=2, seed=3, path=tmp_path / "again.npz",
-                 stats_path=tmp_path / "again.csv")
-    first = demos.load(pong_demo_file, "Pong", short_protocol)
-    second = demos.load(tmp_path / "again.npz", "Pong", short_protocol)
+    demo_files.record("Pong", short_protocol, episodes=2, seed=3, path=tmp_path / "again.npz",
+                      stats_path=tmp_path / "again.csv")
+    first = demo_files.load(pong_demo_file, "Pong", short_protocol)
+    second = demo_files.load(tmp_path / "again.npz", "Pong", short_protocol)
     assert np.array_equal(first.actions, second.actions) and np.array_equal(first.frames, second.frames)
 
 
 def test_noise_replaces_a_share_of_actions_and_the_file_records_what_was_played(short_protocol, tmp_path):
-    clean = demos.record("Pong", short_protocol, episodes=2, seed=3, path=tmp_path / "clean.npz",
-                         stats_path=tmp_path / "clean.csv")
-    noisy = demos.record("Pong", short_protocol, episodes=2, seed=3, path=tmp_path / "noisy.npz",
-                         stats_path=tmp_path / "noisy.csv", epsilon=0.5)
+    clean = demo_files.record("Pong", short_protocol, episodes=2, seed=3, path=tmp_path / "clean.npz",
+                              stats_path=tmp_path / "clean.csv")
+    noisy = demo_files.record("Pong", short_protocol, episodes=2, seed=3, path=tmp_path / "noisy.npz",
+                              stats_path=tmp_path / "noisy.csv", epsilon=0.5)
     assert noisy.metadata["epsilon"] == 0.5 and clean.metadata["epsilon"] == 0.0
     assert pd.read_csv(tmp_path / "noisy.csv")["epsilon"].eq(0.5).all()
     # the tracker only uses NOOP, up and down; random actions come from the whole 18-action set
@@ -54,13 +54,13 @@ def test_noise_replaces_a_share_of_actions_and_the_file_records_what_was_played(
     off_script = np.isin(played, [0, 3, 4], invert=True).mean()
     assert 0.5 * 15 / 18 - 0.1 < off_script < 0.5 * 15 / 18 + 0.1
     with pytest.raises(DemoFileError, match="not a probability"):
-        demos.record("Pong", short_protocol, episodes=1, seed=3, path=tmp_path / "bad.npz",
-                     stats_path=tmp_path / "bad.csv", epsilon=1.5)
+        demo_files.record("Pong", short_protocol, episodes=1, seed=3, path=tmp_path / "bad.npz",
+                          stats_path=tmp_path / "bad.csv", epsilon=1.5)
 
 
 def refusal(path, protocol, game="Pong"):
     with pytest.raises(DemoFileError) as caught:
-        demos.load(path, game, protocol)
+        demo_files.load(path, game, protocol)
     message = str(caught.value)
     assert "\n" not in message
     return message
@@ -101,9 +101,9 @@ def test_not_a_demo_file(tmp_path, short_protocol):
 
 
 def _rewrite(source, target, short_protocol, change):
-    loaded = demos.load(source, "Pong", short_protocol)
+    loaded = demo_files.load(source, "Pong", short_protocol)
     change(loaded)
-    demos.save(loaded, target)
+    demo_files.save(loaded, target)
     return target
 
 
@@ -115,7 +115,7 @@ def test_other_format_version(pong_demo_file, short_protocol, tmp_path):
 
 def test_inconsistent_episode_boundaries(pong_demo_file, short_protocol, tmp_path):
     def cut_last_frame(d):
-        for name in demos.ARRAYS:
+        for name in demo_files.ARRAYS:
             setattr(d, name, getattr(d, name)[:-1])
 
     path = _rewrite(pong_demo_file, tmp_path / "short.npz", short_protocol, cut_last_frame)
@@ -196,13 +196,14 @@ def test_other_integer_and_float_widths_load(pong_demo_file, short_protocol, tmp
         d.actions, d.rewards, d.episode_step = (d.actions.astype(np.int64), d.rewards.astype(np.float64),
                                                 d.episode_step.astype(np.int64))
 
-    loaded = demos.load(_rewrite(pong_demo_file, tmp_path / "wide.npz", short_protocol, widen), "Pong", short_protocol)
+    wide = _rewrite(pong_demo_file, tmp_path / "wide.npz", short_protocol, widen)
+    loaded = demo_files.load(wide, "Pong", short_protocol)
     assert loaded.actions.dtype == np.int64
 
 
 def test_the_action_count_comes_from_the_protocol(short_protocol):
-    assert demos.action_count("Pong", short_protocol) == 18
-    assert demos.action_count("Pong", dict(short_protocol, full_action_space=False)) == 6
+    assert demo_files.action_count("Pong", short_protocol) == 18
+    assert demo_files.action_count("Pong", dict(short_protocol, full_action_space=False)) == 6
 
 
 def test_metadata_is_plain_json(pong_demo_file):

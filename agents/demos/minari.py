@@ -15,9 +15,9 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from .demos import Demonstrations, Episode, assemble, describe, split, write
-from .envs import frame_from_screen
-from .errors import DemoFileError
+from ..envs import frame_from_screen
+from ..errors import DemoFileError
+from .files import Demonstrations, Episode, assemble, describe, split, write
 
 MARKER = "dqfd-suite metadata: "
 

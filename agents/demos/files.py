@@ -16,15 +16,16 @@ import ale_py
 import numpy as np
 import pandas as pd
 
-from .config import SCRIPTED
-from .demonstrators import DEMONSTRATORS
-from .envs import ENV_KEYS, make_env
-from .errors import DemoFileError
-from .io import atomic_write, write_csv
-from .progress import Progress
+from ..config import SCRIPTED
+from ..envs import ENV_KEYS, make_env
+from ..errors import DemoFileError
+from ..io import atomic_write, write_csv
+from ..progress import Progress
+from .scripted import DEMONSTRATORS
 
 FORMAT = "dqfd-suite-demos"
 FORMAT_VERSION = 1
+# The arrays of a demo file, one entry per slot; they are the replay's slot arrays too (agents/replay.py).
 ARRAYS = ("frames", "actions", "rewards", "terminals", "has_action", "episode_step")
 
 

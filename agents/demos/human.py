@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Callable
 
-from .demos import EndOfPlay, assemble, describe, play, write
-from .envs import make_env
-from .errors import DemoFileError
+from ..envs import make_env
+from ..errors import DemoFileError
+from .files import EndOfPlay, assemble, describe, play, write
 
 ATARI_HZ = 60
 # (vertical, horizontal, fire) → id in the full 18-action set; vertical/horizontal are -1, 0 or +1 (up, right).

@@ -25,9 +25,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .demos import Episode, assemble, describe, write
-from .envs import frame_from_screen
-from .errors import DemoFileError
+from ..envs import frame_from_screen
+from ..errors import DemoFileError
+from .files import Episode, assemble, describe, write
 
 HEADER = ["frame_id", "episode_id", "score", "duration(ms)", "unclipped_reward", "action"]
 
@@ -86,7 +86,7 @@ def read_frames(archive: Path, frame_ids: list[str], screen: int) -> dict[str, n
 
 
 def convert(table: str | Path, frames: str | Path, game: str, protocol: dict, stride: int = 1):
-    """Episodes of the trial, in order, as `demos.Episode`s plus the metadata to stamp on the file."""
+    """Episodes of the trial, in order, as `files.Episode`s plus the metadata to stamp on the file."""
     table, frames = Path(table), Path(frames)
     for path in (table, frames):
         if not path.is_file():
