@@ -84,7 +84,7 @@ def check_arguments(args) -> None:
         raise ConfigError(f"--checkpoint-every-min {minutes}: give the minutes between checkpoints as a number, "
                           "0 or more")
     if getattr(args, "game", None) is not None and args.command != "train":  # train checks it with its config
-        from .envs import known_games
+        from .games import known_games
 
         if args.game not in known_games():
             raise ConfigError(f"unknown game {args.game!r}; use an ALE name such as Pong or Breakout "
@@ -223,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _games(args) -> None:
-    from .envs import known_games
+    from .games import known_games
 
     print("\n".join(known_games()))
 
@@ -264,15 +264,15 @@ def _random(args) -> None:
 
 def _train(args) -> None:
     from .config import resolve
-    from .trainer import Trainer
+    from .run import Run
 
     cell = resolve(args.game, args.method, args.seed, _profile(args))
-    trainer = Trainer(cell, args.out, args.demos, args.threads, args.device,
-                      args.checkpoint_dir, 60.0 * args.checkpoint_every_min)
+    run = Run(cell, args.out, args.demos, args.threads, args.device, args.checkpoint_dir,
+              60.0 * args.checkpoint_every_min)
     try:
-        summary = trainer.run()
+        summary = run.execute()
     except NonFiniteError as error:
-        kept = trainer.checkpoints.files()
+        kept = run.checkpoints.files()
         raise NonFiniteError(f"{error}; the last good checkpoint is {kept[-1]}" if kept else str(error))
     print(f"{args.game}/{args.method}/seed {args.seed}: evaluation score {summary['eval_score_mean']:.1f} "
           f"over {summary['eval_episodes']} episodes, {summary['wall_s']:.0f} s")

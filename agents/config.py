@@ -19,6 +19,7 @@ from numbers import Real
 import yaml
 
 from .errors import ConfigError
+from .torso import smallest_screen
 
 TYPES = ("bool", "int", "float", "str", "list of int")
 SPEC_KEYS = {"type", "range", "choices", "meaning"}  # and, for a setting, its default: value and origin
@@ -35,6 +36,9 @@ def _declarations() -> dict:
 def check_declarations(declared: dict) -> dict:
     """`declared` if every declaration is complete and every default satisfies its own declaration."""
     knobs = declared["protocol_knobs"]
+    if declared.get("default_protocol") not in declared["protocols"]:
+        raise ConfigError(f"default_protocol in {DECLARATIONS} is {declared.get('default_protocol')!r}; name one of "
+                          f"the declared protocols, {', '.join(declared['protocols'])}")
     for key, spec in knobs.items():
         _check_declaration(f"protocol knob {key!r}", spec, SPEC_KEYS)
     for name, protocol in declared["protocols"].items():
@@ -168,22 +172,6 @@ def _apply(base: dict, overrides, where: str, declared: dict) -> None:
         base[key] = entry
 
 
-@functools.cache
-def smallest_screen() -> int:
-    """The smallest screen_size the Q-network accepts, from its layers: walking the torso back from one output pixel,
-    a convolution needs (out − 1)·stride + dilation·(kernel − 1) + 1 − 2·padding input pixels."""
-    from torch import nn
-
-    from .network import QNetwork
-
-    size = 1
-    for layer in reversed(QNetwork(num_actions=1).torso):
-        if isinstance(layer, nn.Conv2d):
-            size = ((size - 1) * layer.stride[0] + layer.dilation[0] * (layer.kernel_size[0] - 1) + 1
-                    - 2 * layer.padding[0])
-    return size
-
-
 # Rules across settings, checked on every resolved cell. A check gets the cell's settings and protocol values, the
 # method and its algorithm, and returns what is wrong and the fix, or None.
 RULES: list[tuple[str, Callable]] = []
@@ -199,15 +187,19 @@ def _rule(statement: str):
 
 
 def rule_statements() -> list[str]:
-    return [statement.format(smallest_screen=smallest_screen()) for statement, _ in RULES]
+    """The suite's rules, then those each algorithm adds (agents/methods), as docs/settings.md states them."""
+    from .methods import ALGORITHMS
+
+    own = [rule for algorithm in ALGORITHMS.values() for rule in algorithm.rules]
+    return [statement.format(smallest_screen=smallest_screen()) for statement, _ in RULES] + list(dict.fromkeys(own))
 
 
 @_rule("screen_size is at least {smallest_screen}, the smallest frame the Q-network's convolutions reduce to a "
-       "feature (computed from agents/network.py)")
+       "feature (computed from agents/torso.py)")
 def _screen_fits_the_network(s, p, method, algorithm):
     if p["screen_size"] < smallest_screen():
         return (f"screen_size={p['screen_size']} is smaller than the {smallest_screen()} pixels the Q-network's "
-                f"convolutions need (agents/network.py); set screen_size to at least {smallest_screen()} under "
+                f"convolutions need (agents/torso.py); set screen_size to at least {smallest_screen()} under "
                 "protocol_overrides")
 
 
@@ -244,19 +236,6 @@ def _overwritable_demos_are_agent_data(s, p, method, algorithm):
     if s["demos_overwritable"] and (s["pretrain_updates"] > 0 or s["demo_share"] > 0):
         return (f"method {method!r} has overwritable demonstrations, which cannot be pretrained on or mixed at a "
                 "fixed share (they become agent data); set pretrain_updates: 0 and demo_share: 0")
-
-
-@_rule("soft-Q methods: a demo_loss other than none exactly when use_demos")
-def _soft_q_demo_loss(s, p, method, algorithm):
-    if algorithm == "soft_q" and (s["demo_loss"] != "none") != s["use_demos"]:
-        return (f"method {method!r}: demo_loss={s['demo_loss']!r} with use_demos={s['use_demos']}; a demonstration "
-                "loss needs demonstrations and the reverse")
-
-
-@_rule("behaviour cloning needs demonstrations: use_demos for the bc algorithm")
-def _bc_has_demos(s, p, method, algorithm):
-    if algorithm == "bc" and not s["use_demos"]:
-        return f"method {method!r} is behaviour cloning without demonstrations; set use_demos: true"
 
 
 @_rule("pretrain_eval_updates increase, each at most pretrain_updates")
@@ -373,7 +352,7 @@ def expand_sweeps(profile: dict) -> dict:
 
 def resolve(game: str, method: str, seed: int, profile: dict) -> dict:
     """The complete, checked configuration of one cell of the matrix."""
-    from .envs import known_games
+    from .games import known_games
     from .methods import ALGORITHMS
 
     declared = _declarations()["settings"]
@@ -406,6 +385,9 @@ def resolve(game: str, method: str, seed: int, profile: dict) -> dict:
         problem = check(resolved, knobs, method, algorithm)
         if problem:
             raise ConfigError(problem)
+    problem = ALGORITHMS[algorithm].check(resolved, method)  # the rules of the algorithm's own mathematics
+    if problem:
+        raise ConfigError(problem)
     if not isinstance(seed, int) or seed < 0:
         raise ConfigError(f"seed {seed!r} must be a non-negative integer")
     return {
@@ -414,7 +396,7 @@ def resolve(game: str, method: str, seed: int, profile: dict) -> dict:
         "algorithm": algorithm,
         "description": definition.get("description", ""),
         "seed": seed,
-        "protocol_name": profile.get("protocol", "dqfd2018"),
+        "protocol_name": profile.get("protocol", _declarations()["default_protocol"]),
         "protocol": protocol,
         "settings": settings,
     }
@@ -433,7 +415,7 @@ def values(section: dict) -> dict:
 def resolve_protocol(profile: dict) -> dict:
     """The protocol values a profile runs under (what demonstration files are recorded with)."""
     declared = _declarations()
-    name = profile.get("protocol", "dqfd2018")
+    name = profile.get("protocol", declared["default_protocol"])
     if name not in declared["protocols"]:
         raise ConfigError(f"unknown protocol {name!r}; known protocols: {', '.join(declared['protocols'])}")
     protocol = copy.deepcopy(declared["protocols"][name])
@@ -442,6 +424,7 @@ def resolve_protocol(profile: dict) -> dict:
 
 
 SCRIPTED = "scripted"
+NO_DEMOS = "none"  # the demo-set name of a run without demonstrations
 
 
 def demo_set_name(source: str, epsilon: float, episodes: int) -> str:

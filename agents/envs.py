@@ -6,6 +6,9 @@ protocol so that a demo recorded under one protocol is never silently used under
 """
 from __future__ import annotations
 
+import pickle
+from collections.abc import Iterator
+
 import ale_py
 import cv2
 import gymnasium as gym
@@ -23,15 +26,6 @@ ENV_KEYS = (
     "max_episode_frames",
     "screen_size",
 )
-
-
-def known_games() -> list[str]:
-    """Games whose ROMs ship with ale-py, in the CamelCase used by the `ALE/<Game>-v5` ids."""
-    return sorted(
-        env_id.split("/")[1].removesuffix("-v5")
-        for env_id in gym.registry
-        if env_id.startswith("ALE/") and env_id.endswith("-v5")
-    )
 
 
 def make_env(game: str, protocol: dict, seed: int) -> gym.Env:
@@ -67,16 +61,29 @@ def frame_from_screen(rgb: np.ndarray, screen_size: int) -> np.ndarray:
     return cv2.resize(grey, (screen_size, screen_size), interpolation=cv2.INTER_AREA)
 
 
-def transform_reward(rewards: np.ndarray, kind: str) -> np.ndarray:
-    """The reward the learner sees. Scores are always reported raw; this is applied at sample time in one place,
-    so demonstration and agent data can never be transformed differently."""
-    if kind == "signed_log":  # DQfD: sign(r)·log(1+|r|)
-        return np.sign(rewards) * np.log1p(np.abs(rewards))
-    if kind == "clip":  # DQN, soft-Q: r clipped to [-1, 1]
-        return np.clip(rewards, -1.0, 1.0)
-    if kind == "none":
-        return rewards
-    raise ValueError(f"unknown reward transform {kind!r}; use signed_log, clip or none")
+def episode_starts(env: gym.Env, seed: int, episodes: int) -> Iterator[tuple[int, np.ndarray]]:
+    """Index and first frame of each of `episodes` episodes. Only the first reset is seeded: later ones continue the
+    streams it seeded (no-op starts, sticky actions), so that no two episodes replay the same start."""
+    for index in range(episodes):
+        frame, _ = env.reset(seed=seed if index == 0 else None)
+        yield index, frame
+
+
+def emulator_state(env: gym.Env) -> dict:
+    """What a checkpoint taken mid-episode needs to continue it exactly: the emulator with its random generator, the
+    no-op generator and the life-loss wrapper's counters."""
+    return {"ale": pickle.dumps(env.unwrapped.ale.cloneState(include_rng=True)),
+            "np_random": env.unwrapped.np_random.bit_generator.state,
+            "wrapper": {"lives": env.lives, "game_over": env.game_over}}
+
+
+def restore_emulator(env: gym.Env, state: dict, seed: int) -> None:
+    """Put `env` where `emulator_state` found it."""
+    env.reset(seed=seed)  # initialise the wrappers, then overwrite everything they carry
+    env.unwrapped.ale.restoreState(pickle.loads(state["ale"]))
+    env.unwrapped.np_random.bit_generator.state = state["np_random"]
+    for key, value in state["wrapper"].items():
+        setattr(env, key, value)
 
 
 class FrameStacker:

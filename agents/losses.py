@@ -2,9 +2,9 @@
 caller can apply importance weights and masks; L2 returns a scalar."""
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
-from torch import nn
+from .lazy import load
+
+torch = load("torch")  # loaded by the first loss computed, not by planning (agents/lazy.py)
 
 
 def double_q_target(
@@ -18,7 +18,7 @@ def double_q_target(
 
 def td_loss(q_taken: torch.Tensor, targets: torch.Tensor, kind: str) -> torch.Tensor:
     if kind == "huber":
-        return F.smooth_l1_loss(q_taken, targets, reduction="none")
+        return torch.nn.functional.smooth_l1_loss(q_taken, targets, reduction="none")
     if kind == "mse":
         return 0.5 * (q_taken - targets) ** 2
     raise ValueError(f"unknown td_loss {kind!r}; use huber or mse")
@@ -31,22 +31,22 @@ def margin_loss(q: torch.Tensor, expert_actions: torch.Tensor, margin: float) ->
 
 
 def cross_entropy_loss(logits: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-    return F.cross_entropy(logits, actions, reduction="none")
+    return torch.nn.functional.cross_entropy(logits, actions, reduction="none")
 
 
-def l2_loss(network: nn.Module) -> torch.Tensor:
+def l2_loss(network: torch.nn.Module) -> torch.Tensor:
     """J_L2 = Σ θ² over every weight and bias."""
     return sum((parameter**2).sum() for parameter in network.parameters())
 
 
 def soft_q_target(rewards: torch.Tensor, discounts: torch.Tensor, q_next_target: torch.Tensor,
                   temperature: float) -> torch.Tensor:
-    """y = r + γ · ε · log Σ_a' exp(Q_target(s', a') / ε): the soft (entropy-regularised) Bellman target."""
+    """y = r + γ · τ · log Σ_a' exp(Q_target(s', a') / τ): the soft (entropy-regularised) Bellman target."""
     return rewards + discounts * temperature * torch.logsumexp(q_next_target / temperature, dim=1)
 
 
 def soft_policy(q: torch.Tensor, temperature: float) -> torch.Tensor:
-    """π(a|s) = softmax(Q(s, ·) / ε), the policy soft Q-learning improves (soft-Q paper eq. 2)."""
+    """π(a|s) = softmax(Q(s, ·) / τ), the policy soft Q-learning improves (soft-Q paper eq. 2)."""
     return torch.softmax(q / temperature, dim=1)
 
 

@@ -4,18 +4,19 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .torso import CONVOLUTIONS
+
 
 class QNetwork(nn.Module):
     def __init__(self, num_actions: int, stack: int = 4, screen_size: int = 84, dueling: bool = True,
                  mixed_precision: bool = False):
         super().__init__()
         self.mixed_precision = mixed_precision
-        self.torso = nn.Sequential(
-            nn.Conv2d(stack, 32, kernel_size=8, stride=4), nn.ReLU(),
-            nn.Conv2d(32, 64, kernel_size=4, stride=2), nn.ReLU(),
-            nn.Conv2d(64, 64, kernel_size=3, stride=1), nn.ReLU(),
-            nn.Flatten(),
-        )
+        layers, channels = [], stack
+        for out, kernel, stride in CONVOLUTIONS:
+            layers += [nn.Conv2d(channels, out, kernel_size=kernel, stride=stride), nn.ReLU()]
+            channels = out
+        self.torso = nn.Sequential(*layers, nn.Flatten())
         with torch.no_grad():
             width = self.torso(torch.zeros(1, stack, screen_size, screen_size)).shape[1]
         self.dueling = dueling

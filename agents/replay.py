@@ -13,12 +13,25 @@ from __future__ import annotations
 
 import numpy as np
 
-from .demos.files import ARRAYS
-from .envs import transform_reward
 from .errors import ConfigError
 from .sumtree import MinTree, SumTree
 
 BYTES_PER_SLOT_EXTRA = 1 + 4 + 1 + 1 + 4 + 1  # action, reward, terminal, has_action, episode_step, valid
+
+# What each slot holds; a demonstration file holds the same arrays (agents/demos/files.py).
+ARRAYS = ("frames", "actions", "rewards", "terminals", "has_action", "episode_step")
+
+
+def transform_reward(rewards: np.ndarray, kind: str) -> np.ndarray:
+    """The reward the learner sees. Scores are always reported raw; this is applied at sample time in one place,
+    so demonstration and agent data can never be transformed differently."""
+    if kind == "signed_log":  # DQfD: sign(r)·log(1+|r|)
+        return np.sign(rewards) * np.log1p(np.abs(rewards))
+    if kind == "clip":  # DQN, soft-Q: r clipped to [-1, 1]
+        return np.clip(rewards, -1.0, 1.0)
+    if kind == "none":
+        return rewards
+    raise ValueError(f"unknown reward transform {kind!r}; use signed_log, clip or none")
 
 
 def replay_bytes(slots: int, frame_shape: tuple[int, int]) -> int:

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from agents.config import NO_DEMOS
+
 EPISODE_COLUMNS = ["agent_step", "update", "episode", "episode_return", "episode_length", "epsilon", "ended_by"]
-NO_DEMOS = "none"  # the demo-set name of a run without demonstrations
 
 
 def read_tables(paths: list[str], columns: list[str]) -> pd.DataFrame:

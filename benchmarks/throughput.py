@@ -5,10 +5,10 @@
 Every figure uses batch 32 and one update per 4 agent steps, and every agent acts at its method's final ε (the
 exploration of all but the start of a run: greedy forward passes are part of the cost). It measures
 - the environment alone: agent steps/s of one environment with the suite's protocol, and of ale-py's vector env;
-- the suite end to end: `dqn`, `pdd_dqn` and `dqfd` through the real trainer (agent steps/s once updates run, and
+- the suite end to end: `dqn`, `pdd_dqn` and `dqfd` through a real run (agents/run.py) (agent steps/s once updates run, and
   DQfD's pretraining updates/s), read from the run's own progress table;
 - the network alone, right after each of those runs: updates/s of the method's full loss (forward, backward, optimiser
-  step) with that trainer's own networks and optimiser on a batch already on the device, replay and environment taken
+  step) with that run's own learner (networks and optimiser) on a batch already on the device, replay and environment taken
   away. Times 4 agent steps per update, that is the method's ceiling. Runs and ceilings alternate over a few rounds
   and the medians are reported, so that both see the same machine (other load on a shared machine moves either by
   up to 20% within minutes);
@@ -38,7 +38,8 @@ sys.path.insert(0, str(ROOT))
 from agents.config import defaults, resolve, values  # noqa: E402
 from agents.envs import make_env  # noqa: E402
 from agents.replay import PrioritizedReplay, replay_bytes  # noqa: E402
-from agents.trainer import Trainer  # noqa: E402
+from agents.learner import Learner, pick_device  # noqa: E402
+from agents.run import Run  # noqa: E402
 
 BATCH, UPDATE_PERIOD, METHODS = 32, 4, ("dqn", "pdd_dqn", "dqfd")
 rows: list[dict] = []
@@ -50,7 +51,8 @@ def record(section: str, name: str, value: float, unit: str, note: str = "") -> 
 
 
 def protocol() -> dict:
-    return values(defaults()["protocols"]["dqfd2018"])
+    declared = defaults()
+    return values(declared["protocols"][declared["default_protocol"]])
 
 
 def environment_alone(game: str, steps: int, threads: int) -> None:
@@ -88,19 +90,19 @@ def cell(game: str, method: str, overrides: dict) -> dict:
     return resolved(dict(overrides, epsilon_start=final, epsilon_decay_steps=0))
 
 
-def network_alone(trainer: Trainer, updates: int) -> float:
-    """Updates/s of the trainer's own loss, networks and optimiser on one batch already on the device: the update
-    with replay and environment taken away, the ceiling of the trainer."""
-    sample = trainer.replay.sample(BATCH, beta=0.6, demo_share=trainer.algorithm.demo_share(0))
-    batch = trainer.on_device(sample)
+def network_alone(learner: Learner, updates: int) -> float:
+    """Updates/s of a learner's own loss, networks and optimiser on one batch already on the device: the update
+    with replay and environment taken away, the ceiling of a run."""
+    sample = learner.replay.sample(BATCH, beta=0.6, demo_share=learner.algorithm.demo_share(0))
+    batch = learner.on_device(sample)
 
     for _ in range(5):
-        trainer.gradient_step(batch)
-    synchronize(trainer.device)
+        learner.gradient_step(batch)
+    synchronize(learner.device)
     start = time.perf_counter()
     for _ in range(updates):
-        trainer.gradient_step(batch)
-    synchronize(trainer.device)
+        learner.gradient_step(batch)
+    synchronize(learner.device)
     return updates / (time.perf_counter() - start)
 
 
@@ -119,8 +121,8 @@ def rates(progress: pd.DataFrame, phase: str) -> tuple[float, float]:
 
 def end_to_end(game: str, method: str, demo_path, device: str, threads: int, updates: int, starts: int,
                capacity: int, rounds: int, mixed_precision: bool) -> dict[str, float]:
-    """Rounds of the method through the real trainer, each followed by the ceiling measured on that trainer's own
-    objects; the medians over rounds of the rates and of their ratios to the ceiling."""
+    """Rounds of the method through a real run, each followed by the ceiling measured on that run's own learner;
+    the medians over rounds of the rates and of their ratios to the ceiling."""
     overrides = {"agent_steps": starts + UPDATE_PERIOD * updates, "learning_starts": starts,
                  "replay_capacity": capacity, "eval_episodes": 1, "mixed_precision": mixed_precision}
     if method == "dqfd":
@@ -128,12 +130,11 @@ def end_to_end(game: str, method: str, demo_path, device: str, threads: int, upd
     measured = []
     for seed in range(rounds):
         with tempfile.TemporaryDirectory() as folder:
-            trainer = Trainer(dict(cell(game, method, overrides), seed=seed), folder,
-                              demo_path if method == "dqfd" else None, threads, device,
-                              checkpoint_dir=f"{folder}/checkpoints", checkpoint_every_s=1e9)
-            trainer.run()
+            run = Run(dict(cell(game, method, overrides), seed=seed), folder, demo_path if method == "dqfd" else None,
+                      threads, device, checkpoint_dir=f"{folder}/checkpoints", checkpoint_every_s=1e9)
+            run.execute()
             progress = pd.read_csv(f"{folder}/progress.csv")
-        ceiling = network_alone(trainer, updates)
+        ceiling = network_alone(run.learner, updates)
         steps, _ = rates(progress, "interact")
         round_ = {"ceiling": ceiling, "interact": steps, "interact_share": steps / (UPDATE_PERIOD * ceiling)}
         if method == "dqfd":
@@ -216,8 +217,7 @@ def main() -> int:
     parser.add_argument("--out", default=str(ROOT / "benchmarks/results.csv"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
-                          "cpu" if args.device == "auto" else args.device)
+    device = pick_device(args.device)
     machine = (torch.cuda.get_device_name(device) if device.type == "cuda"
                else f"{platform.processor() or platform.machine()}, {args.threads} threads")
     print(f"{args.game}, batch {BATCH}, one update per {UPDATE_PERIOD} agent steps, torch {torch.__version__}, "
@@ -227,7 +227,7 @@ def main() -> int:
 
     demo_path = args.demos
     if demo_path is None:
-        from agents.demos import record as record_demos
+        from agents.demos.files import record as record_demos
 
         folder = tempfile.mkdtemp()
         demo_path = f"{folder}/{args.game}.npz"

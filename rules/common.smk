@@ -5,12 +5,11 @@ import sys
 
 from snakemake.exceptions import WorkflowError
 
-from agents.config import SCRIPTED, check_finite_numbers, demo_sets, expand_sweeps, planned_updates, resolve, values
+from agents.config import NO_DEMOS, SCRIPTED, check_finite_numbers, demo_sets, expand_sweeps, planned_updates, resolve, values
 from agents.demos.scripted import DEMONSTRATORS
 from agents.errors import ConfigError
 from agents.methods import ALGORITHMS
 from agents.replay import replay_bytes
-from analysis.collect import NO_DEMOS
 
 # Sweeps become methods of their own (dqfd_margin_0p4, ...), so they plan, run and report like any method.
 # Demo sets are an axis of the matrix like seeds: each method that uses demonstrations runs on every set.

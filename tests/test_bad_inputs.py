@@ -281,7 +281,7 @@ def output_message(prepared, tmp_path, monkeypatch, capsys):
     def refuse(*args, **kwargs):
         raise AssertionError("the run started computing before its outputs were checked")
 
-    monkeypatch.setattr("agents.trainer.make_env", refuse)
+    monkeypatch.setattr("agents.run.make_env", refuse)
     out, extra = tmp_path / "run", []
     if prepared in ("FILE", "UNDER_FILE"):
         (tmp_path / "run").write_text("notes")

@@ -7,6 +7,8 @@ below checks that the committed files are what the declarations give. After chan
 import json
 import math
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,7 @@ import yaml
 from agents import config
 from agents.config import check_declarations, defaults, resolve, values
 from agents.errors import ConfigError
+from agents.games import known_games
 
 ROOT = Path(__file__).resolve().parent.parent
 SETTINGS_DOC, SETTINGS_SCHEMA = ROOT / "docs/settings.md", ROOT / "config/settings.schema.yaml"
@@ -236,6 +239,8 @@ def test_infinity_is_refused_for_every_numeric_protocol_knob(key):
     ("pdd_dqn", {"settings": {"agent_steps": 1003}, "method_settings": {"pdd_dqn": {"learning_starts": 1001}}},
      "its first update would come at agent step 1004"),
     ("dqfd", {"settings": {"epsilon_start": 1.0}}, "epsilon_decay_steps=0, so ε is epsilon_final=0.01"),
+    ("dqfd", {"settings": {"exploration": "softmax"}}, "explores by 'softmax', a policy algorithm 'dqfd' does not define"),
+    ("soft_q", {"method_settings": {"soft_q": {"demo_loss": "decoupled"}}}, "a demonstration loss needs demonstrations"),
 ])
 def test_settings_that_contradict_each_other_are_refused(method, profile, expected):
     assert expected in refused(profile, method=method)
@@ -250,6 +255,37 @@ def test_settings_that_contradict_each_other_are_refused(method, profile, expect
 ])
 def test_consistent_settings_at_the_edges_of_the_rules_resolve(method, profile):
     resolve("Pong", method, 0, profile)
+
+
+def test_each_algorithm_checks_its_own_rules():
+    from agents.methods import ALGORITHMS
+
+    bc = values(resolve("Pong", "bc", 0, {})["settings"])
+    assert "behaviour cloning without demonstrations" in ALGORITHMS["bc"].check(dict(bc, use_demos=False), "bc")
+    assert ALGORITHMS["bc"].check(bc, "bc") is None
+    assert "a demonstration loss needs demonstrations" in refused(
+        {"method_settings": {"soft_q_bc": {"use_demos": False}}}, method="soft_q_bc")
+
+
+def test_the_known_games_are_those_ale_py_registers():
+    import ale_py
+    import gymnasium as gym
+
+    gym.register_envs(ale_py)
+    registered = sorted(name.split("/")[1].removesuffix("-v5") for name in gym.registry
+                        if name.startswith("ALE/") and name.endswith("-v5"))
+    assert known_games() == registered
+
+
+def test_planning_loads_neither_torch_nor_the_emulator_nor_opencv():
+    """What the workflow imports while it plans (rules/common.smk), and every package method resolved."""
+    imports = [line for line in (ROOT / "rules" / "common.smk").read_text().splitlines()
+               if line.startswith(("from agents", "from analysis"))]
+    code = "\n".join([*imports, "import sys", "from agents.config import defaults, resolve",
+                      "for method in defaults()['methods']: resolve('Pong', method, 0, {})",
+                      "print(sorted(name for name in ('torch._C', 'ale_py', 'cv2') if name in sys.modules))"])
+    loaded = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "[]", loaded.stdout + loaded.stderr
 
 
 def test_the_smallest_screen_is_the_smallest_the_network_accepts():

@@ -20,7 +20,8 @@ from agents.config import resolve
 from agents.errors import OutputError
 from agents.io import atomic_write, write_text
 from agents.progress import Progress
-from agents.trainer import SPACE_MARGIN, Trainer, checkpoint_root
+from agents.run import Run, checkpoint_root
+from agents.space import SPACE_MARGIN, output_bytes
 
 # PDD-DQN needs no demo file; 200 agent steps in 400-frame episodes take a few seconds.
 PROFILE = {"protocol_overrides": {"max_episode_frames": 400},
@@ -55,7 +56,7 @@ def no_compute(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("the run started computing before its outputs were checked")
 
-    monkeypatch.setattr("agents.trainer.make_env", refuse)
+    monkeypatch.setattr("agents.run.make_env", refuse)
 
 
 # ------------------------------------------------------------------------------------------- refused before compute
@@ -128,13 +129,14 @@ def test_the_space_estimate_bounds_what_a_checkpoint_holds(tmp_path):
     capacity does."""
     for capacity in (1000, 120):
         profile = dict(PROFILE, settings=dict(PROFILE["settings"], replay_capacity=capacity))
-        trainer = Trainer(resolve("Pong", "pdd_dqn", 0, profile), tmp_path / f"run_{capacity}", None, threads=1,
-                          device="cpu", checkpoint_every_s=1e9)
+        cell = resolve("Pong", "pdd_dqn", 0, profile)
+        run = Run(cell, tmp_path / f"run_{capacity}", None, threads=1, device="cpu", checkpoint_every_s=1e9)
         saved = []
-        trainer.checkpoints.save = lambda position, payload: saved.append(len(serialised(payload)))
-        trainer.run()  # its last checkpoint, before the evaluation, holds every slot the run filled
-        checkpoint, weights = trainer._output_bytes(trainer.replay.demo_capacity, trainer.replay.agent_capacity)
-        replay = len(serialised(trainer.replay.state_dict()))
+        run.checkpoints.save = lambda position, payload: saved.append(len(serialised(payload)))
+        run.execute()  # its last checkpoint, before the evaluation, holds every slot the run filled
+        replay = run.learner.replay
+        checkpoint, weights = output_bytes(run.settings, run.protocol, 0, replay.demo_capacity, replay.agent_capacity)
+        replay = len(serialised(replay.state_dict()))
         assert replay <= SPACE_MARGIN * (checkpoint - 4 * weights) < 3 * replay, (replay, checkpoint - 4 * weights)
         assert max(saved) <= SPACE_MARGIN * checkpoint
 
@@ -184,7 +186,7 @@ def test_a_failed_write_keeps_the_older_file_and_leaves_no_temporary_file_or_new
 
 @pytest.mark.parametrize("failure, writer, nth, cause", [
     (FullDisk, "agents.checkpoint", 2, "No space left on device; free space there or write elsewhere"),
-    (NoPermission, "agents.trainer", 1, "Permission denied; make it writable or write elsewhere"),  # model.pt
+    (NoPermission, "agents.run", 1, "Permission denied; make it writable or write elsewhere"),  # model.pt
 ])
 def test_a_run_whose_write_fails_ends_in_one_line_keeps_its_checkpoint_and_resumes(tmp_path, capsys, monkeypatch,
                                                                                   failure, writer, nth, cause):
@@ -279,7 +281,7 @@ def test_a_run_logs_each_phase_in_its_own_unit(tmp_path, capsys, pong_demo_file)
     profile = {"protocol_overrides": {"max_episode_frames": 400},
                "settings": {"pretrain_updates": 10, "agent_steps": 40, "replay_capacity": 1000, "batch_size": 8,
                             "eval_episodes": 1}}
-    Trainer(resolve("Pong", "dqfd", 0, profile), tmp_path, pong_demo_file, threads=1, device="cpu").run()
+    Run(resolve("Pong", "dqfd", 0, profile), tmp_path, pong_demo_file, threads=1, device="cpu").execute()
     err = capsys.readouterr().err
     assert "[Pong/dqfd/seed 0 pretraining] 10/10 updates (100%)" in err
     assert "[Pong/dqfd/seed 0 interaction] 40/40 agent steps (100%)" in err

@@ -17,16 +17,16 @@ import numpy as np
 import pandas as pd
 
 from ..config import SCRIPTED
-from ..envs import ENV_KEYS, make_env
+from ..envs import ENV_KEYS, episode_starts, make_env
 from ..errors import DemoFileError
 from ..io import atomic_write, write_csv
 from ..progress import Progress
+from ..replay import ARRAYS
 from .scripted import DEMONSTRATORS
 
 FORMAT = "dqfd-suite-demos"
 FORMAT_VERSION = 1
 # The arrays of a demo file, one entry per slot; they are the replay's slot arrays too (agents/replay.py).
-ARRAYS = ("frames", "actions", "rewards", "terminals", "has_action", "episode_step")
 
 
 @dataclass
@@ -72,8 +72,7 @@ def play(env, policy, episodes: int, seed: int, epsilon: float = 0.0, label: str
     noise = np.random.default_rng(seed)
     played = []
     progress = Progress(total=episodes, unit="episode", label=label)
-    for index in range(episodes):
-        frame, _ = env.reset(seed=seed if index == 0 else None)
+    for _, frame in episode_starts(env, seed, episodes):
         policy.reset()
         episode, terminated, truncated = Episode([frame], [], [], False), False, False
         while not (terminated or truncated):
@@ -179,8 +178,7 @@ def random_scores(game: str, protocol: dict, episodes: int, seed: int) -> pd.Dat
     """Scores of uniformly random play under the same protocol: the floor a demonstrator must clear."""
     env = make_env(game, protocol, seed)
     rows = []
-    for episode in range(episodes):
-        env.reset(seed=seed if episode == 0 else None)
+    for episode, _ in episode_starts(env, seed, episodes):
         score, length, done = 0.0, 0, False
         while not done:
             _, reward, terminated, truncated, _ = env.step(env.action_space.sample())

@@ -1,11 +1,17 @@
 """The algorithm registry. A method in config is an algorithm name plus setting overrides; an algorithm is a module
-here that declares its loss and registers itself with `@register`. Nothing else differs between methods: replay,
-network, trainer and phases are shared."""
+here that registers itself with `@register` and declares what its mathematics sets: its loss, how it acts while it
+learns, its learning-rate schedule, its demo share over time and the rules its settings must keep. Replay, network,
+learner and run are shared.
+
+This package and its modules load torch only when a loss is first computed (agents/lazy.py): the workflow checks every
+cell against the algorithms' rules while it plans, without it.
+"""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import torch
+import numpy as np
 
 ALGORITHMS: dict[str, type["Algorithm"]] = {}
 
@@ -21,21 +27,67 @@ def register(name: str):
 
 @dataclass
 class LossOutput:
-    total: torch.Tensor  # scalar to minimise
-    td_errors: torch.Tensor | None  # detached |δ| per sample for new priorities; None: the method sets none
-    metrics: dict[str, torch.Tensor] = field(default_factory=dict)  # detached scalars for the progress table
+    total: "torch.Tensor"  # noqa: F821  scalar to minimise
+    td_errors: "torch.Tensor | None"  # noqa: F821  detached |δ| per sample for new priorities; None: sets none
+    metrics: dict = field(default_factory=dict)  # detached scalars for the progress table
+
+
+def epsilon_greedy(states: np.ndarray, preferences: Callable, rng: np.random.Generator, epsilon: float,
+                   num_actions: int) -> np.ndarray:
+    """For each state a uniformly random action with probability ε, else the argmax of `preferences(states)` (one
+    forward pass over the states that need it, none when every state explores)."""
+    explore = rng.random(len(states)) < epsilon
+    actions = np.empty(len(states), dtype=np.int64)
+    if explore.any():
+        actions[explore] = rng.integers(num_actions, size=int(explore.sum()))
+    if not explore.all():
+        actions[~explore] = preferences(states[~explore]).argmax(dim=1).cpu().numpy()
+    return actions
 
 
 class Algorithm:
-    """Computes the loss of one sampled batch. `online` and `target` are the shared Q-networks."""
+    """A method's mathematics. `online` and `target` are the shared Q-networks; `settings` the cell's resolved
+    values."""
 
     name = "algorithm"
+    policies = ("epsilon_greedy",)  # the behaviour policies it defines, for the `exploration` setting
+    rules = ("exploration names a behaviour policy the algorithm defines (softmax: soft_q only)",)
 
     def __init__(self, settings: dict):
         self.settings = settings
 
-    def loss(self, batch: dict[str, torch.Tensor], online, target) -> LossOutput:
+    @classmethod
+    def check(cls, settings: dict, method: str) -> str | None:
+        """What is wrong with a method's settings for this algorithm (one line), or None: the rules of `rules`,
+        checked with the suite's own before any run starts."""
+        if settings["exploration"] not in cls.policies:
+            return (f"method {method!r} explores by {settings['exploration']!r}, a policy algorithm {cls.name!r} "
+                    f"does not define; set exploration: {' or '.join(cls.policies)}")
+        return None
+
+    def loss(self, batch: dict, online, target) -> LossOutput:
         raise NotImplementedError
+
+    def act(self, states: np.ndarray, preferences: Callable, rng: np.random.Generator, agent_step: int,
+            num_actions: int) -> np.ndarray:
+        """The behaviour policy while learning: ε-greedy on the network's preferences, ε from `epsilon`."""
+        return epsilon_greedy(states, preferences, rng, self.epsilon(agent_step), num_actions)
+
+    def epsilon(self, agent_step: int) -> float:
+        """ε of ε-greedy: linear from epsilon_start to epsilon_final over epsilon_decay_steps agent steps."""
+        s = self.settings
+        if agent_step >= s["epsilon_decay_steps"]:
+            return s["epsilon_final"]
+        return s["epsilon_start"] + (s["epsilon_final"] - s["epsilon_start"]) * agent_step / s["epsilon_decay_steps"]
+
+    def learning_rate(self, agent_step: int) -> float:
+        """learning_rate, or with learning_rate_decay_steps > 0 a linear decay to learning_rate_final over that many
+        agent steps (soft-Q's Table 2)."""
+        s = self.settings
+        if s["learning_rate_decay_steps"] == 0:
+            return s["learning_rate"]
+        fraction = min(1.0, agent_step / s["learning_rate_decay_steps"])
+        return s["learning_rate"] + (s["learning_rate_final"] - s["learning_rate"]) * fraction
 
     def demo_share(self, agent_step: int) -> float | None:
         """Share of each batch drawn from the demonstrations; None: they compete with agent data by priority."""

@@ -8,6 +8,14 @@ from . import Algorithm, LossOutput, register
 
 @register("bc")
 class BehaviourCloning(Algorithm):
+    rules = (*Algorithm.rules, "bc: use_demos (behaviour cloning learns from demonstrations only)")
+
+    @classmethod
+    def check(cls, settings: dict, method: str) -> str | None:
+        if not settings["use_demos"]:
+            return f"method {method!r} is behaviour cloning without demonstrations; set use_demos: true"
+        return super().check(settings, method)
+
     def loss(self, batch, online, target) -> LossOutput:
         s = self.settings
         logits = online(batch["states"])

@@ -10,10 +10,11 @@ uniform replay and `double_q: false` it is plain DQN (the `dqn` method, the spee
 """
 from __future__ import annotations
 
-import torch
-
 from .. import losses
+from ..lazy import load
 from . import Algorithm, LossOutput, register
+
+torch = load("torch")  # loaded by the first loss computed, not by planning (agents/lazy.py)
 
 
 @register("dqfd")

@@ -1,14 +1,16 @@
 """Soft Q-learning and pretraining it with imperfect demonstrations (Zhang, Li, Ma, Luo 2019; ../shared/seeds/002_…).
 
-Soft Q-learning regresses Q on y = r + γ ε log Σ exp(Q'(s')/ε) and acts with π = softmax(Q/ε) (ε: the entropy weight,
-`entropy_temperature`). Three methods share this module, switched by `demo_loss`:
+Soft Q-learning regresses Q on y = r + γ τ log Σ exp(Q'(s')/τ) and acts with π = softmax(Q/τ). τ is the entropy
+weight, the paper's ε, written τ and named `entropy_temperature` here so that ε means exploration only. Three methods
+share this module, switched by `demo_loss`:
 
 - `none`: plain soft Q-learning.
-- `cross_entropy`: the paper's BC comparison: λ · cross-entropy of softmax(Q/ε) on demonstration actions.
-- `decoupled`: the paper's Algorithm 1. On demonstration states the gradient is λ (ε g_π + g_Q) (eq. 10):
+- `cross_entropy`: the paper's BC comparison: λ · cross-entropy of softmax(Q/τ) on demonstration actions.
+- `decoupled`: the paper's Algorithm 1. On demonstration states the gradient is λ (τ g_π + g_Q) (eq. 10):
     g_π = −∇ L_π |stop-Q  (eq. 17)   with L_π = α, computed through π only;
     g_Q = −∇ L_Q |stop-π  (eq. 18)   with L_Q = [−α]_+, so it acts only while α < 0;
-    α   = E_{π*}[A_θ(s*, a*)] + E_{π_θ}[ε h(s)]  (eqs. 8 and 15), A_θ(s*, a*) = Q(s*, a*) − Σ_a' π(a'|s*) Q(s*, a') − ε h(s*).
+    α   = E_{π*}[A_θ(s*, a*)] + E_{π_θ}[τ h(s)]  (eqs. 8 and 15),
+    A_θ(s*, a*) = Q(s*, a*) − Σ_a' π(a'|s*) Q(s*, a') − τ h(s*).
   Demonstrations carry no rewards: the TD loss is applied to agent samples only.
 
 For the first `soft_q_pretrain_steps` agent steps each batch mixes demonstration and agent samples in equal numbers
@@ -16,22 +18,43 @@ For the first `soft_q_pretrain_steps` agent steps each batch mixes demonstration
 
 Our readings where the paper leaves a choice:
 - α is estimated on each batch from the Q-network (eqs. 8 and 16), not from episode returns (eq. 19 states the same
-  quantity in returns): the mean over demonstration samples of A_θ(s*, a*) = ε log π(a*|s*), plus ε times the mean
+  quantity in returns): the mean over demonstration samples of A_θ(s*, a*) = τ log π(a*|s*), plus τ times the mean
   entropy of π over the batch's agent samples.
-- g_π uses the exact expectation over a' ~ π instead of eq. 17's one-sample estimate. Because π = softmax(Q/ε), the
-  demonstration-state part of g_π, ∇[Σ π Q̄ + ε h](s*), is exactly zero at Q̄ = Q (π is the maximiser of that soft value);
-  what remains of g_π is −ε ∇ h at the agent states. The unit tests show both.
+- g_π uses the exact expectation over a' ~ π instead of eq. 17's one-sample estimate. Because π = softmax(Q/τ), the
+  demonstration-state part of g_π, ∇[Σ π Q̄ + τ h](s*), is exactly zero at Q̄ = Q (π is the maximiser of that soft value);
+  what remains of g_π is −τ ∇ h at the agent states. The unit tests show both.
 """
 from __future__ import annotations
 
-import torch
+import numpy as np
 
 from .. import losses
+from ..lazy import load
 from . import Algorithm, LossOutput, register
+
+torch = load("torch")  # loaded by the first loss computed, not by planning (agents/lazy.py)
 
 
 @register("soft_q")
 class SoftQ(Algorithm):
+    policies = ("softmax", "epsilon_greedy")
+    rules = (*Algorithm.rules, "soft_q: a demo_loss other than none exactly when use_demos")
+
+    @classmethod
+    def check(cls, settings: dict, method: str) -> str | None:
+        if (settings["demo_loss"] != "none") != settings["use_demos"]:
+            return (f"method {method!r}: demo_loss={settings['demo_loss']!r} with use_demos={settings['use_demos']}; "
+                    "a demonstration loss needs demonstrations and the reverse")
+        return super().check(settings, method)
+
+    def act(self, states, preferences, rng, agent_step, num_actions):
+        """With exploration: softmax, rollouts follow π = softmax(Q/τ), the policy the loss improves: one action per
+        state drawn from it."""
+        if self.settings["exploration"] != "softmax":
+            return super().act(states, preferences, rng, agent_step, num_actions)
+        policy = losses.soft_policy(preferences(states).double(), self.settings["entropy_temperature"]).cpu().numpy()
+        return np.array([rng.choice(num_actions, p=row / row.sum()) for row in policy], dtype=np.int64)
+
     def demo_share(self, agent_step: int) -> float | None:
         if not self.settings["use_demos"]:
             return None
@@ -70,7 +93,7 @@ class SoftQ(Algorithm):
 
     @staticmethod
     def decoupled_demo_loss(q, policy, actions, is_demo, temperature):
-        """ε L_π |stop-Q + L_Q |stop-π: a loss whose negative gradient is ε g_π + g_Q (eqs. 15-18)."""
+        """τ L_π |stop-Q + L_Q |stop-π: a loss whose negative gradient is τ g_π + g_Q (eqs. 15-18)."""
         is_agent = 1.0 - is_demo
         num_demo, num_agent = is_demo.sum(), is_agent.sum().clamp(min=1)
         q_expert = q.gather(1, actions.unsqueeze(1)).squeeze(1)

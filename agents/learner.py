@@ -1,0 +1,129 @@
+"""The learner: what a method learns with and how it learns (Dopamine's agent). It holds the online and target
+Q-networks, the optimiser, the method's algorithm and the replay, and owns the update with its schedules: importance
+weights annealed from priority_beta0 to 1 over the run's planned updates, the algorithm's learning rate and demo share,
+priorities from the TD errors, the target network's sync. It knows nothing of emulators, phases, files or evaluation:
+`agents/run.py` drives it.
+"""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import torch
+
+from .config import planned_updates
+from .errors import NonFiniteError
+from .methods import ALGORITHMS, LossOutput, epsilon_greedy
+from .network import QNetwork
+from .replay import PrioritizedReplay
+
+
+def pick_device(name: str) -> torch.device:
+    """auto: CUDA when torch finds a GPU, else the CPU; otherwise the device named (cpu, cuda, cuda:N)."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+class Learner:
+    """`settings` and `protocol`: a cell's resolved values; `rng`: the generator of replay sampling and of the
+    behaviour policy's random choices (the run checkpoints it with its own state)."""
+
+    def __init__(self, algorithm: str, settings: dict, protocol: dict, num_actions: int, device: torch.device,
+                 rng: np.random.Generator, demo_capacity: int, agent_capacity: int):
+        s = self.settings = settings
+        self.device, self.rng, self.num_actions = device, rng, num_actions
+        self.online = QNetwork(num_actions, protocol["frame_stack"], protocol["screen_size"], s["dueling"],
+                               s["mixed_precision"]).to(device, memory_format=torch.channels_last)
+        self.target = copy.deepcopy(self.online).requires_grad_(False)
+        self.optimizer = torch.optim.Adam(self.online.parameters(), lr=s["learning_rate"], eps=s["adam_eps"],
+                                          fused=True)
+        self.algorithm = ALGORITHMS[algorithm](s)
+        self.replay = PrioritizedReplay(
+            demo_capacity=demo_capacity,
+            agent_capacity=agent_capacity,
+            frame_shape=(protocol["screen_size"], protocol["screen_size"]),
+            stack=protocol["frame_stack"],
+            n_step=s["n_step"],
+            gamma=s["gamma"],
+            reward_transform=s["reward_transform"],
+            prioritized=s["prioritized"],
+            alpha=s["priority_alpha"],
+            eps_agent=s["priority_eps_agent"],
+            eps_demo=s["priority_eps_demo"],
+            rng=rng,
+        )
+        self.updates = 0  # gradient steps so far, in both phases
+        self.total_updates = max(1, planned_updates(s))  # the horizon of the importance-weight annealing
+
+    # ---------------------------------------------------------------------------------------------------- acting
+    def preferences(self, states: np.ndarray) -> torch.Tensor:
+        """The online network's scores with Q's argmax and softmax (agents/network.py) for a batch of stacked
+        states, in one forward pass."""
+        with torch.no_grad():
+            return self.online.preferences(torch.as_tensor(states, device=self.device))
+
+    def act(self, states: np.ndarray, agent_step: int) -> np.ndarray:
+        """One action per state, as the method acts while it learns (its algorithm's behaviour policy)."""
+        return self.algorithm.act(states, self.preferences, self.rng, agent_step, self.num_actions)
+
+    def act_greedy(self, states: np.ndarray, epsilon: float, rng: np.random.Generator) -> np.ndarray:
+        """One action per state for evaluation: greedy, with a random action at probability `epsilon`, whatever the
+        method's behaviour policy. `rng`: evaluation's own generator, so that it never shifts the training stream."""
+        return epsilon_greedy(states, self.preferences, rng, epsilon, self.num_actions)
+
+    def epsilon(self, agent_step: int) -> float:
+        """The exploration ε of the algorithm's schedule at this agent step (recorded with each episode)."""
+        return self.algorithm.epsilon(agent_step)
+
+    # --------------------------------------------------------------------------------------------------- updating
+    def update(self, agent_step: int) -> dict[str, torch.Tensor]:
+        """One update on a batch from the replay; returns its metrics (detached scalars, left on the device)."""
+        s = self.settings
+        beta = s["priority_beta0"] + (1.0 - s["priority_beta0"]) * min(1.0, self.updates / self.total_updates)
+        sample = self.replay.sample(s["batch_size"], beta, self.algorithm.demo_share(agent_step))
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.algorithm.learning_rate(agent_step)
+        out = self.gradient_step(self.on_device(sample))
+        # Read back only once the whole update is queued, so that on a GPU it runs without the host waiting midway.
+        # A non-finite loss has then been stepped on, but the run stops here and no checkpoint is taken after it.
+        if not torch.isfinite(out.total):
+            raise NonFiniteError(f"non-finite loss {out.total.item()} at update {self.updates} (agent step "
+                                 f"{agent_step}); lower learning_rate or check the reward transform")
+        if out.td_errors is not None and self.replay.prioritized:
+            self.replay.update_priorities(sample["indices"], out.td_errors.cpu().numpy())
+        self.updates += 1
+        if self.updates % s["target_update_period"] == 0:
+            self.target.load_state_dict(self.online.state_dict())
+        return out.metrics
+
+    def gradient_step(self, batch: dict[str, torch.Tensor]) -> LossOutput:
+        """One optimiser step of the method's loss on a batch already on the device: the update without the replay
+        (the speed benchmark times it alone as the method's ceiling)."""
+        out = self.algorithm.loss(batch, self.online, self.target)
+        self.optimizer.zero_grad(set_to_none=True)
+        out.total.backward()
+        torch.nn.utils.clip_grad_norm_(self.online.parameters(), self.settings["grad_clip_norm"])
+        self.optimizer.step()
+        return out
+
+    def on_device(self, sample: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+        """A sampled batch as tensors on the device; on CUDA through pinned host memory, so the copies are
+        asynchronous (the pinned blocks come from torch's caching host allocator, reused once their copy is done)."""
+        tensors = {key: torch.as_tensor(value) for key, value in sample.items() if key != "indices"}
+        if self.device.type == "cuda":
+            return {key: value.pin_memory().to(self.device, non_blocking=True) for key, value in tensors.items()}
+        return tensors
+
+    # ------------------------------------------------------------------------------------------------------ state
+    def state_dict(self) -> dict:
+        """Everything later updates depend on, but the random generators, which the run owns and saves."""
+        return {"updates": self.updates, "online": self.online.state_dict(), "target": self.target.state_dict(),
+                "optimizer": self.optimizer.state_dict(), "replay": self.replay.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.updates = state["updates"]
+        self.online.load_state_dict(state["online"])
+        self.target.load_state_dict(state["target"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.replay.load_state_dict(state["replay"])

@@ -1,0 +1,383 @@
+"""A run of one cell (Dopamine's runner): phase I, updates on the demonstrations only, evaluated along the way at the
+pretraining ladder's rungs; phase II, interaction, one update every `update_period` agent steps; then a final
+evaluation and the run's records. The learner (agents/learner.py) learns; the run owns the emulator and its episode,
+checkpoints, evaluation and outputs.
+
+Everything the rest of a run depends on (the learner's state, counters, the current episode, the emulator's state and
+every random generator) is checkpointed every few minutes, so a killed run resumes where its last checkpoint stopped
+and ends exactly where an uninterrupted run ends.
+"""
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import json
+import math
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .checkpoint import Checkpoints
+from .config import SCRIPTED, planned_updates, values
+from .demos import files as demo_files
+from .envs import FrameStacker, emulator_state, make_env, restore_emulator
+from .errors import ConfigError, OutputError
+from .evaluation import EVAL_SEED_OFFSET, demo_agreement, evaluate
+from .io import atomic_write, write_csv, write_json, write_yaml
+from .learner import Learner, pick_device
+from .progress import Progress
+from .provenance import provenance
+from .replay import check_fits_in_memory
+from .space import check_space, output_bytes
+
+CHECKPOINT_FORMAT = 2  # part of a checkpoint's fingerprint: one written by an older layout is never loaded
+LOG_ROWS = 200  # loss rows per run in the progress table
+PROGRESS_FLUSH_S = 60.0  # the live progress table is rewritten this often while a run is going
+LIVE_PROGRESS = "progress.live.csv"  # not a declared output: the workflow never mistakes it for a finished run
+PRETRAIN_EVAL_COLUMNS = ["update", "episode", "score", "length", "ended_by", "expert_agreement", "demo_agreement"]
+
+
+def file_sha256(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def keep_freed_memory() -> None:
+    """Have glibc's malloc keep freed blocks under 32 MiB for reuse instead of returning them to the system.
+
+    Every CPU update allocates and frees tens of MB of activations and gradients; by default glibc hands blocks that
+    large back to the system and page-faults them in again on the next update, which made each `pdd_dqn` update on
+    2 CPU threads about a fifth slower (52 against 42 ms). The replay's arrays, far larger, are still mapped on their
+    own. PyTorch's CPU tuning guide suggests preloading jemalloc or tcmalloc for the same reason; this needs no extra
+    library.
+    """
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return
+    libc = ctypes.CDLL("libc.so.6")
+    m_trim_threshold, m_mmap_threshold = -1, -3  # mallopt parameters, <malloc.h>
+    libc.mallopt(m_mmap_threshold, 32 << 20)  # glibc's largest allowed value
+    libc.mallopt(m_trim_threshold, 1 << 30)
+
+
+def checkpoint_root(checkpoint_dir: Path, run_dir: Path) -> Path:
+    """The folder under which a run's checkpoint folder was made: the checkpoint folder less the trailing folders it
+    shares with the run folder (the workflow's results/checkpoints/Pong/dqfd/none/seed_0 beside
+    results/runs/Pong/dqfd/none/seed_0 gives results/checkpoints), or the checkpoint folder itself. The folders from
+    it down go with the last checkpoint once they are empty; never the run folder or one that holds it."""
+    checkpoints, run = Path(os.path.abspath(checkpoint_dir)), Path(os.path.abspath(run_dir))
+    shared = 0
+    while (shared < min(len(checkpoints.parts), len(run.parts)) - 1
+           and checkpoints.parts[-1 - shared] == run.parts[-1 - shared]):
+        shared += 1
+    root = checkpoints.parents[shared - 1] if shared else checkpoints
+    return checkpoints if root == run or root in run.parents else root
+
+
+class Means:
+    """The update metrics' means between two rows of the progress table; the sums stay on the device until read, so
+    that a GPU is not waited for after every update."""
+
+    def __init__(self):
+        self.sums: dict = {}
+        self.count = 0
+
+    def add(self, metrics: dict) -> None:
+        for key, value in metrics.items():
+            self.sums[key] = self.sums.get(key, 0.0) + value
+        self.count += 1
+
+    def take(self) -> dict[str, float]:
+        means = {key: float(value) / self.count for key, value in self.sums.items()}
+        self.sums, self.count = {}, 0
+        return means
+
+    def state_dict(self) -> dict:
+        return {"sums": {key: value.detach().cpu() if torch.is_tensor(value) else value
+                         for key, value in self.sums.items()}, "count": self.count}
+
+    def load_state_dict(self, state: dict, device: torch.device) -> None:
+        self.sums = {key: value.to(device) if torch.is_tensor(value) else value for key, value in state["sums"].items()}
+        self.count = state["count"]
+
+
+class Run:
+    def __init__(self, cell: dict, run_dir: str | Path, demo_path: str | Path | None, threads: int, device: str,
+                 checkpoint_dir: str | Path | None = None, checkpoint_every_s: float = 600.0):
+        self.cell, self.run_dir = cell, Path(run_dir)
+        self.settings, self.protocol = values(cell["settings"]), values(cell["protocol"])
+        self.demo_path, self.threads = demo_path, threads
+        self.device = pick_device(device)
+        checkpoint_dir = Path(checkpoint_dir or self.run_dir / "checkpoints")
+        self.checkpoints = Checkpoints(checkpoint_dir, root=checkpoint_root(checkpoint_dir, self.run_dir))
+        self.checkpoint_every_s = checkpoint_every_s
+        self.rows: list[dict] = []  # the progress table: update metrics and interaction episodes
+        self.ladder_rows: list[dict] = []  # evaluations during pretraining (pretrain_eval_updates)
+        self.metrics = Means()  # of the updates since the last progress row
+        self.pretrained = 0  # updates of phase I
+        self.step = 0  # agent steps of phase II
+        self.episode: dict | None = None  # the interaction episode in progress
+        self.elapsed_before = 0.0  # wall time spent by earlier processes of a resumed run
+        self.start = self.last_flush = self.last_checkpoint = time.monotonic()
+
+    def prepare(self) -> None:
+        """Load and check the demonstrations, refuse a run that cannot fit in memory or on disk, then build the
+        emulator and the learner, with the demonstrations in its replay."""
+        s, p, seed = self.settings, self.protocol, self.cell["seed"]
+        torch.set_num_threads(self.threads)
+        keep_freed_memory()
+        torch.manual_seed(seed)
+        self.rng = np.random.default_rng(seed)
+        self.demos = None
+        if s["use_demos"]:  # checked before anything is allocated
+            if self.demo_path is None:
+                raise demo_files.DemoFileError(f"method {self.cell['method']!r} uses demonstrations; pass --demos FILE")
+            self.demos = demo_files.load(self.demo_path, self.cell["game"], p)
+            if s["demos_overwritable"] and len(self.demos.frames) > s["replay_capacity"]:
+                raise ConfigError(f"{len(self.demos.frames):,} demonstration frames do not fit replay_capacity="
+                                  f"{s['replay_capacity']:,}, which they are to fill; raise replay_capacity")
+        self.demo_sha256 = file_sha256(self.demo_path) if self.demos else None
+        demo_frames = len(self.demos.frames) if self.demos else 0
+        demo_capacity = 0 if s["demos_overwritable"] else demo_frames
+        agent_capacity = s["replay_capacity"] if s["agent_steps"] > 0 else 0
+        check_fits_in_memory(demo_capacity + agent_capacity, (p["screen_size"], p["screen_size"]))  # memory first
+        overwritable = demo_frames if s["demos_overwritable"] else 0
+        check_space(self.run_dir, self.checkpoints, *output_bytes(s, p, overwritable, demo_capacity, agent_capacity))
+        self.env = make_env(self.cell["game"], p, seed)
+        self.stacker = FrameStacker(p["frame_stack"])
+        self.learner = Learner(self.cell["algorithm"], s, p, int(self.env.action_space.n), self.device, self.rng,
+                               demo_capacity, agent_capacity)
+        if self.demos:
+            d = self.demos
+            self.learner.replay.add_demonstrations(d.frames, d.actions, d.rewards, d.terminals, d.has_action,
+                                                   d.episode_step, permanent=not s["demos_overwritable"])
+        self.log_every = max(1, max(1, planned_updates(s)) // LOG_ROWS)
+
+    # ---------------------------------------------------------------------------------------------------- phases
+    def _label(self, phase: str) -> str:
+        return f"{self.cell['game']}/{self.cell['method']}/seed {self.cell['seed']} {phase}"
+
+    def _pretrain(self) -> None:
+        ladder, total = set(self.settings["pretrain_eval_updates"]), self.settings["pretrain_updates"]
+        if self.pretrained >= total:
+            return
+        progress = Progress(total=total, unit="update", label=self._label("pretraining"), initial=self.pretrained)
+        while self.pretrained < total:
+            self._update("pretrain", agent_step=0)
+            self.pretrained += 1
+            progress.update(1)
+            if self.pretrained in ladder:
+                self._evaluate_rung()
+            self._maybe_checkpoint()
+        progress.close()
+
+    def _evaluate_rung(self) -> None:
+        """The transfer study's measurement at one rung of the pretraining ladder: scores and agreement with the
+        demonstrator on its own states, and agreement on the demonstration states. A checkpoint follows, so that a
+        resumed run never evaluates a rung twice."""
+        evaluation = self.evaluate(self.settings["pretrain_eval_episodes"], f"update {self.pretrained}")
+        evaluation.insert(0, "update", self.pretrained)
+        evaluation["demo_agreement"] = demo_agreement(self.learner)
+        self.ladder_rows.extend(evaluation.to_dict("records"))
+        self._save_checkpoint()
+
+    def _interact(self) -> None:
+        s, env = self.settings, self.env
+        if self.step >= s["agent_steps"]:
+            return
+        progress = Progress(total=s["agent_steps"], unit="agent step", label=self._label("interaction"),
+                            initial=self.step)
+        if self.episode is None:  # not resumed from a checkpoint taken during this phase
+            frame, _ = env.reset(seed=self.cell["seed"])
+            self.stacker.reset(frame)
+            self.learner.replay.start_episode(frame)
+            self.episode = {"index": 0, "return": 0.0, "length": 0, "recent": []}
+        episode, replay = self.episode, self.learner.replay
+        while self.step < s["agent_steps"]:
+            step = self.step
+            action = int(self.learner.act(self.stacker.state()[None], step)[0])
+            frame, reward, terminated, truncated, _ = env.step(action)
+            replay.add_step(action, reward, terminated, frame, terminated or truncated)
+            episode["return"] += reward
+            episode["length"] += 1
+            if terminated or truncated:
+                self._log(kind="episode", phase="interact", agent_step=step + 1, episode=episode["index"],
+                          episode_return=episode["return"], episode_length=episode["length"],
+                          epsilon=self.learner.epsilon(step), ended_by="terminal" if terminated else "time_limit")
+                episode["recent"] = (episode["recent"] + [episode["return"]])[-10:]
+                episode.update({"index": episode["index"] + 1, "return": 0.0, "length": 0})
+                frame, _ = env.reset()
+                self.stacker.reset(frame)
+                replay.start_episode(frame)
+            else:
+                self.stacker.push(frame)
+            if step >= s["learning_starts"] and step % s["update_period"] == 0:
+                self._update("interact", agent_step=step + 1)
+            self.step += 1
+            recent = episode["recent"]
+            progress.update(1, f"return(last 10) {np.mean(recent):.1f}" if recent else "")
+            self._maybe_checkpoint()
+        progress.close()
+
+    def _update(self, phase: str, agent_step: int) -> None:
+        """One update of the learner; every `log_every` updates a progress row with the metrics' means since the
+        last."""
+        self.metrics.add(self.learner.update(agent_step))
+        if self.learner.updates % self.log_every == 0:
+            self._log(kind="updates", phase=phase, agent_step=agent_step, **self.metrics.take())
+
+    def _log(self, **row) -> None:
+        now = time.monotonic()
+        row.update(update=self.learner.updates, wall_s=round(self._elapsed(), 2))
+        self.rows.append(row)
+        if now - self.last_flush >= PROGRESS_FLUSH_S:  # so a long run can be watched while it learns
+            write_csv(self.run_dir / LIVE_PROGRESS, pd.DataFrame(self.rows))
+            self.last_flush = now
+
+    def evaluate(self, episodes: int, label: str = "evaluation") -> pd.DataFrame:
+        """`episodes` evaluation episodes of the greedy policy (ε = eval_epsilon), from a generator seeded by the
+        cell's seed and the update count."""
+        seed, epsilon = self.cell["seed"], self.settings["eval_epsilon"]
+        rng = np.random.default_rng([seed, EVAL_SEED_OFFSET, self.learner.updates])
+        return evaluate(lambda state: int(self.learner.act_greedy(state[None], epsilon, rng)[0]),
+                        self.cell["game"], self.protocol, seed, episodes, label)
+
+    # ------------------------------------------------------------------------------------------------ checkpoints
+    def _fingerprint(self) -> str:
+        """What a checkpoint must have been taken under to be resumed: the resolved cell, the demo file and the
+        checkpoint layout."""
+        identity = json.dumps({"cell": self.cell, "demos": self.demo_sha256, "format": CHECKPOINT_FORMAT},
+                              sort_keys=True, default=str)
+        return hashlib.sha256(identity.encode()).hexdigest()
+
+    def _maybe_checkpoint(self) -> None:
+        if time.monotonic() - self.last_checkpoint >= self.checkpoint_every_s:
+            self._save_checkpoint()
+
+    def _save_checkpoint(self) -> None:
+        state = {
+            "fingerprint": self._fingerprint(),
+            "learner": self.learner.state_dict(),
+            "counters": {"pretrained": self.pretrained, "step": self.step},
+            "elapsed_s": self._elapsed(),
+            "rng": {"numpy": self.rng.bit_generator.state, "torch": torch.get_rng_state(),
+                    "cuda": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None},
+            "rows": self.rows,
+            "ladder_rows": self.ladder_rows,
+            "metrics": self.metrics.state_dict(),
+            "episode": None if self.episode is None else  # mid-interaction: the emulator and the frame stack
+            {**self.episode, "frames": list(self.stacker.frames), "emulator": emulator_state(self.env)},
+        }
+        self.checkpoints.save(self.pretrained + self.step, state)
+        self.last_checkpoint = time.monotonic()
+
+    def _resume(self) -> None:
+        state = self.checkpoints.load_latest()
+        if state is None:
+            return
+        if state["fingerprint"] != self._fingerprint():
+            print(f"checkpoints in {self.checkpoints.directory} belong to another config, demo file or checkpoint "
+                  "layout; starting over", file=sys.stderr)
+            self.checkpoints.clear()
+            return
+        self.learner.load_state_dict(state["learner"])
+        self.pretrained, self.step = state["counters"]["pretrained"], state["counters"]["step"]
+        self.elapsed_before = state["elapsed_s"]
+        self.rng.bit_generator.state = state["rng"]["numpy"]
+        torch.set_rng_state(state["rng"]["torch"])
+        if state["rng"]["cuda"] is not None and self.device.type == "cuda":
+            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+        self.rows, self.ladder_rows = state["rows"], state["ladder_rows"]
+        self.metrics.load_state_dict(state["metrics"], self.device)
+        episode = state["episode"]
+        if episode is not None:
+            restore_emulator(self.env, episode.pop("emulator"), self.cell["seed"])
+            self.stacker.frames = episode.pop("frames")
+            self.episode = episode
+        print(f"resumed from a checkpoint at update {self.learner.updates}, agent step {self.step}", file=sys.stderr)
+
+    def _elapsed(self) -> float:
+        return self.elapsed_before + time.monotonic() - self.start
+
+    # ------------------------------------------------------------------------------------------------------- run
+    def execute(self) -> dict:
+        """Prepare, resume from the newest checkpoint if there is one, train, evaluate and write the records;
+        returns the summary."""
+        self.start = self.last_flush = self.last_checkpoint = time.monotonic()
+        self.prepare()
+        self._resume()
+        try:
+            self._pretrain()
+            self._interact()
+            self._save_checkpoint()  # evaluation is long on some games; a kill during it should not cost the training
+            summary = self._write(self.evaluate(self.settings["eval_episodes"]))
+        except OutputError as error:  # a write failed after the checks (the disk filled meanwhile)
+            kept = self.checkpoints.files()
+            raise OutputError(f"{error}; a rerun resumes from {kept[-1]}" if kept else
+                              f"{error}; no checkpoint was kept, so a rerun starts over") from error
+        self.checkpoints.clear()
+        (self.run_dir / LIVE_PROGRESS).unlink(missing_ok=True)
+        return summary
+
+    def _write(self, evaluation: pd.DataFrame) -> dict:
+        progress = pd.DataFrame(self.rows)
+        demo_info = None if self.demos is None else demo_record(self.demos, self.demo_path, self.demo_sha256)
+        summary = summarise(self.cell, self.protocol, evaluation, progress, self.learner, demo_info)
+        summary.update(wall_s=round(self._elapsed(), 1), status="complete")
+        config = dict(self.cell, demos=demo_info, threads=self.threads, device=str(self.device))
+        write_csv(self.run_dir / "progress.csv", progress)
+        write_csv(self.run_dir / "eval.csv", evaluation)
+        write_csv(self.run_dir / "pretrain_eval.csv", pd.DataFrame(self.ladder_rows, columns=PRETRAIN_EVAL_COLUMNS))
+        atomic_write(self.run_dir / "model.pt", lambda stream: torch.save(self.learner.online.state_dict(), stream))
+        write_yaml(self.run_dir / "config.yaml", config)
+        write_json(self.run_dir / "provenance.json", provenance(self.cell["seed"], self.device, summary["wall_s"]))
+        write_json(self.run_dir / "summary.json", summary)  # last: its presence means the run is complete
+        return summary
+
+
+def summarise(cell: dict, protocol: dict, evaluation: pd.DataFrame, progress: pd.DataFrame, learner: Learner,
+              demo_info: dict | None) -> dict:
+    """A finished run in one record (summary.json): its cell, its final evaluation, what it did."""
+    agreement = None if demo_info is None else demo_agreement(learner)
+    settings = values(cell["settings"])
+    return {
+        "game": cell["game"],
+        "method": cell["method"],
+        "algorithm": cell["algorithm"],
+        "seed": cell["seed"],
+        "protocol": cell["protocol_name"],
+        "frame_skip": protocol["frame_skip"],
+        "eval_score_mean": float(evaluation["score"].mean()),
+        "eval_score_std": float(evaluation["score"].std(ddof=0)),
+        "eval_episodes": len(evaluation),
+        "eval_expert_agreement": (None if evaluation["expert_agreement"].isna().all()
+                                  else float(evaluation["expert_agreement"].mean())),
+        "eval_demo_agreement": None if agreement is None or math.isnan(agreement) else agreement,
+        "interaction_episodes": int((progress["kind"] == "episode").sum()) if len(progress) else 0,
+        "pretrain_updates": settings["pretrain_updates"],
+        "agent_steps": settings["agent_steps"],
+        "demo_phase_end": learner.algorithm.demo_phase_end(),
+        "updates": learner.updates,
+        "demos": demo_info,
+    }
+
+
+def demo_record(demos, path, sha256: str) -> dict:
+    """What a run's records say of its demonstrations: the file, its checksum, where it came from and its scores."""
+    scores = demos.episodes["score"]
+    return {
+        "file": str(path),
+        "sha256": sha256,
+        "source": demos.metadata.get("source", SCRIPTED),
+        "demonstrator": demos.metadata["demonstrator"],
+        "epsilon": demos.metadata.get("epsilon", 0.0),
+        "episodes": len(scores),
+        "transitions": demos.num_transitions,
+        "score_mean": float(scores.mean()),
+        "score_best": float(scores.max()),
+        "score_worst": float(scores.min()),
+    }

@@ -1,0 +1,103 @@
+"""The learner apart from any run: acting on a batch of states, each algorithm's behaviour policy and schedules,
+an update's bookkeeping, and a state that round-trips."""
+import numpy as np
+import pytest
+import torch
+
+from agents.config import resolve, values
+from agents.learner import Learner
+from agents.methods import ALGORITHMS, epsilon_greedy
+from agents.methods.soft_q import SoftQ
+
+PROFILE = {"settings": {"replay_capacity": 64, "batch_size": 4, "target_update_period": 3, "agent_steps": 100},
+           "method_settings": {"pdd_dqn": {"learning_starts": 10}}}
+
+
+def learner(method: str, seed: int = 0) -> Learner:
+    cell = resolve("Pong", method, seed, PROFILE)
+    torch.manual_seed(seed)
+    return Learner(cell["algorithm"], values(cell["settings"]), values(cell["protocol"]), num_actions=6,
+                   device=torch.device("cpu"), rng=np.random.default_rng(seed), demo_capacity=0, agent_capacity=64)
+
+
+def fixed_preferences(table):
+    """Preferences of a stand-in network: row i of `table` for a state whose first pixel is i."""
+    asked = []
+
+    def preferences(states):
+        asked.append(len(states))
+        return torch.as_tensor(table)[torch.as_tensor(states[:, 0, 0, 0]).long()]
+
+    return preferences, asked
+
+
+def test_epsilon_greedy_explores_a_share_epsilon_and_asks_the_network_once_for_the_rest():
+    table = np.array([[0.0, 5.0, 1.0], [3.0, 0.0, 1.0]])
+    states = np.zeros((4000, 1, 1, 1), dtype=np.uint8)
+    states[1::2] = 1
+    preferences, asked = fixed_preferences(table)
+    actions = epsilon_greedy(states, preferences, np.random.default_rng(0), 0.25, 3)
+    greedy = np.where(states[:, 0, 0, 0] == 0, 1, 0)
+    off_greedy = np.mean(actions != greedy)
+    assert abs(off_greedy - 0.25 * 2 / 3) < 0.03  # a random action is the greedy one a third of the time
+    assert len(asked) == 1 and 0.7 * 4000 < asked[0] < 0.8 * 4000
+    preferences, asked = fixed_preferences(table)
+    assert (epsilon_greedy(states[:8], preferences, np.random.default_rng(0), 0.0, 3) == greedy[:8]).all()
+    preferences, asked = fixed_preferences(table)
+    epsilon_greedy(states[:8], preferences, np.random.default_rng(0), 1.0, 3)
+    assert asked == []  # every state explores: no forward pass
+
+
+def test_soft_q_rollouts_sample_the_softmax_of_q_over_the_temperature():
+    settings = values(resolve("Pong", "soft_q", 0, {})["settings"])
+    algorithm = SoftQ(settings)
+    temperature = settings["entropy_temperature"]
+    table = np.array([[0.0, 0.1, 0.3]])
+    preferences, _ = fixed_preferences(table)
+    states = np.zeros((20000, 1, 1, 1), dtype=np.uint8)
+    actions = algorithm.act(states, preferences, np.random.default_rng(1), agent_step=0, num_actions=3)
+    expected = np.exp(table[0] / temperature) / np.exp(table[0] / temperature).sum()
+    assert np.allclose(np.bincount(actions, minlength=3) / len(actions), expected, atol=0.015)
+
+
+def test_schedules_belong_to_the_algorithm():
+    s = dict(values(resolve("Pong", "pdd_dqn", 0, {})["settings"]), epsilon_start=1.0, epsilon_final=0.1,
+             epsilon_decay_steps=100, learning_rate=1e-3, learning_rate_final=1e-4, learning_rate_decay_steps=10)
+    algorithm = ALGORITHMS["dqfd"](s)
+    assert [algorithm.epsilon(step) for step in (0, 50, 100, 1000)] == pytest.approx([1.0, 0.55, 0.1, 0.1])
+    assert [algorithm.learning_rate(step) for step in (0, 5, 10, 99)] == pytest.approx([1e-3, 5.5e-4, 1e-4, 1e-4])
+    assert ALGORITHMS["dqfd"](dict(s, learning_rate_decay_steps=0)).learning_rate(99) == 1e-3
+    soft = values(resolve("Pong", "soft_q_pretrain", 0, {})["settings"])
+    steps = soft["soft_q_pretrain_steps"]
+    assert [SoftQ(soft).demo_share(step) for step in (0, steps - 1, steps)] == [0.5, 0.5, 0.0]
+
+
+def test_an_update_counts_syncs_the_target_and_returns_its_metrics():
+    agent = learner("pdd_dqn")
+    frames = np.random.default_rng(0).integers(0, 255, (40, 84, 84), dtype=np.uint8)
+    agent.replay.start_episode(frames[0])
+    for index, frame in enumerate(frames[1:]):
+        agent.replay.add_step(index % 6, 1.0, False, frame, False)
+    before = {key: value.clone() for key, value in agent.target.state_dict().items()}
+    metrics = agent.update(agent_step=20)
+    assert agent.updates == 1 and {"loss", "loss_1_step", "q_mean"} <= set(metrics)
+    assert all(torch.equal(before[key], value) for key, value in agent.target.state_dict().items())
+    agent.update(agent_step=21)
+    agent.update(agent_step=22)  # update 3: target_update_period
+    assert all(torch.equal(agent.online.state_dict()[key], value) for key, value in agent.target.state_dict().items())
+
+
+def test_a_learner_state_round_trips():
+    first, second = learner("pdd_dqn", seed=0), learner("pdd_dqn", seed=1)
+    second.load_state_dict(first.state_dict())
+    states = np.random.default_rng(0).integers(0, 255, (3, 4, 84, 84), dtype=np.uint8)
+    assert torch.equal(first.preferences(states), second.preferences(states))
+    assert second.updates == first.updates
+
+
+def test_act_gives_one_action_per_state_from_one_batch():
+    agent = learner("dqfd")
+    states = np.random.default_rng(0).integers(0, 255, (5, 4, 84, 84), dtype=np.uint8)
+    actions = agent.act_greedy(states, 0.0, np.random.default_rng(0))
+    assert actions.shape == (5,) and (actions == agent.preferences(states).argmax(dim=1).numpy()).all()
+    assert agent.act(states, agent_step=0).shape == (5,)
