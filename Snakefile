@@ -1,5 +1,5 @@
 # The matrix games × methods × seeds: demonstrations → training runs → tables and learning curves.
-# `snakemake --cores N` runs config/config.yaml; `--configfile config/<profile>.yaml` lays another profile over it.
+# `snakemake --cores N` runs config/config.yaml; `--configfile config/<name>.yaml` lays another config over it.
 import re
 
 from snakemake.exceptions import WorkflowError

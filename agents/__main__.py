@@ -12,55 +12,55 @@ import yaml
 from .errors import ConfigError, DemoFileError, NonFiniteError, OutputError
 
 
-def _profile(args) -> dict:
-    profile = _profile_file(Path(args.profile)) if args.profile else {}
-    if args.profile_json:
+def _config(args) -> dict:
+    config = _config_file(Path(args.config)) if args.config else {}
+    if args.config_json:
         example = """'{"settings": {"gamma": 0.99}}'"""
         try:
-            overrides = json.loads(args.profile_json)
+            overrides = json.loads(args.config_json)
         except json.JSONDecodeError as error:
-            raise ConfigError(f"--profile-json is not valid JSON ({error.msg} at column {error.colno}); "
+            raise ConfigError(f"--config-json is not valid JSON ({error.msg} at column {error.colno}); "
                               f"pass an object such as {example}") from None
         if not isinstance(overrides, dict):
-            raise ConfigError(f"--profile-json holds a {type(overrides).__name__}; pass an object such as {example}")
+            raise ConfigError(f"--config-json holds a {type(overrides).__name__}; pass an object such as {example}")
         for key, value in overrides.items():
-            # Mappings (settings, method_settings, ...) merge key by key, so --profile-json can adjust a profile.
-            if isinstance(value, dict) and isinstance(profile.get(key), dict):
-                profile[key] = {**profile[key], **value}
+            # Mappings (settings, method_settings, ...) merge key by key, so --config-json can adjust a config file.
+            if isinstance(value, dict) and isinstance(config.get(key), dict):
+                config[key] = {**config[key], **value}
             else:
-                profile[key] = value
-    return profile
+                config[key] = value
+    return config
 
 
-def _profile_file(path: Path) -> dict:
+def _config_file(path: Path) -> dict:
     if not path.is_file():
-        raise ConfigError(f"profile {path} {'is a folder' if path.is_dir() else 'does not exist'}; pass a workflow "
-                          "config file (YAML) such as config/config.yaml")
+        raise ConfigError(f"config file {path} {'is a folder' if path.is_dir() else 'does not exist'}; pass a "
+                          "workflow config file (YAML) such as config/config.yaml")
     try:
         text = path.read_text()
     except UnicodeDecodeError as error:
-        raise ConfigError(f"profile {path} is not a text file ({error.reason} at byte {error.start}); pass a "
+        raise ConfigError(f"config file {path} is not a text file ({error.reason} at byte {error.start}); pass a "
                           "workflow config file (YAML) such as config/config.yaml") from None
     except OSError as error:
-        raise ConfigError(f"profile {path} cannot be read ({error.strerror}); make it readable") from None
+        raise ConfigError(f"config file {path} cannot be read ({error.strerror}); make it readable") from None
     try:
-        profile = yaml.safe_load(text)
+        config = yaml.safe_load(text)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         opened = error.context_mark  # where the construct the problem cuts short began, when that is elsewhere
         within = (f" ({error.context} from line {opened.line + 1})"
                   if error.context and opened and opened.line != mark.line else "")
-        raise ConfigError(f"profile {path} is not valid YAML at line {mark.line + 1}, column {mark.column + 1}: "
+        raise ConfigError(f"config file {path} is not valid YAML at line {mark.line + 1}, column {mark.column + 1}: "
                           f"{error.problem or error.context}{within}; fix the file there") from None
     except yaml.YAMLError as error:  # characters YAML does not allow; its message names their position
         reason = " ".join(str(error).split())
-        raise ConfigError(f"profile {path} is not valid YAML ({reason}); fix the file there") from None
-    if profile is None:  # an empty file
+        raise ConfigError(f"config file {path} is not valid YAML ({reason}); fix the file there") from None
+    if config is None:  # an empty file
         return {}
-    if not isinstance(profile, dict):
-        raise ConfigError(f"profile {path} holds a {type(profile).__name__} at its top level; a profile maps config "
-                          "keys (protocol, settings, ...) to values, as config/config.yaml does")
-    return profile
+    if not isinstance(config, dict):
+        raise ConfigError(f"config file {path} holds a {type(config).__name__} at its top level; a workflow config "
+                          "maps keys (protocol, settings, ...) to values, as config/config.yaml does")
+    return config
 
 
 # Arguments that count something: none of them makes sense below 1.
@@ -119,9 +119,9 @@ def _scripted(args, protocol: dict, out: str, stats: str):
     from .demos.files import first_episodes, load, record, write
 
     if not args.source_file:
-        return record(args.game, protocol, args.episodes, args.seed, out, stats, args.epsilon)
-    if args.epsilon:
-        raise DemoFileError("--epsilon adds noise while recording, so it cannot apply to --from FILE; "
+        return record(args.game, protocol, args.episodes, args.seed, out, stats, args.noise)
+    if args.noise:
+        raise DemoFileError("--noise is added while recording, so it cannot apply to --from FILE; "
                             "record noisy demonstrations with the scripted demonstrator instead")
     demos = first_episodes(load(args.source_file, args.game, protocol), args.episodes, Path(args.source_file))
     write(demos, out, stats)
@@ -162,8 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
     demos.add_argument("--game", required=True, help=game_help)
     demos.add_argument("--episodes", type=int, required=True, help="episodes to record (or to take with --from)")
     demos.add_argument("--seed", type=int, default=0, help="seed of the environment and of the action noise")
-    demos.add_argument("--epsilon", type=float, default=0.0,
-                       help="probability of replacing each demonstrator action by a random one (demo quality)")
+    demos.add_argument("--noise", type=float, default=0.0,
+                       help="action noise: probability of replacing each demonstrator action by a random one "
+                            "(demo quality)")
     demos.add_argument("--from", dest="source_file",
                        help="take the first --episodes episodes of this demo file instead of recording")
 
@@ -205,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="run one cell of the matrix: game × method × seed → run folder")
     train.add_argument("--game", required=True, help=game_help)
     train.add_argument("--method", required=True,
-                       help="method name, such as dqfd, pdd_dqn or bc (config/methods.yaml and the profile's "
+                       help="method name, such as dqfd, pdd_dqn or bc (agents/defaults.yaml and the config's "
                             "method_definitions define them)")
     train.add_argument("--seed", type=int, required=True,
                        help="seed of the network, the replay and the environment (a non-negative integer)")
@@ -217,8 +218,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--checkpoint-every-min", type=float, default=10.0,
                        help="minutes between checkpoints; a rerun of a killed run resumes from the last one")
     for sub in (demos, record, head, minari_in, minari_out, random, train):
-        sub.add_argument("--profile", help="workflow config file (YAML) whose settings apply")
-        sub.add_argument("--profile-json", help="the same as a JSON string (the workflow passes this)")
+        sub.add_argument("--config", help="workflow config file (YAML) whose settings apply")
+        sub.add_argument("--config-json", help="the same as a JSON string, laid over --config (the workflow passes "
+                                               "this)")
     return parser
 
 
@@ -231,7 +233,7 @@ def _games(args) -> None:
 def _demo_file(args) -> None:
     from .config import resolve_protocol, values
 
-    protocol = values(resolve_protocol(_profile(args)))
+    protocol = values(resolve_protocol(_config(args)))
     out = args.out or f"demos/human/{args.game}.npz"  # the human source of the workflow's demo sets
     stats = args.stats or str(Path(out).with_suffix(".stats.csv"))
     demos = DEMO_SOURCES[args.command](args, protocol, out, stats)
@@ -245,7 +247,7 @@ def _export_minari(args) -> None:
     from .demos.files import load
     from .demos.minari import export
 
-    demos = load(args.demos, args.game, values(resolve_protocol(_profile(args))))
+    demos = load(args.demos, args.game, values(resolve_protocol(_config(args))))
     export(demos, args.dataset, args.root)
     print(f"{args.demos} → Minari dataset {args.dataset}")
 
@@ -255,7 +257,7 @@ def _random(args) -> None:
     from .demos.files import random_scores
     from .io import write_csv
 
-    scores = random_scores(args.game, values(resolve_protocol(_profile(args))), args.episodes, args.seed)
+    scores = random_scores(args.game, values(resolve_protocol(_config(args))), args.episodes, args.seed)
     if args.out:
         write_csv(args.out, scores)
     print(f"{args.game}: random play scores {scores['score'].mean():.1f} on average over {len(scores)} "
@@ -266,7 +268,7 @@ def _train(args) -> None:
     from .config import resolve
     from .run import Run
 
-    cell = resolve(args.game, args.method, args.seed, _profile(args))
+    cell = resolve(args.game, args.method, args.seed, _config(args))
     run = Run(cell, args.out, args.demos, args.threads, args.device, args.checkpoint_dir,
               60.0 * args.checkpoint_every_min)
     try:

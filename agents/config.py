@@ -1,4 +1,4 @@
-"""Resolve one run's settings: package defaults < profile-wide settings < method definition < profile per-method
+"""Resolve one run's settings: package defaults < config-wide settings < method definition < config per-method
 settings. Every value keeps its origin.
 
 Every setting and protocol knob is declared once, in agents/defaults.yaml: its type, range or choices, one line of
@@ -280,7 +280,7 @@ def _epsilon_schedule(s, p, method, algorithm):
                 "epsilon_start equal to epsilon_final")
 
 
-# Sections of a workflow profile that hold settings and protocol knobs, which resolve() checks against their
+# Sections of a workflow config that hold settings and protocol knobs, which resolve() checks against their
 # declarations; check_finite_numbers() looks at the rest.
 SETTING_SECTIONS = ("settings", "method_settings", "method_definitions", "protocol_overrides", "sweeps")
 
@@ -291,8 +291,8 @@ def kind(value) -> str:
     return name if name in ("text", "nothing") else f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
 
 
-def check_finite_numbers(profile: dict) -> None:
-    """Every number of a workflow profile outside its settings is finite. The JSON schema cannot refuse NaN, which
+def check_finite_numbers(config: dict) -> None:
+    """Every number of a workflow config outside its settings is finite. The JSON schema cannot refuse NaN, which
     compares false with every bound, nor infinity where it sets no upper bound."""
     def walk(value, path: str) -> None:
         if isinstance(value, float) and not math.isfinite(value):
@@ -302,15 +302,15 @@ def check_finite_numbers(profile: dict) -> None:
         for key, item in items:
             walk(item, f"{path}[{key}]" if isinstance(key, int) else f"{path}.{key}")
 
-    for key, value in profile.items():
+    for key, value in config.items():
         if key not in SETTING_SECTIONS:
             walk(value, key)
 
 
-def method_definitions(profile: dict) -> dict:
-    """Package methods plus those a profile defines (a profile may also redefine a package method)."""
+def method_definitions(config: dict) -> dict:
+    """Package methods plus those a config defines (a config may also redefine a package method)."""
     methods = copy.deepcopy(_declarations()["methods"])
-    methods.update(copy.deepcopy(profile.get("method_definitions") or {}))
+    methods.update(copy.deepcopy(config.get("method_definitions") or {}))
     return methods
 
 
@@ -319,13 +319,13 @@ def sweep_name(method: str, setting: str, value) -> str:
     return f"{method}_{setting}_{str(value).replace('.', 'p').replace('-', 'm')}"
 
 
-def expand_sweeps(profile: dict) -> dict:
-    """A copy of a workflow profile in which each entry of `sweeps` ({method, setting, values}) has become one method
+def expand_sweeps(config: dict) -> dict:
+    """A copy of a workflow config in which each entry of `sweeps` ({method, setting, values}) has become one method
     per value: the base method's definition with that setting changed, added to `methods` after the base method."""
-    profile = copy.deepcopy(profile)
-    definitions = method_definitions(profile)
-    added = dict(profile.get("method_definitions") or {})
-    for sweep in profile.get("sweeps") or []:
+    config = copy.deepcopy(config)
+    definitions = method_definitions(config)
+    added = dict(config.get("method_definitions") or {})
+    for sweep in config.get("sweeps") or []:
         base, setting = sweep["method"], sweep["setting"]
         if base not in definitions:
             raise ConfigError(f"sweep over unknown method {base!r}; known methods: {', '.join(sorted(definitions))}")
@@ -340,17 +340,17 @@ def expand_sweeps(profile: dict) -> dict:
                                       setting: {"value": value, "origin": f"sweep over {setting}"}}
             added[name] = definition
             names.append(name)
-        methods = profile.get("methods") or []
+        methods = config.get("methods") or []
         if base in methods:
             at = methods.index(base) + 1
-            profile["methods"] = methods[:at] + [n for n in names if n not in methods] + methods[at:]
+            config["methods"] = methods[:at] + [n for n in names if n not in methods] + methods[at:]
         else:
-            profile["methods"] = methods + [n for n in names if n not in methods]
-    profile["method_definitions"] = added
-    return profile
+            config["methods"] = methods + [n for n in names if n not in methods]
+    config["method_definitions"] = added
+    return config
 
 
-def resolve(game: str, method: str, seed: int, profile: dict) -> dict:
+def resolve(game: str, method: str, seed: int, config: dict) -> dict:
     """The complete, checked configuration of one cell of the matrix."""
     from .games import known_games
     from .methods import ALGORITHMS
@@ -358,10 +358,10 @@ def resolve(game: str, method: str, seed: int, profile: dict) -> dict:
     declared = _declarations()["settings"]
     for section, example in (("method_settings", "{pdd_dqn: {learning_starts: 1000}}"),
                              ("method_definitions", "{dqfd_small_margin: {algorithm: dqfd, settings: {margin: 0.4}}}")):
-        if not isinstance(profile.get(section) or {}, dict):
-            raise ConfigError(f"profile {section} is {kind(profile[section])}; give a mapping of method names to "
+        if not isinstance(config.get(section) or {}, dict):
+            raise ConfigError(f"config {section} is {kind(config[section])}; give a mapping of method names to "
                               f"their entries, such as {example}")
-    methods = method_definitions(profile)
+    methods = method_definitions(config)
     if method not in methods:
         raise ConfigError(f"unknown method {method!r}; known methods: {', '.join(sorted(methods))} "
                           "(define new ones under method_definitions)")
@@ -373,13 +373,13 @@ def resolve(game: str, method: str, seed: int, profile: dict) -> dict:
     if game not in known_games():
         raise ConfigError(f"unknown game {game!r}; use an ALE name such as Pong or Breakout "
                           "(python -m agents games lists them)")
-    protocol = resolve_protocol(profile)
+    protocol = resolve_protocol(config)
 
     settings = {key: {"value": copy.deepcopy(spec["value"]), "origin": spec["origin"]}
                 for key, spec in declared.items()}
-    _apply(settings, profile.get("settings"), "profile settings", declared)
+    _apply(settings, config.get("settings"), "config settings", declared)
     _apply(settings, definition.get("settings"), f"method {method!r}", declared)
-    _apply(settings, (profile.get("method_settings") or {}).get(method), f"profile method_settings.{method}", declared)
+    _apply(settings, (config.get("method_settings") or {}).get(method), f"config method_settings.{method}", declared)
     resolved, knobs = values(settings), values(protocol)
     for _, check in RULES:
         problem = check(resolved, knobs, method, algorithm)
@@ -396,7 +396,7 @@ def resolve(game: str, method: str, seed: int, profile: dict) -> dict:
         "algorithm": algorithm,
         "description": definition.get("description", ""),
         "seed": seed,
-        "protocol_name": profile.get("protocol", _declarations()["default_protocol"]),
+        "protocol_name": config.get("protocol", _declarations()["default_protocol"]),
         "protocol": protocol,
         "settings": settings,
     }
@@ -412,45 +412,54 @@ def values(section: dict) -> dict:
     return {key: entry["value"] for key, entry in section.items()}
 
 
-def resolve_protocol(profile: dict) -> dict:
-    """The protocol values a profile runs under (what demonstration files are recorded with)."""
+def resolve_protocol(config: dict) -> dict:
+    """The protocol values a config runs under (what demonstration files are recorded with)."""
     declared = _declarations()
-    name = profile.get("protocol", declared["default_protocol"])
+    name = config.get("protocol", declared["default_protocol"])
     if name not in declared["protocols"]:
         raise ConfigError(f"unknown protocol {name!r}; known protocols: {', '.join(declared['protocols'])}")
     protocol = copy.deepcopy(declared["protocols"][name])
-    _apply(protocol, profile.get("protocol_overrides"), "profile protocol_overrides", declared["protocol_knobs"])
+    _apply(protocol, config.get("protocol_overrides"), "config protocol_overrides", declared["protocol_knobs"])
     return protocol
 
 
 SCRIPTED = "scripted"
 NO_DEMOS = "none"  # the demo-set name of a run without demonstrations
 
+# Names that records written before a rename carry, by their names now: a demo file loads under either
+# (agents/demos/files.py). A scripted set's action noise was `epsilon`, its label in set names `_eps`
+# (scripted_eps0_ep5), the replay's priority bonuses priority_eps_agent and priority_eps_demo.
+RENAMED_DEMO_KEYS = {"epsilon": "noise"}
+RENAMED_SETTINGS = {"priority_eps_agent": "priority_bonus_agent", "priority_eps_demo": "priority_bonus_demo"}
+OLD_NOISE_LABEL, NOISE_LABEL = "_eps", "_noise"
 
-def demo_set_name(source: str, epsilon: float, episodes: int) -> str:
-    """scripted, 0.25, 5 → scripted_eps0p25_ep5; a file source has no noise knob: human, 0, 3 → human_ep3."""
-    noise = f"_eps{format(epsilon, 'g').replace('.', 'p')}" if source == SCRIPTED else ""
-    return f"{source}{noise}_ep{episodes}"
+
+def demo_set_name(source: str, noise: float, episodes: int) -> str:
+    """scripted, 0.25, 5 → scripted_noise0p25_ep5; a file source has no noise knob: human, 0, 3 → human_ep3.
+    The name only identifies the set (a path and a wildcard); its values travel as values (`demo_sets`)."""
+    knob = f"{NOISE_LABEL}{format(noise, 'g').replace('.', 'p')}" if source == SCRIPTED else ""
+    return f"{source}{knob}_ep{episodes}"
 
 
-def demo_sets(profile: dict) -> dict[str, dict]:
-    """The demonstration sets of a workflow profile, by name, in config order: each entry of `demos.sets` is a source
-    with lists of qualities (action noise ε) and quantities (episodes), expanded into one set per combination.
+def demo_sets(config: dict) -> dict[str, dict]:
+    """The demonstration sets of a workflow config, by name, in config order: each entry of `demos.sets` is a source
+    with lists of qualities (`noise`: the share of the demonstrator's actions replaced by random ones) and quantities
+    (episodes), expanded into one set per combination, each with its values {source, noise, episodes}.
     `scripted` records the game's demonstrator; any other source names files `<library>/<source>/<game>.npz` (recorded
     by a person, or imported) from which a set takes the first episodes."""
     sets = {}
-    for entry in profile["demos"]["sets"]:
+    for entry in config["demos"]["sets"]:
         source = entry["source"]
-        epsilons = entry.get("epsilon", [0.0])
-        if source != SCRIPTED and any(epsilon != 0 for epsilon in epsilons):
+        noises = entry.get("noise", [0.0])
+        if source != SCRIPTED and any(noise != 0 for noise in noises):
             raise ConfigError(f"demo source {source!r} is a file, and action noise is added while recording; "
-                              f"give epsilon only to the {SCRIPTED!r} source")
-        for epsilon in epsilons:
+                              f"give noise only to the {SCRIPTED!r} source")
+        for noise in noises:
             for episodes in entry["episodes"]:
-                name = demo_set_name(source, epsilon, episodes)
+                name = demo_set_name(source, noise, episodes)
                 if name in sets:
                     raise ConfigError(f"demo set {name} is listed twice under demos.sets; list each once")
-                sets[name] = {"source": source, "epsilon": float(epsilon), "episodes": int(episodes)}
+                sets[name] = {"source": source, "noise": float(noise), "episodes": int(episodes)}
     if not sets:
         raise ConfigError("demos.sets is empty; list at least one set, e.g. {source: scripted, episodes: [5]}")
     return sets

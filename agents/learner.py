@@ -49,8 +49,8 @@ class Learner:
             reward_transform=s["reward_transform"],
             prioritized=s["prioritized"],
             alpha=s["priority_alpha"],
-            eps_agent=s["priority_eps_agent"],
-            eps_demo=s["priority_eps_demo"],
+            bonus_agent=s["priority_bonus_agent"],
+            bonus_demo=s["priority_bonus_demo"],
             rng=rng,
         )
         self.updates = 0  # gradient steps so far, in both phases

@@ -6,8 +6,9 @@ start index, but truncated episodes bootstrap from it. States (4 stacked frames)
 sample time, so each frame is stored once and not again as a next state.
 
 Slots [0, demo_capacity) hold demonstrations and are never overwritten; slots after them are a circular buffer for
-agent data. Priorities follow Schaul et al. (2016): P(i) = p_i^α / Σ p^α with p_i = |δ_i| + ε (ε_d for demonstrations,
-ε_a for agent data, DQfD); importance weights (N·P(i))^-β are divided by the largest weight in the buffer.
+agent data. Priorities follow Schaul et al. (2016): P(i) = p_i^α / Σ p^α with p_i = |δ_i| + b, where b is the bonus
+added to each priority (the DQfD paper's ε_a, ε_d): `bonus_demo` for demonstrations, `bonus_agent` for agent data;
+importance weights (N·P(i))^-β are divided by the largest weight in the buffer.
 """
 from __future__ import annotations
 
@@ -62,15 +63,15 @@ class PrioritizedReplay:
         reward_transform: str,
         prioritized: bool,
         alpha: float,
-        eps_agent: float,
-        eps_demo: float,
+        bonus_agent: float,
+        bonus_demo: float,
         rng: np.random.Generator,
     ):
         self.demo_capacity, self.agent_capacity = demo_capacity, agent_capacity
         self.stack, self.n_step, self.gamma = stack, n_step, gamma
         self.reward_transform = reward_transform
         self.prioritized, self.alpha = prioritized, alpha
-        self.eps_agent, self.eps_demo = eps_agent, eps_demo
+        self.bonus_agent, self.bonus_demo = bonus_agent, bonus_demo
         self.rng = rng
         slots = demo_capacity + agent_capacity
         self.frames = np.zeros((slots, *frame_shape), dtype=np.uint8)
@@ -160,12 +161,12 @@ class PrioritizedReplay:
         self.min_tree.set(slots, scaled)
 
     def update_priorities(self, slots: np.ndarray, td_errors: np.ndarray) -> None:
-        """p = |δ| + ε, with the larger ε for demonstrations so they keep being replayed (DQfD)."""
+        """p = |δ| + b, with the larger bonus b for demonstrations so they keep being replayed (DQfD)."""
         if not self.prioritized:
             return
         keep = self.valid[slots]  # a slot overwritten since it was sampled keeps its new priority
         slots, td_errors = slots[keep], td_errors[keep]
-        bonus = np.where(slots < self.demo_capacity, self.eps_demo, self.eps_agent)
+        bonus = np.where(slots < self.demo_capacity, self.bonus_demo, self.bonus_agent)
         priorities = np.abs(td_errors) + bonus
         self.max_priority = max(self.max_priority, float(priorities.max(initial=0.0)))
         self._set_priority(slots, priorities)

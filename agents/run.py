@@ -374,7 +374,7 @@ def demo_record(demos, path, sha256: str) -> dict:
         "sha256": sha256,
         "source": demos.metadata.get("source", SCRIPTED),
         "demonstrator": demos.metadata["demonstrator"],
-        "epsilon": demos.metadata.get("epsilon", 0.0),
+        "noise": demos.metadata.get("noise", 0.0),
         "episodes": len(scores),
         "transitions": demos.num_transitions,
         "score_mean": float(scores.mean()),

@@ -68,7 +68,7 @@ def parser() -> argparse.ArgumentParser:
     transfer.add_argument("--methods", required=True, help="comma-separated, in colour order")
 
     publish = commands.add_parser("publish", help="copy a results folder's run records, tables and figures into a "
-                                                  "reference folder (reference/<profile>), without weights")
+                                                  "reference folder (reference/<config>), without weights")
     publish.add_argument("--results", required=True, help="the working results folder, e.g. results/default")
     publish.add_argument("--reference", required=True, help="the reference folder, e.g. reference/default")
 

@@ -57,8 +57,8 @@ def plot_profiles(profiles: pd.DataFrame, methods: list[str], out) -> None:
                         linewidth=0, step="post")
     for reference in (0, 1):
         ax.axvline(reference, color="grey", linestyle="--" if reference else "-.", linewidth=1)
-    ax.set_xlabel("demonstrator-normalised final score τ (0 = random, 1 = demonstrator)")
-    ax.set_ylabel("share of runs with score > τ")
+    ax.set_xlabel("threshold on the demonstrator-normalised final score (0 = random, 1 = demonstrator)")
+    ax.set_ylabel("share of runs scoring above it")
     ax.set_ylim(-0.02, 1.02)
     ax.set_title("Performance profiles: each game weighted equally, 95% bootstrap band")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=min(4, len(methods)), frameon=False, fontsize=9)

@@ -29,16 +29,17 @@ def demo_stats(paths: list[str]) -> pd.DataFrame:
     """Per-episode scores of every demo set, named by its file: demos/<game>/<set>.stats.csv."""
     tables = [pd.read_csv(path).assign(demo_set=Path(path).name.removesuffix(".stats.csv")) for path in paths]
     return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(
-        columns=["game", "demo_set", "demonstrator", "episode", "score", "length", "ended_by", "epsilon"])
+        columns=["game", "demo_set", "demonstrator", "episode", "score", "length", "ended_by", "noise"])
 
 
 def demo_set_table(stats: pd.DataFrame) -> pd.DataFrame:
-    """One row per game and demo set: its source, quality, quantity and the demonstrations' own scores."""
+    """One row per game and demo set: its source, quality (action noise), quantity and the demonstrations' own scores,
+    all read from the values its demo stats record."""
     if stats.empty:
-        return pd.DataFrame(columns=["game", "demo_set", "source", "demonstrator", "epsilon", "episodes",
+        return pd.DataFrame(columns=["game", "demo_set", "source", "demonstrator", "noise", "episodes",
                                      "transitions", "demo_mean", "demo_worst", "demo_best"])
     return stats.groupby(["game", "demo_set"], sort=False).agg(
-        source=("source", "first"), demonstrator=("demonstrator", "first"), epsilon=("epsilon", "first"),
+        source=("source", "first"), demonstrator=("demonstrator", "first"), noise=("noise", "first"),
         episodes=("episode", "count"), transitions=("length", "sum"), demo_mean=("score", "mean"),
         demo_worst=("score", "min"), demo_best=("score", "max")).reset_index()
 

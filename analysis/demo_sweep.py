@@ -1,5 +1,6 @@
-"""Scores against the demonstrations a run learned from: quality (the action noise ε of the scripted demonstrator)
-and quantity (episodes), and the source where the matrix has several.
+"""Scores against the demonstrations a run learned from: quality (the action noise of the scripted demonstrator: the
+share of its actions replaced by random ones) and quantity (episodes), and the source where the matrix has several.
+Every knob is read from the demo sets' values (tables/demo_sets.csv), never from a set's name.
 
 Each panel holds the other knobs at the reference set's values, so one knob varies at a time. Beside each method's
 final score (mean over seeds with a 95% t-interval) it draws the demonstrations' own mean score, so a reader sees
@@ -16,7 +17,7 @@ import pandas as pd
 from .stats import mean_ci
 from .style import method_colours, save, theme
 
-COLUMNS = ["game", "method", "demo_set", "source", "epsilon", "episodes", "transitions", "demo_mean", "seeds",
+COLUMNS = ["game", "method", "demo_set", "source", "noise", "episodes", "transitions", "demo_mean", "seeds",
            "final_mean", "final_ci95_low", "final_ci95_high", "random_mean"]
 
 
@@ -29,11 +30,11 @@ def sweep_table(runs: pd.DataFrame, demo_sets: pd.DataFrame, random: pd.DataFram
                      "final_ci95_low": low, "final_ci95_high": high})
     table = pd.DataFrame(rows, columns=["game", "method", "demo_set", "seeds", "final_mean", "final_ci95_low",
                                         "final_ci95_high"])
-    table = table.merge(demo_sets[["game", "demo_set", "source", "epsilon", "episodes", "transitions", "demo_mean"]],
+    table = table.merge(demo_sets[["game", "demo_set", "source", "noise", "episodes", "transitions", "demo_mean"]],
                         on=["game", "demo_set"], how="left")
     table = table.merge(random.groupby("game")["score"].mean().rename("random_mean").reset_index(), on="game",
                         how="left")
-    return table[COLUMNS].sort_values(["game", "method", "source", "epsilon", "episodes"]).reset_index(drop=True)
+    return table[COLUMNS].sort_values(["game", "method", "source", "noise", "episodes"]).reset_index(drop=True)
 
 
 def to_markdown(table: pd.DataFrame) -> str:
@@ -42,9 +43,10 @@ def to_markdown(table: pd.DataFrame) -> str:
             return f"{row.final_mean:.1f}"
         return f"{row.final_mean:.1f} [{row.final_ci95_low:.1f}, {row.final_ci95_high:.1f}]"
 
-    lines = ["| game | method | demo set | source | ε | episodes | transitions | demos' mean | final score | seeds |",
+    lines = ["| game | method | demo set | source | action noise | episodes | transitions | demos' mean | final score "
+             "| seeds |",
              "|---|---|---|---|---|---|---|---|---|---|"]
-    lines += [f"| {row.game} | {row.method} | {row.demo_set} | {row.source} | {row.epsilon:g} | {row.episodes} | "
+    lines += [f"| {row.game} | {row.method} | {row.demo_set} | {row.source} | {row.noise:g} | {row.episodes} | "
               f"{row.transitions} | {row.demo_mean:.1f} | {interval(row)} | {row.seeds} |"
               for row in table.itertuples()]
     lines += ["", "Final score: mean evaluation score over seeds [95% t-interval]. Demos' mean: the mean score of the "
@@ -58,9 +60,9 @@ def knobs(table: pd.DataFrame, reference: str) -> list[tuple[str, str, pd.DataFr
     same_source = table[table["source"] == ref["source"]]
     panels = []
     quality = same_source[same_source["episodes"] == ref["episodes"]]
-    if quality["epsilon"].nunique() > 1:
-        panels.append(("demo quality: action noise ε", "epsilon", quality))
-    quantity = same_source[same_source["epsilon"] == ref["epsilon"]]
+    if quality["noise"].nunique() > 1:
+        panels.append(("demo quality: action noise", "noise", quality))
+    quantity = same_source[same_source["noise"] == ref["noise"]]
     if quantity["episodes"].nunique() > 1:
         panels.append(("demo quantity: episodes", "episodes", quantity))
     if table["source"].nunique() > 1:
@@ -80,8 +82,8 @@ def plot_sweep(table: pd.DataFrame, methods: list[str], reference: str, out) -> 
     for row, game in enumerate(games):
         for column, (title, x, rows) in enumerate(panels):
             ax, rows = axes[row][column], rows[rows["game"] == game]
-            # A categorical knob (the demo set itself) is drawn at evenly spaced positions in source/ε/size order.
-            rows = rows.sort_values(["source", "epsilon", "episodes"])
+            # A categorical knob (the demo set itself) is drawn at evenly spaced positions in source/noise/size order.
+            rows = rows.sort_values(["source", "noise", "episodes"])
             order = list(dict.fromkeys(rows["demo_set"]))
             categorical = x == "demo_set"
             rows = rows.assign(position=rows[x].map(order.index) if categorical else rows[x]).sort_values("position")

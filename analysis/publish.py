@@ -1,7 +1,7 @@
-"""Reference results: a profile's run records and analysis outputs copied from its working results folder into
-`reference/<profile>/`, which git tracks. What is copied is what rebuilds and audits every table: each complete run's
+"""Reference results: a config's run records and analysis outputs copied from its working results folder into
+`reference/<config>/`, which git tracks. What is copied is what rebuilds and audits every table: each complete run's
 records (not its weights or checkpoints), the demo sets' per-episode scores, random play's scores, and the tables and
-figures. `snakemake figures --configfile config/<profile>.yaml --config results_dir=reference/<profile>` then rebuilds
+figures. `snakemake figures --configfile config/<config>.yaml --config results_dir=reference/<config>` then rebuilds
 the tables and figures from the records alone.
 """
 from __future__ import annotations

@@ -81,10 +81,10 @@ def environment_alone(game: str, steps: int, threads: int) -> None:
 def cell(game: str, method: str, overrides: dict) -> dict:
     """The method's cell with the benchmark's overrides, acting at its final ε from the first step."""
     def resolved(settings: dict) -> dict:
-        # Per-method settings: a method's own definition overrides profile-wide ones (dqn's 50k replay start, say).
-        profile = {"method_settings": {method: {key: {"value": value, "origin": "benchmark"}
-                                                for key, value in settings.items()}}}
-        return resolve(game, method, 0, profile)
+        # Per-method settings: a method's own definition overrides config-wide ones (dqn's 50k replay start, say).
+        config = {"method_settings": {method: {key: {"value": value, "origin": "benchmark"}
+                                               for key, value in settings.items()}}}
+        return resolve(game, method, 0, config)
 
     final = resolved(overrides)["settings"]["epsilon_final"]["value"]
     return resolved(dict(overrides, epsilon_start=final, epsilon_decay_steps=0))
@@ -185,8 +185,8 @@ def replay_memory_and_sampling(samples: int) -> None:
     record("replay", "bytes per transition at 1M capacity", replay_bytes(capacity, (84, 84)) / capacity, "bytes",
            "84×84 frames stored once; states stacked at sampling")
     replay = PrioritizedReplay(demo_capacity=0, agent_capacity=capacity, frame_shape=(84, 84), stack=4, n_step=10,
-                               gamma=0.99, reward_transform="signed_log", prioritized=True, alpha=0.4, eps_agent=1e-3,
-                               eps_demo=1.0, rng=np.random.default_rng(0))
+                               gamma=0.99, reward_transform="signed_log", prioritized=True, alpha=0.4, bonus_agent=1e-3,
+                               bonus_demo=1.0, rng=np.random.default_rng(0))
     episode = 2_000  # 500 episodes of 2,000 steps fill it
     steps = np.arange(capacity) % episode
     replay.add_demonstrations(np.zeros((capacity, 84, 84), dtype=np.uint8), np.zeros(capacity, dtype=np.int64),

@@ -29,7 +29,7 @@ FROM_STORED_RUNS = "figures" in sys.argv[1:]
 GAMES, METHODS, SEEDS = config["games"], config["methods"], config["seeds"]
 RUN_DIR = f"{RESULTS}/runs/{{game}}/{{method}}/{{demos}}/seed_{{seed}}"
 # Checkpoints are not outputs: Snakemake leaves them alone when a job dies, so the rerun resumes from them. On a
-# cluster without a shared disk the profile points them at a persistent volume.
+# cluster without a shared disk the Snakemake profile points them at a persistent volume (profiles/kubernetes).
 SUITE_ENV = "../envs/suite.yaml"  # relative to rules/
 CHECKPOINT_ROOT = config.get("checkpoint_root") or f"{RESULTS}/checkpoints"
 
@@ -41,23 +41,24 @@ wildcard_constraints:
     seed="[0-9]+",
 
 
-def cell_profile(method):
+def cell_config(method):
     """The part of the config that one method's cells depend on. Passing only this as a parameter means that adding
     or editing another method leaves these cells' parameters, and so their outputs, untouched."""
-    profile = {key: config.get(key) for key in ("protocol", "protocol_overrides", "settings")}
-    profile["method_settings"] = {method: (config.get("method_settings") or {}).get(method) or {}}
+    cell = {key: config.get(key) for key in ("protocol", "protocol_overrides", "settings")}
+    cell["method_settings"] = {method: (config.get("method_settings") or {}).get(method) or {}}
     own = (config.get("method_definitions") or {}).get(method)
-    profile["method_definitions"] = {method: own} if own else {}
-    return profile
+    cell["method_definitions"] = {method: own} if own else {}
+    return cell
 
 
-def demo_profile():
+def demo_config():
+    """The part of the config that demonstrations and random play depend on: the protocol they are recorded under."""
     return {key: config.get(key) for key in ("protocol", "protocol_overrides")}
 
 
 # Resolve and check every cell now, so a bad config stops the workflow before any job starts.
 try:
-    RESOLVED = {(game, method, seed): resolve(game, method, seed, cell_profile(method))
+    RESOLVED = {(game, method, seed): resolve(game, method, seed, cell_config(method))
                 for game in GAMES for method in METHODS for seed in SEEDS}
 except ConfigError as error:
     raise WorkflowError(f"config error: {error}")
@@ -114,7 +115,7 @@ def train_mem_mb(wildcards):
 
 
 def train_runtime_min(wildcards):
-    """Updates dominate the cost; the rate is the profile's declared `updates_per_s`, the margin covers evaluation."""
+    """Updates dominate the cost; the rate is the config's declared `updates_per_s`, the margin covers evaluation."""
     settings, _ = cell_settings(wildcards)
     return 15 + int(1.5 * planned_updates(settings) / config["resources"]["updates_per_s"] / 60)
 

@@ -1,17 +1,18 @@
 # One demo set of one game: recorded from the scripted demonstrator with the set's action noise, or cut from a demo
 # file of another source. Sets of the same source and noise share the seed, so a smaller set is the first episodes of
-# a larger one: quantity varies alone.
+# a larger one: quantity varies alone. The set's values (source, noise, episodes) come from demo_sets() in
+# agents/config.py by the set's name, never parsed back from the name; the demo file and its stats record them.
 rule demos:
     input:
-        source=lambda wildcards: demo_source_file(wildcards.game, wildcards.demos) or [],
+        source_file=lambda wildcards: demo_source_file(wildcards.game, wildcards.demos) or [],
     output:
         demos=f"{RESULTS}/demos/{{game}}/{{demos}}.npz",
         stats=f"{RESULTS}/demos/{{game}}/{{demos}}.stats.csv",
     params:
-        profile=lambda wildcards: json.dumps(demo_profile(), sort_keys=True),
+        config=lambda wildcards: json.dumps(demo_config(), sort_keys=True),
         episodes=lambda wildcards: DEMO_SETS[wildcards.demos]["episodes"],
-        epsilon=lambda wildcards: DEMO_SETS[wildcards.demos]["epsilon"],
-        source=lambda wildcards, input: f"--from {input.source}" if input.source else "",
+        noise=lambda wildcards: DEMO_SETS[wildcards.demos]["noise"],
+        from_file=lambda wildcards, input: f"--from {input.source_file}" if input.source_file else "",
         seed=config["demos"]["seed"],
     conda:
         SUITE_ENV
@@ -23,15 +24,15 @@ rule demos:
         runtime=60,  # minutes; 5 DemonAttack episodes, the longest, take about one here
     shell:
         "python -m agents demos --game {wildcards.game} --episodes {params.episodes} --seed {params.seed}"
-        " --epsilon {params.epsilon} {params.source} --out {output.demos} --stats {output.stats}"
-        " --profile-json {params.profile:q} > {log} 2>&1"
+        " --noise {params.noise} {params.from_file} --out {output.demos} --stats {output.stats}"
+        " --config-json {params.config:q} > {log} 2>&1"
 
 
 rule random_play:
     output:
         f"{RESULTS}/baselines/{{game}}.random.csv",
     params:
-        profile=lambda wildcards: json.dumps(demo_profile(), sort_keys=True),
+        config=lambda wildcards: json.dumps(demo_config(), sort_keys=True),
         episodes=config["random_episodes"],
         seed=config["demos"]["seed"],
     conda:
@@ -44,4 +45,4 @@ rule random_play:
         runtime=60,
     shell:
         "python -m agents random --game {wildcards.game} --episodes {params.episodes} --seed {params.seed}"
-        " --out {output} --profile-json {params.profile:q} > {log} 2>&1"
+        " --out {output} --config-json {params.config:q} > {log} 2>&1"

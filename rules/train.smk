@@ -10,7 +10,7 @@ rule train:
         provenance=f"{RUN_DIR}/provenance.json",
         model=f"{RUN_DIR}/model.pt",
     params:
-        profile=lambda wildcards: json.dumps(cell_profile(wildcards.method), sort_keys=True),
+        config=lambda wildcards: json.dumps(cell_config(wildcards.method), sort_keys=True),
         demos=lambda wildcards, input: f"--demos {input.demos}" if input.demos else "",
         checkpoint_dir=f"{CHECKPOINT_ROOT}/{{game}}/{{method}}/{{demos}}/seed_{{seed}}",
     conda:
@@ -25,4 +25,4 @@ rule train:
     shell:
         "python -m agents train --game {wildcards.game} --method {wildcards.method} --seed {wildcards.seed}"
         " {params.demos} --out $(dirname {output.summary:q}) --threads {threads} --checkpoint-dir {params.checkpoint_dir}"
-        " --profile-json {params.profile:q} > {log} 2>&1"
+        " --config-json {params.config:q} > {log} 2>&1"

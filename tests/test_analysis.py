@@ -172,7 +172,7 @@ def test_claim_verdict_compares_intervals():
     assert claims.verdict((np.nan, np.nan), (1.0, 1.0)) == "inconclusive"
 
 
-def write_run(folder, game, method, seed, score, demos="scripted_eps0_ep5"):
+def write_run(folder, game, method, seed, score, demos="scripted_noise0_ep5"):
     run = folder / f"runs/{game}/{method}/{demos}/seed_{seed}"
     run.mkdir(parents=True)
     (run / "summary.json").write_text(json.dumps({
@@ -184,15 +184,15 @@ def write_run(folder, game, method, seed, score, demos="scripted_eps0_ep5"):
 
 def test_missing_and_unfinished_runs_are_listed_not_dropped(tmp_path):
     write_run(tmp_path, "Pong", "dqfd", 0, 5.0)
-    unfinished = tmp_path / "runs/Pong/dqfd/scripted_eps0_ep5/seed_1"
+    unfinished = tmp_path / "runs/Pong/dqfd/scripted_noise0_ep5/seed_1"
     unfinished.mkdir(parents=True)
     (unfinished / "progress.live.csv").write_text("kind,agent_step\n")
     (tmp_path / "logs/train").mkdir(parents=True)
-    (tmp_path / "logs/train/Pong_dqfd_scripted_eps0_ep5_seed_1.log").write_text(
+    (tmp_path / "logs/train/Pong_dqfd_scripted_noise0_ep5_seed_1.log").write_text(
         "training\nerror: loss is NaN at update 7\n")
-    cells = [("Pong", "dqfd", "scripted_eps0_ep5", 0), ("Pong", "dqfd", "scripted_eps0_ep5", 1),
-             ("Pong", "bc", "scripted_eps0_ep5", 0)]
-    runs, episodes, *_ = collect(tmp_path, cells, [], "scripted_eps0_ep5")
+    cells = [("Pong", "dqfd", "scripted_noise0_ep5", 0), ("Pong", "dqfd", "scripted_noise0_ep5", 1),
+             ("Pong", "bc", "scripted_noise0_ep5", 0)]
+    runs, episodes, *_ = collect(tmp_path, cells, [], "scripted_noise0_ep5")
     assert len(runs) == 1 and episodes["episode_return"].tolist() == [3.0, 5.0]
     missing = failed_cells(tmp_path, cells).set_index(["method", "seed"])
     assert missing.loc[("dqfd", 1), "reason"] == "error: loss is NaN at update 7"
@@ -307,8 +307,8 @@ def test_a_run_that_ended_no_episode_is_scored_without_one(tmp_path):
     """An interaction too short to finish an episode: its progress table has loss rows only."""
     write_run(tmp_path, "Pong", "dqfd", 0, 5.0)
     pd.DataFrame({"kind": ["updates"], "agent_step": [50], "loss": [0.3]}).to_csv(
-        tmp_path / "runs/Pong/dqfd/scripted_eps0_ep5/seed_0/progress.csv", index=False)
-    runs, episodes, *_ = collect(tmp_path, [("Pong", "dqfd", "scripted_eps0_ep5", 0)], [], "scripted_eps0_ep5")
+        tmp_path / "runs/Pong/dqfd/scripted_noise0_ep5/seed_0/progress.csv", index=False)
+    runs, episodes, *_ = collect(tmp_path, [("Pong", "dqfd", "scripted_noise0_ep5", 0)], [], "scripted_noise0_ep5")
     assert episodes.empty and "episode_return" in episodes
     scored = score_runs(runs, episodes, DEMOS, RANDOM, 0.5).iloc[0]
     assert np.isnan(scored["initial"]) and scored["final"] == 5.0
@@ -338,3 +338,30 @@ def test_learning_curves_show_few_seeds_as_seeds_and_many_as_a_band(seeds, monke
               if line.get_label().startswith(("dqfd", "pdd_dqn"))}
     assert len(set(styles.values())) == 2, "methods differ in line style and marker, not only in colour"
     assert any("end of pretraining (50 updates)" in text.get_text() for text in pong.texts), labels
+
+
+def test_the_demo_sweep_reads_each_sets_knobs_from_its_values_never_from_its_name(tmp_path):
+    """Set names here say nothing of their knobs: the noise and the episodes come from the demo stats' values."""
+    from analysis.collect import demo_set_table, demo_stats
+    from analysis.demo_sweep import knobs, plot_sweep, sweep_table
+    from analysis.demo_sweep import to_markdown as sweep_markdown
+
+    paths = []
+    for name, noise, scores in (("clean", 0.0, [20.0, 22.0]), ("noisy", 0.5, [8.0, 10.0]), ("short", 0.0, [21.0])):
+        paths.append(tmp_path / f"{name}.stats.csv")
+        pd.DataFrame({"episode": range(len(scores)), "score": scores, "length": 100, "ended_by": "terminal",
+                      "game": "Freeway", "source": "scripted", "demonstrator": "freeway_walk_up_v1",
+                      "noise": noise}).to_csv(paths[-1], index=False)
+    sets = demo_set_table(demo_stats([str(path) for path in paths]))
+    assert sets.set_index("demo_set")[["noise", "episodes"]].to_dict("index") == {
+        "clean": {"noise": 0.0, "episodes": 2}, "noisy": {"noise": 0.5, "episodes": 2},
+        "short": {"noise": 0.0, "episodes": 1}}
+    runs = pd.DataFrame({"game": "Freeway", "method": "bc", "demo_set": ["clean", "clean", "noisy", "noisy", "short"],
+                         "seed": [0, 1, 0, 1, 0], "eval_score_mean": [21.0, 21.0, 20.0, 22.0, 5.0]})
+    table = sweep_table(runs, sets, pd.DataFrame({"game": ["Freeway"], "score": [0.0]}))
+    panels = {title: (x, set(rows["demo_set"])) for title, x, rows in knobs(table, "clean")}
+    assert panels == {"demo quality: action noise": ("noise", {"clean", "noisy"}),
+                      "demo quantity: episodes": ("episodes", {"clean", "short"})}
+    assert "| Freeway | bc | noisy | scripted | 0.5 | 2 | 200 | 9.0 |" in sweep_markdown(table)
+    plot_sweep(table, ["bc"], "clean", tmp_path / "sweep.png")
+    assert (tmp_path / "sweep.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -28,8 +28,8 @@ def settings(**values):
     return {**SHORT, "settings": values}
 
 
-# (bad input, how it is given, command-line arguments after `python -m agents`, profile, fragment of the message)
-# A profile of None passes no --profile-json. DEMO stands for a valid Pong demo file of the test protocol; the other
+# (bad input, how it is given, command-line arguments after `python -m agents`, config, fragment of the message)
+# A config of None passes no --config-json. DEMO stands for a valid Pong demo file of the test protocol; the other
 # upper-case arguments are the files the `demo_files` fixture makes.
 CLI_CASES = [
     ("unknown game", "--game Pongg", ["train", "--game", "Pongg", "--method", "pdd_dqn"], SHORT, "unknown game"),
@@ -50,9 +50,9 @@ CLI_CASES = [
      ["train", "--game", "Pong", "--method", "pdd_dqn"], settings(gamma={"origin": "x"}), "needs a 'value' key"),
     ("learning rate that is not a number", "settings: {learning_rate: .nan}",
      ["train", "--game", "Pong", "--method", "pdd_dqn"], settings(learning_rate=math.nan),
-     "learning_rate=nan in profile settings must be a finite number > 0"),
+     "learning_rate=nan in config settings must be a finite number > 0"),
     ("infinite value", "settings: {learning_rate: .inf}", ["train", "--game", "Pong", "--method", "pdd_dqn"],
-     settings(learning_rate=math.inf), "learning_rate=inf in profile settings must be a finite number > 0"),
+     settings(learning_rate=math.inf), "learning_rate=inf in config settings must be a finite number > 0"),
     ("screen smaller than the network takes", "protocol_overrides: {screen_size: 20}",
      ["train", "--game", "Pong", "--method", "pdd_dqn"],
      {"protocol_overrides": {**SHORT["protocol_overrides"], "screen_size": 20}}, "smaller than the 36 pixels"),
@@ -77,8 +77,8 @@ CLI_CASES = [
     ("replay that does not fit in memory", "settings: {replay_capacity: 100000000}",
      ["train", "--game", "Pong", "--method", "pdd_dqn"], settings(replay_capacity=100_000_000),
      "lower replay_capacity in the config"),
-    ("demo noise that is not a probability", "demos --epsilon 1.5",
-     ["demos", "--game", "Pong", "--episodes", "1", "--epsilon", "1.5"], SHORT, "is not a probability"),
+    ("demo action noise that is not a probability", "demos --noise 1.5",
+     ["demos", "--game", "Pong", "--episodes", "1", "--noise", "1.5"], SHORT, "is not a probability"),
     ("no demonstrator for the game", "demos --game Seaquest",
      ["demos", "--game", "Seaquest", "--episodes", "1"], SHORT, "no demonstrator for 'Seaquest'"),
     ("demo frames that are not grey levels", "--demos with float32 frames in [0, 1]",
@@ -99,19 +99,20 @@ CLI_CASES = [
     ("demo metadata without its keys", "--demos whose metadata lacks game and demonstrator",
      ["train", "--game", "Pong", "--method", "dqfd", "--demos", "METADATA_WITHOUT_KEYS"], SHORT,
      "the metadata lacks game, demonstrator"),
-    ("profile that does not exist", "--profile missing.yaml",
-     ["train", "--game", "Pong", "--method", "pdd_dqn", "--profile", "MISSING_YAML"], None, "does not exist"),
-    ("profile that is not valid YAML", "--profile with a line indented too far",
-     ["train", "--game", "Pong", "--method", "pdd_dqn", "--profile", "INVALID_YAML"], None,
+    ("config file that does not exist", "--config missing.yaml",
+     ["train", "--game", "Pong", "--method", "pdd_dqn", "--config", "MISSING_YAML"], None,
+     "does not exist; pass a workflow config file"),
+    ("config file that is not valid YAML", "--config with a line indented too far",
+     ["train", "--game", "Pong", "--method", "pdd_dqn", "--config", "INVALID_YAML"], None,
      "is not valid YAML at line 4"),
-    ("profile that is a list", "--profile whose top level is a list",
-     ["train", "--game", "Pong", "--method", "pdd_dqn", "--profile", "LIST_YAML"], None,
+    ("config file that is a list", "--config whose top level is a list",
+     ["train", "--game", "Pong", "--method", "pdd_dqn", "--config", "LIST_YAML"], None,
      "holds a list at its top level"),
-    ("--profile-json that is not JSON", "--profile-json '{settings: {}}'",
-     ["train", "--game", "Pong", "--method", "pdd_dqn", "--profile-json", "{settings: {}}"], None,
-     "--profile-json is not valid JSON"),
-    ("--profile-json that is not an object", "--profile-json '[\"Pong\"]'",
-     ["random", "--game", "Pong", "--profile-json", '["Pong"]'], None, "--profile-json holds a list"),
+    ("--config-json that is not JSON", "--config-json '{settings: {}}'",
+     ["train", "--game", "Pong", "--method", "pdd_dqn", "--config-json", "{settings: {}}"], None,
+     "--config-json is not valid JSON"),
+    ("--config-json that is not an object", "--config-json '[\"Pong\"]'",
+     ["random", "--game", "Pong", "--config-json", '["Pong"]'], None, "--config-json holds a list"),
     ("no episodes to record", "demos --episodes 0", ["demos", "--game", "Pong", "--episodes", "0"], SHORT,
      "--episodes 0: the number of episodes must be 1 or more"),
     ("no episodes to take from a file", "demos --episodes 0 --from FILE",
@@ -133,12 +134,12 @@ CLI_CASES = [
     ("unknown device", "train --device gpu", ["train", "--game", "Pong", "--method", "pdd_dqn", "--device", "gpu"],
      SHORT, "is not a device this suite runs on"),
     ("settings that are not a mapping", "settings: 5", ["train", "--game", "Pong", "--method", "pdd_dqn"],
-     {"settings": 5}, "profile settings is an int"),
+     {"settings": 5}, "config settings is an int"),
     ("method settings that are not a mapping", "method_settings: 3", ["train", "--game", "Pong", "--method", "pdd_dqn"],
-     {"method_settings": 3}, "profile method_settings is an int"),
+     {"method_settings": 3}, "config method_settings is an int"),
     ("method definitions that are not a mapping", "method_definitions: [dqfd]",
      ["train", "--game", "Pong", "--method", "pdd_dqn"], {"method_definitions": ["dqfd"]},
-     "profile method_definitions is a list"),
+     "config method_definitions is a list"),
 ]
 
 # (bad input, how it is given, what is prepared): where a run would write, refused before anything is computed.
@@ -209,7 +210,7 @@ def demo_variant(source, target, change):
 
 @pytest.fixture(scope="module")
 def demo_files(pong_demo_file, tmp_path_factory):
-    """The files the cases name, by placeholder: bad demo files and profiles (MISSING ones are not made)."""
+    """The files the cases name, by placeholder: bad demo files and config files (MISSING ones are not made)."""
     folder = tmp_path_factory.mktemp("bad_demos")
     data = pong_demo_file.read_bytes()
     (folder / "corrupt.npz").write_bytes(np.random.default_rng(0).bytes(len(data)))
@@ -233,12 +234,12 @@ def no_cuda(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
 
 
-def cli_message(arguments, profile, demo_files, tmp_path, capsys):
+def cli_message(arguments, config, demo_files, tmp_path, capsys):
     arguments = [demo_files.get(arg, arg) for arg in arguments]
     out = {"train": "run", "random": "scores.csv"}.get(arguments[0], "out.npz")
     seeded = arguments[0] in ("demos", "record", "random", "train") and "--seed" not in arguments
-    profile_json = [] if profile is None else ["--profile-json", json.dumps(profile)]
-    code = main([*arguments, *(["--seed", "0"] if seeded else []), "--out", str(tmp_path / out), *profile_json])
+    config_json = [] if config is None else ["--config-json", json.dumps(config)]
+    code = main([*arguments, *(["--seed", "0"] if seeded else []), "--out", str(tmp_path / out), *config_json])
     captured = capsys.readouterr()
     assert code == 2, captured.err
     lines = [line for line in captured.err.splitlines() if line.startswith("error:")]
@@ -299,7 +300,7 @@ def output_message(prepared, tmp_path, monkeypatch, capsys):
         monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(20 << 20, 0, 20 << 20))
     before = sorted(tmp_path.rglob("*"))
     code = main(["train", "--game", "Pong", "--method", "pdd_dqn", "--seed", "0", "--out", str(out), *extra,
-                 "--profile-json", json.dumps(SHORT)])
+                 "--config-json", json.dumps(SHORT)])
     captured = capsys.readouterr()
     assert code == 2, captured.err
     lines = [line for line in captured.err.splitlines() if line.startswith("error:")]
@@ -319,8 +320,8 @@ def test_output_refusals(case, tmp_path, monkeypatch, capsys):
 
 @pytest.mark.parametrize("case", CLI_CASES, ids=[case[0] for case in CLI_CASES])
 def test_command_line_refusals(case, demo_files, no_cuda, tmp_path, capsys):
-    _, _, arguments, profile, fragment = case
-    assert fragment in cli_message(arguments, profile, demo_files, tmp_path, capsys)
+    _, _, arguments, config, fragment = case
+    assert fragment in cli_message(arguments, config, demo_files, tmp_path, capsys)
 
 
 def test_help_describes_every_argument(capsys):
@@ -363,8 +364,8 @@ def test_workflow_refusals(case, tmp_path):
 
 def test_the_documented_table_is_what_the_cases_print(demo_files, no_cuda, tmp_path, monkeypatch, capsys):
     rows = []
-    for what, given, arguments, profile, _ in CLI_CASES:
-        message = cli_message(arguments, profile, demo_files, tmp_path, capsys)
+    for what, given, arguments, config, _ in CLI_CASES:
+        message = cli_message(arguments, config, demo_files, tmp_path, capsys)
         for path in demo_files.values():  # machine-specific paths out of the table
             message = message.replace(path, Path(path).name)
         rows.append((what, f"`python -m agents {arguments[0]}`: {given}", message))

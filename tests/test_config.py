@@ -23,9 +23,9 @@ ROOT = Path(__file__).resolve().parent.parent
 SETTINGS_DOC, SETTINGS_SCHEMA = ROOT / "docs/settings.md", ROOT / "config/settings.schema.yaml"
 
 
-def refused(profile, game="Pong", method="dqfd", seed=0):
+def refused(overrides, game="Pong", method="dqfd", seed=0):
     with pytest.raises(ConfigError) as caught:
-        resolve(game, method, seed, profile)
+        resolve(game, method, seed, overrides)
     assert "\n" not in str(caught.value)
     return str(caught.value)
 
@@ -38,14 +38,14 @@ def test_defaults_resolve_with_an_origin_for_every_value():
     assert values(cell["settings"])["margin"] == 0.8
 
 
-def test_method_definitions_and_profile_overrides_apply_in_order():
-    profile = {"settings": {"pretrain_updates": 10, "learning_starts": 50},
+def test_method_definitions_and_config_overrides_apply_in_order():
+    overrides = {"settings": {"pretrain_updates": 10, "learning_starts": 50},
                "method_settings": {"pdd_dqn": {"learning_starts": 70}}}
-    cell = resolve("Pong", "pdd_dqn", 0, profile)
+    cell = resolve("Pong", "pdd_dqn", 0, overrides)
     settings = values(cell["settings"])
-    assert settings["pretrain_updates"] == 0  # the method's definition beats a profile-wide budget
-    assert settings["learning_starts"] == 70  # a per-method profile setting beats the definition
-    assert cell["settings"]["learning_starts"]["origin"] == "override: profile method_settings.pdd_dqn"
+    assert settings["pretrain_updates"] == 0  # the method's definition beats a config-wide budget
+    assert settings["learning_starts"] == 70  # a per-method config setting beats the definition
+    assert cell["settings"]["learning_starts"]["origin"] == "override: config method_settings.pdd_dqn"
 
 
 def test_an_origin_can_be_given_with_the_value():
@@ -54,33 +54,33 @@ def test_an_origin_can_be_given_with_the_value():
 
 
 @pytest.mark.parametrize(
-    "profile, expected",
+    "overrides, expected",
     [
-        ({"settings": {"marginn": 0.5}}, "unknown setting 'marginn' in profile settings"),
-        ({"settings": {"gamma": 1.5}}, "gamma=1.5 in profile settings must be in [0, 1]"),
-        ({"settings": {"n_step": 0}}, "n_step=0 in profile settings must be >= 1"),
-        ({"settings": {"learning_rate": 0.0}}, "learning_rate=0.0 in profile settings must be > 0"),
-        ({"settings": {"batch_size": "big"}}, "batch_size='big' in profile settings must be a number"),
+        ({"settings": {"marginn": 0.5}}, "unknown setting 'marginn' in config settings"),
+        ({"settings": {"gamma": 1.5}}, "gamma=1.5 in config settings must be in [0, 1]"),
+        ({"settings": {"n_step": 0}}, "n_step=0 in config settings must be >= 1"),
+        ({"settings": {"learning_rate": 0.0}}, "learning_rate=0.0 in config settings must be > 0"),
+        ({"settings": {"batch_size": "big"}}, "batch_size='big' in config settings must be a number"),
         ({"settings": {"learning_rate": "1e-4"}}, "must be a number; YAML reads 1e-4 as text, write it as 1.0e-4"),
-        ({"settings": {"pretrain_updates": 2.5}}, "pretrain_updates=2.5 in profile settings must be a whole number"),
-        ({"settings": {"prioritized": "yes"}}, "prioritized='yes' in profile settings must be true or false"),
-        ({"settings": {"td_loss": "l1"}}, "td_loss='l1' in profile settings is not one of huber, mse"),
-        ({"settings": {"reward_transform": "log"}}, "reward_transform='log' in profile settings is not one of"),
-        ({"settings": {"pretrain_eval_updates": 500}}, "pretrain_eval_updates=500 in profile settings must be a list"),
+        ({"settings": {"pretrain_updates": 2.5}}, "pretrain_updates=2.5 in config settings must be a whole number"),
+        ({"settings": {"prioritized": "yes"}}, "prioritized='yes' in config settings must be true or false"),
+        ({"settings": {"td_loss": "l1"}}, "td_loss='l1' in config settings is not one of huber, mse"),
+        ({"settings": {"reward_transform": "log"}}, "reward_transform='log' in config settings is not one of"),
+        ({"settings": {"pretrain_eval_updates": 500}}, "pretrain_eval_updates=500 in config settings must be a list"),
         ({"settings": {"pretrain_eval_updates": [0, 500]}},
-         "pretrain_eval_updates[0]=0 in profile settings must be >= 1"),
+         "pretrain_eval_updates[0]=0 in config settings must be >= 1"),
         ({"settings": {"pretrain_eval_updates": [500, 100]}}, "must be a list of increasing update counts"),
         ({"settings": {"pretrain_updates": 100, "pretrain_eval_updates": [50, 200]}},
          "between 1 and pretrain_updates=100"),
-        ({"settings": [0.99]}, "profile settings is a list; give a mapping of names to values"),
+        ({"settings": [0.99]}, "config settings is a list; give a mapping of names to values"),
         ({"protocol": "atari100k"}, "unknown protocol 'atari100k'"),
-        ({"protocol_overrides": {"sticky": 0.25}}, "unknown setting 'sticky' in profile protocol_overrides"),
+        ({"protocol_overrides": {"sticky": 0.25}}, "unknown setting 'sticky' in config protocol_overrides"),
         ({"settings": {"margin": {"origin": "x"}}}, "needs a 'value' key"),
         ({"settings": {"pretrain_updates": 0, "agent_steps": 0}}, "neither pretrain_updates nor agent_steps"),
     ],
 )
-def test_bad_settings(profile, expected):
-    assert expected in refused(profile)
+def test_bad_settings(overrides, expected):
+    assert expected in refused(overrides)
 
 
 def test_unknown_game_method_algorithm_and_seed():
@@ -94,7 +94,7 @@ def test_pretraining_without_demonstrations_is_refused():
     assert "pretrains without demonstrations" in refused({"method_settings": {"dqfd": {"use_demos": False}}})
 
 
-def profile(*names):
+def config_files(*names):
     """Config files merged the way Snakemake merges `--configfile` over `configfile:`."""
     from pathlib import Path
 
@@ -109,17 +109,17 @@ def profile(*names):
 
 @pytest.mark.parametrize("names", [("config.yaml",), ("config.yaml", "tiny.yaml"), ("config.yaml", "paper.yaml"),
                                    ("config.yaml", "methods.yaml")])
-def test_every_profile_resolves_for_every_cell(names):
+def test_every_config_resolves_for_every_cell(names):
     from agents.config import expand_sweeps
 
-    merged = expand_sweeps(profile(*names))
+    merged = expand_sweeps(config_files(*names))
     for game in merged["games"]:
         for method in merged["methods"]:
             resolve(game, method, merged["seeds"][0], merged)
 
 
-def test_the_paper_profile_clears_the_laptop_budget():
-    merged = profile("config.yaml", "paper.yaml")
+def test_the_paper_config_clears_the_laptop_budget():
+    merged = config_files("config.yaml", "paper.yaml")
     cell = resolve("Pong", "dqfd", 0, merged)
     assert cell["settings"]["pretrain_updates"] == {"value": 750000, "origin": "paper: DQfD phase I"}
     assert values(cell["settings"])["target_update_period"] == 10000
@@ -131,22 +131,22 @@ def test_the_paper_profile_clears_the_laptop_budget():
     assert (soft["entropy_temperature"], soft["lambda_supervised"], soft["batch_size"]) == (0.1, 1.0, 32)
 
 
-def test_methods_profile_has_every_package_method():
+def test_methods_config_has_every_package_method():
     from agents.config import expand_sweeps, method_definitions
 
-    merged = expand_sweeps(profile("config.yaml", "methods.yaml"))
+    merged = expand_sweeps(config_files("config.yaml", "methods.yaml"))
     assert set(method_definitions({})) <= set(merged["methods"])
 
 
 def test_a_sweep_becomes_one_method_per_value_after_its_base():
     from agents.config import expand_sweeps
 
-    profile = {"methods": ["dqfd", "bc"], "sweeps": [{"method": "dqfd", "setting": "margin", "values": [0.4, 1.6]}]}
-    expanded = expand_sweeps(profile)
+    overrides = {"methods": ["dqfd", "bc"], "sweeps": [{"method": "dqfd", "setting": "margin", "values": [0.4, 1.6]}]}
+    expanded = expand_sweeps(overrides)
     assert expanded["methods"] == ["dqfd", "dqfd_margin_0p4", "dqfd_margin_1p6", "bc"]
     cell = resolve("Pong", "dqfd_margin_0p4", 0, expanded)
     assert cell["settings"]["margin"] == {"value": 0.4, "origin": "sweep over margin"}
-    assert cell["algorithm"] == "dqfd" and profile["methods"] == ["dqfd", "bc"], "the input is left alone"
+    assert cell["algorithm"] == "dqfd" and overrides["methods"] == ["dqfd", "bc"], "the input is left alone"
     with pytest.raises(ConfigError, match="unknown setting 'margn'"):
         expand_sweeps({"methods": ["dqfd"], "sweeps": [{"method": "dqfd", "setting": "margn", "values": [1]}]})
 
@@ -169,27 +169,26 @@ def test_ablations_and_baselines_are_dqfd_with_one_switch_each(method, changes):
 
 
 def test_overwritable_demonstrations_cannot_be_pretrained_on():
-    profile = {"method_settings": {"rbs": {"pretrain_updates": 100}}}
+    overrides = {"method_settings": {"rbs": {"pretrain_updates": 100}}}
     with pytest.raises(ConfigError, match="overwritable demonstrations"):
-        resolve("Pong", "rbs", 0, profile)
+        resolve("Pong", "rbs", 0, overrides)
 
 
-def test_demo_sets_expand_over_quality_and_quantity_and_name_themselves():
+def test_demo_sets_expand_over_quality_and_quantity_name_themselves_and_carry_their_values():
     from agents.config import demo_sets
 
-    profile = {"demos": {"sets": [{"source": "scripted", "epsilon": [0.0, 0.25], "episodes": [2, 10]},
-                                  {"source": "human", "episodes": [3]}]}}
-    sets = demo_sets(profile)
-    assert list(sets) == ["scripted_eps0_ep2", "scripted_eps0_ep10", "scripted_eps0p25_ep2", "scripted_eps0p25_ep10",
-                          "human_ep3"]
-    assert sets["scripted_eps0p25_ep10"] == {"source": "scripted", "epsilon": 0.25, "episodes": 10}
-    assert sets["human_ep3"] == {"source": "human", "epsilon": 0.0, "episodes": 3}
+    sets = demo_sets({"demos": {"sets": [{"source": "scripted", "noise": [0.0, 0.25], "episodes": [2, 10]},
+                                         {"source": "human", "episodes": [3]}]}})
+    assert list(sets) == ["scripted_noise0_ep2", "scripted_noise0_ep10", "scripted_noise0p25_ep2",
+                          "scripted_noise0p25_ep10", "human_ep3"]
+    assert sets["scripted_noise0p25_ep10"] == {"source": "scripted", "noise": 0.25, "episodes": 10}
+    assert sets["human_ep3"] == {"source": "human", "noise": 0.0, "episodes": 3}
 
 
 @pytest.mark.parametrize("sets, message", [
-    ([{"source": "human", "epsilon": [0.1], "episodes": [3]}], "give epsilon only to the 'scripted' source"),
-    ([{"source": "scripted", "episodes": [3]}, {"source": "scripted", "epsilon": [0.0], "episodes": [3]}],
-     "demo set scripted_eps0_ep3 is listed twice"),
+    ([{"source": "human", "noise": [0.1], "episodes": [3]}], "give noise only to the 'scripted' source"),
+    ([{"source": "scripted", "episodes": [3]}, {"source": "scripted", "noise": [0.0], "episodes": [3]}],
+     "demo set scripted_noise0_ep3 is listed twice"),
     ([], "demos.sets is empty"),
 ])
 def test_bad_demo_sets_are_refused(sets, message):
@@ -199,18 +198,18 @@ def test_bad_demo_sets_are_refused(sets, message):
         demo_sets({"demos": {"sets": sets}})
 
 
-@pytest.mark.parametrize("profile, expected", [
-    ({"settings": {"learning_rate": math.nan}}, "learning_rate=nan in profile settings must be a finite number > 0"),
-    ({"settings": {"learning_rate": math.inf}}, "learning_rate=inf in profile settings must be a finite number > 0"),
+@pytest.mark.parametrize("overrides, expected", [
+    ({"settings": {"learning_rate": math.nan}}, "learning_rate=nan in config settings must be a finite number > 0"),
+    ({"settings": {"learning_rate": math.inf}}, "learning_rate=inf in config settings must be a finite number > 0"),
     ({"method_settings": {"dqfd": {"gamma": -math.inf}}},
-     "gamma=-inf in profile method_settings.dqfd must be a finite number in [0, 1]"),
-    ({"settings": {"margin": {"value": math.nan, "origin": "x"}}}, "margin=nan in profile settings must be a finite"),
-    ({"settings": {"pretrain_updates": math.inf}}, "pretrain_updates=inf in profile settings must be a finite number"),
+     "gamma=-inf in config method_settings.dqfd must be a finite number in [0, 1]"),
+    ({"settings": {"margin": {"value": math.nan, "origin": "x"}}}, "margin=nan in config settings must be a finite"),
+    ({"settings": {"pretrain_updates": math.inf}}, "pretrain_updates=inf in config settings must be a finite number"),
     ({"protocol_overrides": {"repeat_action_probability": math.nan}},
-     "repeat_action_probability=nan in profile protocol_overrides must be a finite number in [0, 1]"),
+     "repeat_action_probability=nan in config protocol_overrides must be a finite number in [0, 1]"),
 ])
-def test_numbers_must_be_finite(profile, expected):
-    assert expected in refused(profile)
+def test_numbers_must_be_finite(overrides, expected):
+    assert expected in refused(overrides)
 
 
 def numeric(section):
@@ -228,7 +227,7 @@ def test_infinity_is_refused_for_every_numeric_protocol_knob(key):
     assert "must be a finite number" in refused({"protocol_overrides": {key: math.inf}})
 
 
-@pytest.mark.parametrize("method, profile, expected", [
+@pytest.mark.parametrize("method, overrides, expected", [
     ("dqfd", {"protocol_overrides": {"screen_size": 20}},
      "screen_size=20 is smaller than the 36 pixels the Q-network's convolutions need"),
     ("pdd_dqn", {"settings": {"replay_capacity": 0}}, "replay_capacity=0 keeps none of its transitions"),
@@ -242,19 +241,19 @@ def test_infinity_is_refused_for_every_numeric_protocol_knob(key):
     ("dqfd", {"settings": {"exploration": "softmax"}}, "explores by 'softmax', a policy algorithm 'dqfd' does not define"),
     ("soft_q", {"method_settings": {"soft_q": {"demo_loss": "decoupled"}}}, "a demonstration loss needs demonstrations"),
 ])
-def test_settings_that_contradict_each_other_are_refused(method, profile, expected):
-    assert expected in refused(profile, method=method)
+def test_settings_that_contradict_each_other_are_refused(method, overrides, expected):
+    assert expected in refused(overrides, method=method)
 
 
-@pytest.mark.parametrize("method, profile", [
+@pytest.mark.parametrize("method, overrides", [
     ("bc", {"settings": {"replay_capacity": 0, "batch_size": 64}}),  # never interacts, so needs no agent replay
     ("dqfd", {"settings": {"agent_steps": 0, "replay_capacity": 16}}),  # pretraining only
     ("soft_q", {"settings": {"epsilon_start": 1.0}}),  # softmax exploration has no ε schedule
     ("pdd_dqn", {"settings": {"agent_steps": 1000}, "method_settings": {"pdd_dqn": {"learning_starts": 10}}}),
     ("dqfd", {"settings": {"learning_starts": 0, "batch_size": 32, "replay_capacity": 32}}),
 ])
-def test_consistent_settings_at_the_edges_of_the_rules_resolve(method, profile):
-    resolve("Pong", method, 0, profile)
+def test_consistent_settings_at_the_edges_of_the_rules_resolve(method, overrides):
+    resolve("Pong", method, 0, overrides)
 
 
 def test_each_algorithm_checks_its_own_rules():
@@ -302,20 +301,20 @@ def test_the_smallest_screen_is_the_smallest_the_network_accepts():
 @pytest.mark.parametrize("overlay, expected", [
     ({"window_fraction": math.nan}, "window_fraction=nan in the workflow config is not a finite number"),
     ({"resources": {"threads_per_run": 1, "updates_per_s": math.inf}}, "resources.updates_per_s=inf"),
-    ({"demos": {"sets": [{"source": "scripted", "epsilon": [0.0, math.nan], "episodes": [1]}]}},
-     "demos.sets[0].epsilon[1]=nan"),
+    ({"demos": {"sets": [{"source": "scripted", "noise": [0.0, math.nan], "episodes": [1]}]}},
+     "demos.sets[0].noise[1]=nan"),
 ])
 def test_the_workflow_numbers_must_be_finite(overlay, expected):
     from agents.config import check_finite_numbers
 
     with pytest.raises(ConfigError, match=expected.replace("[", r"\[").replace(".", r"\.")):
-        check_finite_numbers({**profile("config.yaml"), **overlay})
+        check_finite_numbers({**config_files("config.yaml"), **overlay})
 
 
 def test_settings_sections_are_left_to_their_declarations():
     from agents.config import check_finite_numbers
 
-    check_finite_numbers(profile("config.yaml"))
+    check_finite_numbers(config_files("config.yaml"))
     check_finite_numbers({"settings": {"learning_rate": math.nan}})  # resolve() refuses it, naming the setting
 
 
@@ -331,8 +330,8 @@ def test_a_setting_added_to_the_declarations_is_checked_like_the_others(monkeypa
         "meaning": "label smoothing of the cross-entropy"}))
     monkeypatch.setattr(config, "_declarations", lambda: declared)
     cell = resolve("Pong", "bc", 0, {"settings": {"label_smoothing": 0.1}})
-    assert cell["settings"]["label_smoothing"] == {"value": 0.1, "origin": "override: profile settings"}
-    assert "label_smoothing=1.0 in profile settings must be in [0, 1)" in refused(
+    assert cell["settings"]["label_smoothing"] == {"value": 0.1, "origin": "override: config settings"}
+    assert "label_smoothing=1.0 in config settings must be in [0, 1)" in refused(
         {"settings": {"label_smoothing": 1.0}}, method="bc")
     assert "must be a finite number in [0, 1)" in refused({"settings": {"label_smoothing": math.nan}}, method="bc")
 
@@ -355,17 +354,17 @@ def test_an_incomplete_or_inconsistent_declaration_is_refused(declaration, expec
     assert expected in str(caught.value)
 
 
-def test_every_profile_satisfies_the_workflow_schema():
+def test_every_config_satisfies_the_workflow_schema():
     from snakemake.utils import validate
 
     for names in [("config.yaml",), ("config.yaml", "tiny.yaml"), ("config.yaml", "paper.yaml"),
                   ("config.yaml", "methods.yaml"), ("config.yaml", "transfer.yaml"),
                   ("config.yaml", "demo_quality.yaml")]:
-        validate(profile(*names), str(ROOT / "config/schema.yaml"))
+        validate(config_files(*names), str(ROOT / "config/schema.yaml"))
     from snakemake.exceptions import WorkflowError
 
     with pytest.raises(WorkflowError) as caught:  # the protocol names come from the declarations too
-        validate({**profile("config.yaml"), "protocol": "nature2015"}, str(ROOT / "config/schema.yaml"))
+        validate({**config_files("config.yaml"), "protocol": "nature2015"}, str(ROOT / "config/schema.yaml"))
     assert "'nature2015' is not one of ['dqfd2018', 'machado2018']" in str(caught.value)
 
 
@@ -392,7 +391,7 @@ def settings_doc() -> str:
         "Generated from the declarations in `agents/defaults.yaml` by `tests/test_config.py`, which fails when this",
         "page or `config/settings.schema.yaml` differs from what they give; after changing a declaration, regenerate",
         "both with `UPDATE_SETTINGS_DOCS=1 python -m pytest tests/test_config.py -k generated`.", "",
-        "A profile overrides a setting with a plain value or `{value, origin}`: under `settings` for every method,",
+        "A config overrides a setting with a plain value or `{value, origin}`: under `settings` for every method,",
         "under `method_settings.<method>` for one, or in a method's definition; protocol knobs under",
         "`protocol_overrides`. Every value is checked against its declaration when a cell is resolved (by the",
         "workflow for every cell before any job starts, and by `python -m agents train`), then the rules across",
@@ -402,7 +401,7 @@ def settings_doc() -> str:
         "| setting | type | range or choices | default | origin | meaning |", "|---|---|---|---|---|---|",
         *settings,
         "", "## Protocol knobs", "",
-        f"`{declared['default_protocol']}` is the default protocol; `protocol: <name>` in a profile selects another.",
+        f"`{declared['default_protocol']}` is the default protocol; `protocol: <name>` in a config selects another.",
         "",
         f"| knob | type | range | {' | '.join(protocols)} | meaning |", "|---" * (4 + len(protocols)) + "|",
         *knobs,

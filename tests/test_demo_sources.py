@@ -212,17 +212,17 @@ def test_minari_import_converts_raw_rgb_screens(short_protocol, tmp_path):
 def test_demo_set_takes_the_first_episodes_of_a_file(pong_demo_file, short_protocol, tmp_path, capsys):
     import json
 
-    profile = json.dumps({"protocol_overrides": {"max_episode_frames": 400}})
+    config = json.dumps({"protocol_overrides": {"max_episode_frames": 400}})
     out = tmp_path / "one.npz"
     assert main(["demos", "--game", "Pong", "--episodes", "1", "--from", str(pong_demo_file), "--out", str(out),
-                 "--profile-json", profile]) == 0
+                 "--config-json", config]) == 0
     whole = demo_files.load(pong_demo_file, "Pong", short_protocol)
     first = demo_files.load(out, "Pong", short_protocol)
     assert len(first.episodes) == 1 and first.num_transitions == whole.episodes["length"][0]
     assert np.array_equal(first.frames, whole.frames[:len(first.frames)])
     assert main(["demos", "--game", "Pong", "--episodes", "5", "--from", str(pong_demo_file), "--out", str(out),
-                 "--profile-json", profile]) == 2
+                 "--config-json", config]) == 2
     assert "holds 2 episodes; a demo set of 5 cannot be taken" in capsys.readouterr().err
-    assert main(["demos", "--game", "Pong", "--episodes", "1", "--epsilon", "0.1", "--from", str(pong_demo_file),
-                 "--out", str(out), "--profile-json", profile]) == 2
+    assert main(["demos", "--game", "Pong", "--episodes", "1", "--noise", "0.1", "--from", str(pong_demo_file),
+                 "--out", str(out), "--config-json", config]) == 2
     assert "cannot apply to --from FILE" in capsys.readouterr().err

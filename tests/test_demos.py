@@ -45,9 +45,9 @@ def test_noise_replaces_a_share_of_actions_and_the_file_records_what_was_played(
     clean = demo_files.record("Pong", short_protocol, episodes=2, seed=3, path=tmp_path / "clean.npz",
                               stats_path=tmp_path / "clean.csv")
     noisy = demo_files.record("Pong", short_protocol, episodes=2, seed=3, path=tmp_path / "noisy.npz",
-                              stats_path=tmp_path / "noisy.csv", epsilon=0.5)
-    assert noisy.metadata["epsilon"] == 0.5 and clean.metadata["epsilon"] == 0.0
-    assert pd.read_csv(tmp_path / "noisy.csv")["epsilon"].eq(0.5).all()
+                              stats_path=tmp_path / "noisy.csv", noise=0.5)
+    assert noisy.metadata["noise"] == 0.5 and clean.metadata["noise"] == 0.0
+    assert pd.read_csv(tmp_path / "noisy.csv")["noise"].eq(0.5).all()
     # the tracker only uses NOOP, up and down; random actions come from the whole 18-action set
     assert set(np.unique(clean.actions[clean.has_action])) <= {0, 3, 4}
     played = noisy.actions[noisy.has_action]
@@ -55,7 +55,28 @@ def test_noise_replaces_a_share_of_actions_and_the_file_records_what_was_played(
     assert 0.5 * 15 / 18 - 0.1 < off_script < 0.5 * 15 / 18 + 0.1
     with pytest.raises(DemoFileError, match="not a probability"):
         demo_files.record("Pong", short_protocol, episodes=1, seed=3, path=tmp_path / "bad.npz",
-                          stats_path=tmp_path / "bad.csv", epsilon=1.5)
+                          stats_path=tmp_path / "bad.csv", noise=1.5)
+
+
+def test_a_file_written_before_noise_was_named_loads_and_is_written_again_under_the_new_name(
+        pong_demo_file, short_protocol, tmp_path):
+    """Demo files recorded before the action noise was called `noise` carry it as `epsilon`: they load with it as
+    `noise`, in its place among the keys, and demonstrations written from them store `noise`."""
+    with np.load(pong_demo_file) as archive:
+        contents = {name: archive[name] for name in archive.files}
+    metadata = json.loads(contents["metadata"].tobytes().decode())
+    old = {("epsilon" if key == "noise" else key): (0.25 if key == "noise" else value)
+           for key, value in metadata.items()}
+    contents["metadata"] = np.frombuffer(json.dumps(old).encode(), dtype=np.uint8)
+    np.savez_compressed(tmp_path / "old.npz", **contents)
+    loaded = demo_files.load(tmp_path / "old.npz", "Pong", short_protocol)
+    assert list(loaded.metadata) == list(metadata) and loaded.metadata["noise"] == 0.25
+    demo_files.write(demo_files.first_episodes(loaded, 1, tmp_path / "old.npz"), tmp_path / "new.npz",
+                     tmp_path / "new.csv")
+    with np.load(tmp_path / "new.npz") as archive:
+        written = json.loads(archive["metadata"].tobytes().decode())
+    assert written["noise"] == 0.25 and "epsilon" not in written
+    assert pd.read_csv(tmp_path / "new.csv")["noise"].tolist() == [0.25]
 
 
 def refusal(path, protocol, game="Pong"):
@@ -167,8 +188,8 @@ INVALID_FILES = [
     ("metadata without its game", lambda d: d.metadata.pop("game"), "the metadata lacks game"),
     ("environment settings as a name", lambda d: d.metadata.update(env="dqfd2018"),
      "the metadata's 'env' is a string (\"dqfd2018\"), not an object"),
-    ("epsilon as a boolean", lambda d: d.metadata.update(epsilon=True), "'epsilon' is a boolean"),
-    ("epsilon above 1", lambda d: d.metadata.update(epsilon=2), "epsilon=2 is not a probability"),
+    ("action noise as a boolean", lambda d: d.metadata.update(noise=True), "'noise' is a boolean"),
+    ("action noise above 1", lambda d: d.metadata.update(noise=2), "noise=2 is not a probability"),
     ("episode table as a count", lambda d: d.metadata.update(episodes=2), "'episodes' is an integer (2), not a list"),
     ("episode record as a number", lambda d: d.metadata["episodes"].__setitem__(0, 5),
      "the metadata's episode 0 is an integer, not an object"),

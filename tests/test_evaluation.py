@@ -6,13 +6,13 @@ from agents.demos.scripted import DEMONSTRATORS
 from agents.envs import make_env
 from agents.evaluation import EVAL_SEED_OFFSET, evaluate
 
-PROFILE = {"protocol_overrides": {"max_episode_frames": 400},
+CONFIG = {"protocol_overrides": {"max_episode_frames": 400},
            "settings": {"eval_episodes": 2, "agent_steps": 100, "replay_capacity": 200, "eval_epsilon": 0.0},
            "method_settings": {"pdd_dqn": {"learning_starts": 50}}}
 
 
 def test_expert_agreement_counts_the_steps_where_the_demonstrator_would_act_alike():
-    cell = resolve("Pong", "pdd_dqn", 3, PROFILE)
+    cell = resolve("Pong", "pdd_dqn", 3, CONFIG)
     protocol = values(cell["protocol"])
     evaluation = evaluate(lambda state: 0, "Pong", protocol, 3, episodes=2)  # an agent that always plays NOOP
 

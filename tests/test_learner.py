@@ -9,12 +9,12 @@ from agents.learner import Learner
 from agents.methods import ALGORITHMS, epsilon_greedy
 from agents.methods.soft_q import SoftQ
 
-PROFILE = {"settings": {"replay_capacity": 64, "batch_size": 4, "target_update_period": 3, "agent_steps": 100},
+CONFIG = {"settings": {"replay_capacity": 64, "batch_size": 4, "target_update_period": 3, "agent_steps": 100},
            "method_settings": {"pdd_dqn": {"learning_starts": 10}}}
 
 
 def learner(method: str, seed: int = 0) -> Learner:
-    cell = resolve("Pong", method, seed, PROFILE)
+    cell = resolve("Pong", method, seed, CONFIG)
     torch.manual_seed(seed)
     return Learner(cell["algorithm"], values(cell["settings"]), values(cell["protocol"]), num_actions=6,
                    device=torch.device("cpu"), rng=np.random.default_rng(seed), demo_capacity=0, agent_capacity=64)

@@ -24,7 +24,7 @@ from agents.run import Run, checkpoint_root
 from agents.space import SPACE_MARGIN, output_bytes
 
 # PDD-DQN needs no demo file; 200 agent steps in 400-frame episodes take a few seconds.
-PROFILE = {"protocol_overrides": {"max_episode_frames": 400},
+CONFIG = {"protocol_overrides": {"max_episode_frames": 400},
            "settings": {"agent_steps": 200, "replay_capacity": 1000, "batch_size": 8, "target_update_period": 20,
                         "eval_episodes": 1},
            "method_settings": {"pdd_dqn": {"learning_starts": 50, "epsilon_decay_steps": 100}}}
@@ -34,7 +34,7 @@ OUTPUTS = ("summary.json", "progress.csv", "eval.csv", "pretrain_eval.csv", "con
 
 def train(out, *extra):
     return main(["train", "--game", "Pong", "--method", "pdd_dqn", "--seed", "0", "--out", str(out), "--threads", "1",
-                 "--device", "cpu", "--profile-json", json.dumps(PROFILE), *extra])
+                 "--device", "cpu", "--config-json", json.dumps(CONFIG), *extra])
 
 
 def error_line(capsys):
@@ -128,8 +128,8 @@ def test_the_space_estimate_bounds_what_a_checkpoint_holds(tmp_path):
     the agent's steps bound it (one slot per step and one per episode start, counted as two per step) or the
     capacity does."""
     for capacity in (1000, 120):
-        profile = dict(PROFILE, settings=dict(PROFILE["settings"], replay_capacity=capacity))
-        cell = resolve("Pong", "pdd_dqn", 0, profile)
+        config = dict(CONFIG, settings=dict(CONFIG["settings"], replay_capacity=capacity))
+        cell = resolve("Pong", "pdd_dqn", 0, config)
         run = Run(cell, tmp_path / f"run_{capacity}", None, threads=1, device="cpu", checkpoint_every_s=1e9)
         saved = []
         run.checkpoints.save = lambda position, payload: saved.append(len(serialised(payload)))
@@ -278,10 +278,10 @@ def test_progress_lines_count_updates_and_agent_steps_from_where_a_resumed_run_s
 
 
 def test_a_run_logs_each_phase_in_its_own_unit(tmp_path, capsys, pong_demo_file):
-    profile = {"protocol_overrides": {"max_episode_frames": 400},
+    config = {"protocol_overrides": {"max_episode_frames": 400},
                "settings": {"pretrain_updates": 10, "agent_steps": 40, "replay_capacity": 1000, "batch_size": 8,
                             "eval_episodes": 1}}
-    Run(resolve("Pong", "dqfd", 0, profile), tmp_path, pong_demo_file, threads=1, device="cpu").execute()
+    Run(resolve("Pong", "dqfd", 0, config), tmp_path, pong_demo_file, threads=1, device="cpu").execute()
     err = capsys.readouterr().err
     assert "[Pong/dqfd/seed 0 pretraining] 10/10 updates (100%)" in err
     assert "[Pong/dqfd/seed 0 interaction] 40/40 agent steps (100%)" in err

@@ -18,7 +18,7 @@ from agents.checkpoint import Checkpoints
 pytestmark = pytest.mark.workflow
 
 RESULTS = "results/recovery"
-# One cell of the tiny profile. Its rung of the pretraining ladder at update 10 is followed by a checkpoint, so a
+# One cell of the tiny config. Its rung of the pretraining ladder at update 10 is followed by a checkpoint, so a
 # checkpoint exists long before the default 10 minutes between checkpoints; the kill lands in the updates after it.
 # 260 agent steps see the end of an episode (1000 frames, 250 agent steps), which the analysis needs.
 OVERLAY = {
@@ -26,12 +26,12 @@ OVERLAY = {
     "games": ["Pong"],
     "methods": ["dqfd"],
     "seeds": [0],
-    "demos": {"sets": [{"source": "scripted", "epsilon": [0.0], "episodes": [1]}]},
+    "demos": {"sets": [{"source": "scripted", "noise": [0.0], "episodes": [1]}]},
     "settings": {key: {"value": value, "origin": "recovery test"} for key, value in {
         "pretrain_updates": 100, "pretrain_eval_updates": [10], "pretrain_eval_episodes": 1, "agent_steps": 260,
         "batch_size": 8}.items()},
 }
-CELL = "Pong/dqfd/scripted_eps0_ep1/seed_0"
+CELL = "Pong/dqfd/scripted_noise0_ep1/seed_0"
 OUTPUTS = ("summary.json", "progress.csv", "eval.csv", "pretrain_eval.csv", "config.yaml", "provenance.json",
            "model.pt")
 

@@ -14,7 +14,7 @@ def frame(value):
 def make(demo_capacity=0, agent_capacity=64, n_step=3, gamma=0.5, prioritized=True, seed=0):
     return PrioritizedReplay(demo_capacity=demo_capacity, agent_capacity=agent_capacity, frame_shape=(2, 2), stack=4,
                              n_step=n_step, gamma=gamma, reward_transform="none", prioritized=prioritized,
-                             alpha=0.4, eps_agent=0.001, eps_demo=1.0, rng=np.random.default_rng(seed))
+                             alpha=0.4, bonus_agent=0.001, bonus_demo=1.0, rng=np.random.default_rng(seed))
 
 
 def play(replay, rewards, terminal_at_end, first_value=1):

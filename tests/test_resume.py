@@ -17,7 +17,7 @@ from agents.checkpoint import Checkpoints
 
 ROOT = Path(__file__).resolve().parent.parent
 # Pong with 400-frame episodes (the demo fixture's protocol), so the interaction crosses several episode ends.
-PROFILE = {
+CONFIG = {
     "protocol_overrides": {"max_episode_frames": 400},
     "settings": {"pretrain_updates": 30, "agent_steps": 400, "replay_capacity": 1000, "batch_size": 8,
                  "target_update_period": 20, "eval_episodes": 1},
@@ -28,7 +28,7 @@ OUTPUTS = ("summary.json", "progress.csv", "eval.csv", "config.yaml", "provenanc
 def train_command(demo_file, run_dir):
     return [sys.executable, "-m", "agents", "train", "--game", "Pong", "--method", "dqfd", "--seed", "0",
             "--demos", str(demo_file), "--out", str(run_dir), "--threads", "1", "--device", "cpu",
-            "--checkpoint-every-min", "0.005", "--profile-json", json.dumps(PROFILE)]
+            "--checkpoint-every-min", "0.005", "--config-json", json.dumps(CONFIG)]
 
 
 def train(demo_file, run_dir):
@@ -131,7 +131,7 @@ def test_an_unreadable_newest_checkpoint_falls_back_to_the_one_before(tmp_path):
 
 
 def test_a_checkpoint_of_another_config_is_not_resumed(pong_demo_file, uninterrupted, tmp_path):
-    other = dict(PROFILE, settings=dict(PROFILE["settings"], learning_rate=1e-3))
+    other = dict(CONFIG, settings=dict(CONFIG["settings"], learning_rate=1e-3))
     command = train_command(pong_demo_file, tmp_path)
     command[-1] = json.dumps(other)
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

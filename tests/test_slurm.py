@@ -1,13 +1,13 @@
-"""The tiny profile through profiles/slurm on a real SLURM cluster, against a local run of the same profile.
+"""The tiny config through profiles/slurm on a real SLURM cluster, against a local run of the same config.
 
 `sudo bash scripts/local_slurm.sh start` brings up a one-node cluster on this machine (CI does so before the tests);
-where no cluster answers, these tests skip. The matrix is the tiny profile's on Pong (its three methods on both demo
-sets, five cells), so that CI stays within a few minutes; the whole tiny profile runs the same way. One cluster run
+where no cluster answers, these tests skip. The matrix is the tiny config's on Pong (its three methods on both demo
+sets, five cells), so that CI stays within a few minutes; the whole tiny config runs the same way. One cluster run
 serves every test: each job is a SLURM job with the request Snakemake derives from the config; two training jobs are
-interrupted right after their first checkpoint, one by cancelling its job step (the profile's retry resubmits it), one
-by `scontrol requeue` (SLURM starts the same job again, as a partition that preempts by requeueing does); a diverging
-method is added so that a failed cell is reported while the rest completes. A second invocation without that method
-builds the tables, and everything is compared with the local run."""
+interrupted right after their first checkpoint, one by cancelling its job step (the Snakemake profile's retry
+resubmits it), one by `scontrol requeue` (SLURM starts the same job again, as a partition that preempts by requeueing
+does); a diverging method is added so that a failed cell is reported while the rest completes. A second invocation
+without that method builds the tables, and everything is compared with the local run."""
 import hashlib
 import json
 import re
@@ -40,8 +40,8 @@ MATRIX = {"games": ["Pong"], "method_settings": {"dqfd": {
 UNSTABLE = {"algorithm": "dqfd", "description": "diverges at once",
             "settings": {"use_demos": False, "pretrain_updates": 0, "lambda_supervised": 0.0,
                          "learning_rate": 1.0e30, "learning_starts": 50}}
-INTERRUPTED = {("Pong", "dqfd", "scripted_eps0_ep1", 0): "scancel step",
-               ("Pong", "dqfd", "scripted_eps0p5_ep1", 0): "scontrol requeue"}
+INTERRUPTED = {("Pong", "dqfd", "scripted_noise0_ep1", 0): "scancel step",
+               ("Pong", "dqfd", "scripted_noise0p5_ep1", 0): "scontrol requeue"}
 TIMEOUT_S = 1800
 
 
@@ -280,7 +280,7 @@ def test_the_cluster_run_completes_every_cell_as_slurm_jobs_with_the_derived_req
             assert megabytes(seen[slurm_id]["mem"]) == int(request["mem_mb"]), (rule, wildcards, seen[slurm_id])
         if rule == "train":
             assert minutes(seen[slurm_id]["limit"]) == int(request["runtime"]), (wildcards, seen[slurm_id], request)
-            assert request["gpu"] == "0" and seen[slurm_id]["cpus"] == 1  # threads_per_run of the tiny profile
+            assert request["gpu"] == "0" and seen[slurm_id]["cpus"] == 1  # threads_per_run of the tiny config
     record = cluster_run["record"]
     record.update(jobs=len(jobs), train_jobs=sum(rule == "train" for rule, _, _ in jobs.values()),
                   local_wall_s=round(local_run["wall_s"], 1))

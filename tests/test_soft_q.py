@@ -9,7 +9,7 @@ from agents import losses
 from agents.methods import ALGORITHMS
 from agents.methods.soft_q import SoftQ
 
-EPS = 0.5  # entropy weight ε, large enough that the policies below are far from greedy
+TAU = 0.5  # entropy weight τ, large enough that the policies below are far from greedy
 
 
 class TableQ(nn.Module):
@@ -29,7 +29,7 @@ def states(*indices):
 
 def test_soft_target_is_reward_plus_discounted_soft_maximum():
     q_next = torch.tensor([[0.0, math.log(3.0)]])
-    # ε log(e^0 + e^{ln 3 / ε}) with ε = 1: log 4
+    # τ log(e^0 + e^{ln 3 / τ}) with τ = 1: log 4
     target = losses.soft_q_target(torch.tensor([1.0]), torch.tensor([0.5]), q_next, 1.0)
     assert target.item() == pytest.approx(1.0 + 0.5 * math.log(4.0))
     assert losses.soft_policy(q_next, 1.0)[0].tolist() == pytest.approx([0.25, 0.75])
@@ -38,7 +38,7 @@ def test_soft_target_is_reward_plus_discounted_soft_maximum():
 
 
 def soft_settings(demo_loss):
-    return {"entropy_temperature": EPS, "td_loss": "mse", "demo_loss": demo_loss, "lambda_supervised": 1.0,
+    return {"entropy_temperature": TAU, "td_loss": "mse", "demo_loss": demo_loss, "lambda_supervised": 1.0,
             "use_demos": demo_loss != "none", "soft_q_pretrain_steps": 100, "demo_share": 0.0}
 
 
@@ -55,7 +55,7 @@ TABLE = [[0.0, 1.0], [2.0, 0.0], [0.0, 1.0], [5.0, 5.0]]
 def test_soft_q_loss_is_the_squared_soft_td_error_on_agent_samples_only():
     net = TableQ(TABLE)
     out = ALGORITHMS["soft_q"](soft_settings("none")).loss(batch([False, False]), net, net)
-    y_0 = 1.0 + 0.5 * EPS * math.log(math.exp(0.0) + math.exp(1.0 / EPS))
+    y_0 = 1.0 + 0.5 * TAU * math.log(math.exp(0.0) + math.exp(1.0 / TAU))
     y_1 = 0.0  # terminal: discount 0
     expected = (0.5 * (y_0 - 1.0) ** 2 + 0.5 * (y_1 - 2.0) ** 2) / 2
     assert out.total.item() == pytest.approx(expected)
@@ -64,21 +64,21 @@ def test_soft_q_loss_is_the_squared_soft_td_error_on_agent_samples_only():
     assert out.total.item() == pytest.approx(0.5 * (y_0 - 1.0) ** 2)
 
 
-def test_soft_q_bc_adds_the_cross_entropy_of_softmax_q_over_eps_on_demonstrations():
+def test_soft_q_bc_adds_the_cross_entropy_of_softmax_q_over_tau_on_demonstrations():
     net = TableQ(TABLE)
     out = ALGORITHMS["soft_q"](soft_settings("cross_entropy")).loss(batch([False, True]), net, net)
-    y_0 = 1.0 + 0.5 * EPS * math.log(math.exp(0.0) + math.exp(1.0 / EPS))
-    # demo state 1, Q = [2, 0], action 0: −log softmax([2, 0] / ε)[0]
-    cross_entropy = math.log(1.0 + math.exp(-2.0 / EPS))
+    y_0 = 1.0 + 0.5 * TAU * math.log(math.exp(0.0) + math.exp(1.0 / TAU))
+    # demo state 1, Q = [2, 0], action 0: −log softmax([2, 0] / τ)[0]
+    cross_entropy = math.log(1.0 + math.exp(-2.0 / TAU))
     assert out.total.item() == pytest.approx(0.5 * (y_0 - 1.0) ** 2 + cross_entropy)
 
 
 def decoupled(rows, actions, is_demo):
     net = TableQ(rows)
     q = net(states(*range(len(rows))))
-    policy = losses.soft_policy(q, EPS)
+    policy = losses.soft_policy(q, TAU)
     flags = torch.tensor(is_demo, dtype=torch.float64)
-    loss, alpha = SoftQ.decoupled_demo_loss(q, policy, torch.tensor(actions), flags, EPS)
+    loss, alpha = SoftQ.decoupled_demo_loss(q, policy, torch.tensor(actions), flags, TAU)
     loss.backward()
     return net.table.grad, alpha.item(), policy.detach()
 
@@ -89,13 +89,13 @@ def test_decoupled_gradients_are_g_q_on_demonstrations_and_the_entropy_part_of_g
     gradient, alpha, policy = decoupled(rows, actions, is_demo)
     pi_demo, pi_agent = policy[0], policy[1]
     entropy_agent = -(pi_agent * pi_agent.log()).sum()
-    expected_alpha = EPS * pi_demo[1].log() + EPS * entropy_agent  # A_θ(s*, a*) = ε log π(a*|s*)
+    expected_alpha = TAU * pi_demo[1].log() + TAU * entropy_agent  # A_θ(s*, a*) = τ log π(a*|s*)
     assert alpha == pytest.approx(expected_alpha.item()) and alpha < 0
     # Demo row: the loss's gradient is −g_Q = −(onehot(a*) − π̄); g_π contributes nothing there (π is the soft
-    # maximiser of Σ π Q̄ + ε h at Q̄ = Q).
+    # maximiser of Σ π Q̄ + τ h at Q̄ = Q).
     assert gradient[0].tolist() == pytest.approx((-(torch.eye(3)[1].double() - pi_demo)).tolist())
-    # Agent row: only ε L_π's entropy term, ε · ε · ∂h/∂Q = −ε π (log π + h)
-    expected_agent = -EPS * pi_agent * (pi_agent.log() + entropy_agent)
+    # Agent row: only τ L_π's entropy term, τ · τ · ∂h/∂Q = −τ π (log π + h)
+    expected_agent = -TAU * pi_agent * (pi_agent.log() + entropy_agent)
     assert gradient[1].tolist() == pytest.approx(expected_agent.tolist())
 
 
@@ -126,7 +126,7 @@ def test_soft_q_methods_learn_from_clipped_rewards_and_dqfd_from_the_signed_log(
     def first_rewards(transform):
         replay = PrioritizedReplay(demo_capacity=0, agent_capacity=16, frame_shape=(2, 2), stack=4, n_step=2,
                                    gamma=0.5, reward_transform=transform, prioritized=False, alpha=0.4,
-                                   eps_agent=0.001, eps_demo=1.0, rng=np.random.default_rng(0))
+                                   bonus_agent=0.001, bonus_demo=1.0, rng=np.random.default_rng(0))
         replay.start_episode(np.zeros((2, 2), np.uint8))
         for step, reward in enumerate([5.0, -3.0, 0.5]):
             replay.add_step(0, reward, step == 2, np.full((2, 2), step + 1, np.uint8), step == 2)

@@ -1,4 +1,4 @@
-"""The tiny profile end to end through Snakemake, in a temporary clone of the repository: committed files included,
+"""The tiny config end to end through Snakemake, in a temporary clone of the repository: committed files included,
 as a new user gets them, so committed outputs that would satisfy the workflow's targets cannot hide missing runs."""
 import json
 import re
@@ -11,10 +11,13 @@ import pandas as pd
 import pytest
 import yaml
 
-from agents.config import resolve
+from agents.config import demo_sets, resolve
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.workflow
+# The tiny config's demo sets by name, each with its values (source, noise, episodes); the first is the reference.
+TINY_SETS = demo_sets(yaml.safe_load((ROOT / "config/tiny.yaml").read_text()))
+REFERENCE = next(iter(TINY_SETS))
 
 
 def snakemake(workdir, *args, expect_success=True):
@@ -67,43 +70,43 @@ def workflow(tmp_path_factory):
     workdir = copy_workflow(tmp_path_factory.mktemp("workflow") / "clone")
     before = changed_files(workdir)
     snakemake(workdir)
-    assert changed_files(workdir) == before, "the tiny profile wrote into files that git tracks or does not ignore"
+    assert changed_files(workdir) == before, "the tiny config wrote into files that git tracks or does not ignore"
     return workdir
 
 
 def test_a_fresh_clone_plans_every_cell_of_the_default_matrix(tmp_path):
-    """Nothing committed stands in for a run: the default profile's dry run trains every cell."""
+    """Nothing committed stands in for a run: the default config's dry run trains every cell."""
     workdir = copy_workflow(tmp_path / "clone")
     config = yaml.safe_load((workdir / "config/config.yaml").read_text())
     result = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", "--dry-run"], cwd=workdir,
                             capture_output=True, text=True, timeout=300)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
-    demo_sets = sum(len(entry.get("epsilon", [0])) * len(entry["episodes"]) for entry in config["demos"]["sets"])
+    sets = len(demo_sets(config))
     uses_demos = {method: resolve(config["games"][0], method, 0, config)["settings"]["use_demos"]["value"]
                   for method in config["methods"]}
     cells = len(config["games"]) * len(config["seeds"]) * sum(
-        demo_sets if uses_demos[method] else 1 for method in config["methods"])
+        sets if uses_demos[method] else 1 for method in config["methods"])
     assert planned_jobs(output)["train"] == cells, output[-3000:]
 
 
 def test_every_expected_output_exists_and_is_well_formed(workflow):
     config = yaml.safe_load((workflow / "config/tiny.yaml").read_text())
     results = workflow / config["results_dir"]
-    sets = ["scripted_eps0_ep1", "scripted_eps0p5_ep1"]  # the tiny profile's two demo qualities
+    sets = TINY_SETS  # two demo qualities
     cells = [(game, method, demos, seed) for game in config["games"] for method in config["methods"]
              for demos in (sets if method != "pdd_dqn" else ["none"]) for seed in config["seeds"]]
     for game in config["games"]:
         for demos in sets:
             assert (results / f"demos/{game}/{demos}.npz").stat().st_size > 0
             stats = pd.read_csv(results / f"demos/{game}/{demos}.stats.csv")
-            assert len(stats) == 1 and stats["epsilon"].tolist() == [0.5 if "0p5" in demos else 0.0]
+            assert len(stats) == 1 and stats["noise"].tolist() == [sets[demos]["noise"]]
     for game, method, demos, seed in cells:
         run = results / f"runs/{game}/{method}/{demos}/seed_{seed}"
         summary = json.loads((run / "summary.json").read_text())
         assert summary["status"] == "complete" and summary["eval_episodes"] == 1
         resolved = yaml.safe_load((run / "config.yaml").read_text())
-        assert resolved["settings"]["target_update_period"]["origin"].startswith("tiny profile")
+        assert resolved["settings"]["target_update_period"]["origin"].startswith("tiny config")
         assert resolved["protocol"]["max_episode_frames"]["value"] == 1000
         provenance = json.loads((run / "provenance.json").read_text())
         assert provenance["seed"] == seed and "torch" in provenance["packages"]
@@ -114,13 +117,14 @@ def test_every_expected_output_exists_and_is_well_formed(workflow):
         else:
             assert (progress["kind"] == "episode").any()
         if demos != "none":  # the run records the demonstrations it learned from
-            assert summary["demos"]["epsilon"] == (0.5 if "0p5" in demos else 0.0)
+            assert summary["demos"]["noise"] == sets[demos]["noise"]
     runs = pd.read_csv(results / "tables/runs.csv")  # the main comparison: the reference demo set
     assert len(runs) == len(config["games"]) * len(config["methods"]) * len(config["seeds"])
-    assert set(runs["demo_set"]) == {"scripted_eps0_ep1", "none"}
+    assert set(runs["demo_set"]) == {REFERENCE, "none"}
     sweep = pd.read_csv(results / "tables/demo_sweep.csv")
     assert len(sweep) == len(config["games"]) * 2 * len(sets)  # dqfd and bc on each set
-    assert set(sweep["epsilon"]) == {0.0, 0.5} and sweep["demo_mean"].notna().all()
+    assert set(sweep["noise"]) == {values["noise"] for values in sets.values()} == {0.0, 0.5}
+    assert sweep["demo_mean"].notna().all()
     assert (results / "figures/demo_sweep.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     scores = pd.read_csv(results / "tables/scores.csv")
     assert set(scores["method"]) == set(config["methods"])
@@ -144,13 +148,13 @@ def test_the_report_holds_every_figure_and_table_with_a_caption(workflow):
 
 def test_figures_rebuild_from_stored_runs_without_training_and_list_missing_runs(workflow, tmp_path):
     results = workflow / "results/tiny"
-    summary = results / "runs/Pong/bc/scripted_eps0_ep1/seed_0/summary.json"
+    summary = results / f"runs/Pong/bc/{REFERENCE}/seed_0/summary.json"
     summary.rename(tmp_path / "summary.json")
     try:
         output = snakemake(workflow, "--cores", "2", "figures")  # a target after --configfile would read as a file
         jobs = planned_jobs(output)
         assert jobs.get("collect") == 1 and not {"train", "demos", "random_play"} & set(jobs), output
-        assert "| Pong | bc | scripted_eps0_ep1 | 0 |" in (results / "tables/missing_runs.md").read_text()
+        assert f"| Pong | bc | {REFERENCE} | 0 |" in (results / "tables/missing_runs.md").read_text()
         assert not (pd.read_csv(results / "tables/runs.csv")["method"].eq("bc")
                     & pd.read_csv(results / "tables/runs.csv")["game"].eq("Pong")).any()
         assert "1 cells of the matrix have no complete run" in (results / "tables/scores.md").read_text()
@@ -161,15 +165,15 @@ def test_figures_rebuild_from_stored_runs_without_training_and_list_missing_runs
 
 
 def test_reference_results_rebuild_from_their_records_alone(workflow):
-    """A profile's reference: its run records, tables and figures copied into reference/<profile> (no weights), and
+    """A config's reference: its run records, tables and figures copied into reference/<config> (no weights), and
     every table rebuilt from those records by `snakemake figures` as the README says."""
     subprocess.run([sys.executable, "-m", "analysis", "publish", "--results", "results/tiny", "--reference",
                     "reference/tiny"], cwd=workflow, check=True, capture_output=True)
     reference = workflow / "reference/tiny"
     published = sorted(path.relative_to(reference).as_posix() for path in reference.rglob("*") if path.is_file())
     assert not [path for path in published if path.endswith((".pt", ".npz"))]
-    assert "runs/Pong/dqfd/scripted_eps0_ep1/seed_0/provenance.json" in published
-    assert "demos/Pong/scripted_eps0_ep1.stats.csv" in published and "tables/claims.md" in published
+    assert f"runs/Pong/dqfd/{REFERENCE}/seed_0/provenance.json" in published
+    assert f"demos/Pong/{REFERENCE}.stats.csv" in published and "tables/claims.md" in published
     ignored = subprocess.run(["git", "check-ignore", *published], cwd=workflow, capture_output=True, text=True)
     assert ignored.returncode == 1, f"git ignores published files: {ignored.stdout}"
     for table in ("runs.csv", "run_scores.csv", "claims.csv", "scores.md"):
@@ -210,7 +214,7 @@ def test_a_bad_config_stops_before_any_job(workflow, tmp_path):
                "--dry-run"]
     result = subprocess.run(command, cwd=workflow, capture_output=True, text=True, timeout=300)
     assert result.returncode != 0
-    assert "margin=-1.0 in profile settings must be >= 0" in result.stdout + result.stderr
+    assert "margin=-1.0 in config settings must be >= 0" in result.stdout + result.stderr
 
 
 def test_keep_going_finishes_the_rest_and_reports_the_failed_cells(workflow, tmp_path):
@@ -294,4 +298,5 @@ def test_a_file_source_is_cut_into_demo_sets_and_must_exist(tmp_path, pong_demo_
     output = planned.stdout + planned.stderr
     assert planned.returncode == 0, output[-3000:]
     assert planned_jobs(output)["demos"] == 2 and planned_jobs(output)["train"] == 2
-    assert "--episodes 2 --seed 0 --epsilon 0.0 --from demos/human/Pong.npz" in output
+    assert "--episodes 2 --seed 0 --noise 0.0 --from demos/human/Pong.npz" in output
+

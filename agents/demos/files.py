@@ -16,7 +16,7 @@ import ale_py
 import numpy as np
 import pandas as pd
 
-from ..config import SCRIPTED
+from ..config import RENAMED_DEMO_KEYS, SCRIPTED
 from ..envs import ENV_KEYS, episode_starts, make_env
 from ..errors import DemoFileError
 from ..io import atomic_write, write_csv
@@ -61,15 +61,15 @@ class Episode:
     terminated: bool
 
 
-def play(env, policy, episodes: int, seed: int, epsilon: float = 0.0, label: str = "demos") -> list[Episode]:
-    """Play `episodes` episodes with `policy` (reset() at each start, act() → action id). With probability `epsilon`
+def play(env, policy, episodes: int, seed: int, noise: float = 0.0, label: str = "demos") -> list[Episode]:
+    """Play `episodes` episodes with `policy` (reset() at each start, act() → action id). With probability `noise`
     an action is replaced by a uniformly random one, and the random action is what is stored: an episode holds what
     was played. The noise lowers the demonstrator's quality on purpose, and it also spreads the demonstrations over
     more states: the ALE is deterministic, so a deterministic demonstrator repeats nearly the same episodes, varied
     only by the no-op starts."""
-    if not 0.0 <= epsilon <= 1.0:
-        raise DemoFileError(f"demo noise epsilon={epsilon} is not a probability; use a value in [0, 1]")
-    noise = np.random.default_rng(seed)
+    if not 0.0 <= noise <= 1.0:
+        raise DemoFileError(f"demo action noise={noise} is not a probability; use a value in [0, 1]")
+    noise_rng = np.random.default_rng(seed)
     played = []
     progress = Progress(total=episodes, unit="episode", label=label)
     for _, frame in episode_starts(env, seed, episodes):
@@ -81,8 +81,8 @@ def play(env, policy, episodes: int, seed: int, epsilon: float = 0.0, label: str
             except EndOfPlay:
                 progress.close()
                 return played
-            if epsilon > 0 and noise.random() < epsilon:
-                action = int(noise.integers(env.action_space.n))
+            if noise > 0 and noise_rng.random() < noise:
+                action = int(noise_rng.integers(env.action_space.n))
             frame, reward, terminated, truncated, _ = env.step(action)
             episode.frames.append(frame)
             episode.actions.append(action)
@@ -133,19 +133,19 @@ def describe(game: str, protocol: dict, source: str, demonstrator: str, **detail
     """The metadata every demo file carries, whatever produced it."""
     return {"format": FORMAT, "format_version": FORMAT_VERSION, "game": game,
             "env": {key: protocol[key] for key in ENV_KEYS}, "source": source, "demonstrator": demonstrator,
-            "epsilon": 0.0, "recorded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), **details}
+            "noise": 0.0, "recorded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), **details}
 
 
 def record(game: str, protocol: dict, episodes: int, seed: int, path: str | Path, stats_path: str | Path,
-           epsilon: float = 0.0) -> Demonstrations:
-    """Record `episodes` episodes of the game's scripted demonstrator, with action noise `epsilon` (see `play`)."""
+           noise: float = 0.0) -> Demonstrations:
+    """Record `episodes` episodes of the game's scripted demonstrator, with action noise `noise` (see `play`)."""
     if game not in DEMONSTRATORS:
         raise DemoFileError(f"no demonstrator for {game!r}; demonstrators exist for {', '.join(DEMONSTRATORS)}")
     demonstrator = DEMONSTRATORS[game]
     env = make_env(game, protocol, seed)
-    played = play(env, demonstrator.policy(env, seed), episodes, seed, epsilon, label=f"demos {game}")
+    played = play(env, demonstrator.policy(env, seed), episodes, seed, noise, label=f"demos {game}")
     env.close()
-    demos = assemble(played, describe(game, protocol, SCRIPTED, demonstrator.name, epsilon=epsilon, seed=seed))
+    demos = assemble(played, describe(game, protocol, SCRIPTED, demonstrator.name, noise=noise, seed=seed))
     write(demos, path, stats_path)
     return demos
 
@@ -159,7 +159,7 @@ def write(demos: Demonstrations, path: str | Path, stats_path: str | Path) -> No
 def stats(demos: Demonstrations) -> pd.DataFrame:
     m = demos.metadata
     return demos.episodes.assign(game=m["game"], source=m.get("source", SCRIPTED), demonstrator=m["demonstrator"],
-                                 epsilon=m["epsilon"])
+                                 noise=m["noise"])
 
 
 def first_episodes(demos: Demonstrations, count: int, path: Path) -> Demonstrations:
@@ -228,6 +228,7 @@ def load(path: str | Path, game: str, protocol: dict) -> Demonstrations:
         raise DemoFileError(f"demo file {path} has format {metadata.get('format')!r} version "
                             f"{metadata.get('format_version')!r}; this suite reads {FORMAT!r} version "
                             f"{FORMAT_VERSION}: record it again")
+    metadata = current_metadata(metadata)
     _check_metadata(metadata, invalid)
     if metadata["game"] != game:
         raise DemoFileError(f"demo file {path} holds {metadata['game']} demonstrations, not {game}; "
@@ -256,10 +257,17 @@ def action_count(game: str, protocol: dict) -> int:
 
 # The metadata keys every demo file carries (see `describe` and `assemble`), and the JSON types their values have.
 NUMBER = (int, float)
-METADATA_TYPES = {"game": str, "env": dict, "source": str, "demonstrator": str, "epsilon": NUMBER, "episodes": list}
+METADATA_TYPES = {"game": str, "env": dict, "source": str, "demonstrator": str, "noise": NUMBER, "episodes": list}
 EPISODE_TYPES = {"episode": int, "score": NUMBER, "length": int, "ended_by": str}
 ENDINGS = ("terminal", "time_limit")
 TYPE_NAMES = {str: "a string", dict: "an object", list: "a list", int: "an integer", NUMBER: "a number"}
+
+
+def current_metadata(metadata: dict) -> dict:
+    """A demo file's metadata under today's key names (a file written before the action noise was called `noise`
+    carries it as `epsilon`), in its place among the keys. Writing such demonstrations again stores the new names."""
+    renamed = {key: new for key, new in RENAMED_DEMO_KEYS.items() if key in metadata and new not in metadata}
+    return {renamed.get(key, key): value for key, value in metadata.items()}
 
 
 def _json_kind(value) -> str:
@@ -281,8 +289,8 @@ def _check_types(record: dict, types: dict, where: str, invalid) -> None:
 
 def _check_metadata(metadata: dict, invalid) -> None:
     _check_types(metadata, METADATA_TYPES, "the metadata", invalid)
-    if not 0.0 <= metadata["epsilon"] <= 1.0:
-        raise invalid(f"the metadata's epsilon={metadata['epsilon']} is not a probability")
+    if not 0.0 <= metadata["noise"] <= 1.0:
+        raise invalid(f"the metadata's noise={metadata['noise']} is not a probability")
     for index, episode in enumerate(metadata["episodes"]):
         where = f"the metadata's episode {index}"
         if not isinstance(episode, dict):

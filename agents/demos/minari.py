@@ -17,7 +17,7 @@ import numpy as np
 
 from ..envs import frame_from_screen
 from ..errors import DemoFileError
-from .files import Demonstrations, Episode, assemble, describe, split, write
+from .files import Demonstrations, Episode, assemble, current_metadata, describe, split, write
 
 MARKER = "dqfd-suite metadata: "
 
@@ -62,8 +62,8 @@ def export(demos: Demonstrations, dataset_id: str, root=None):
                                      truncations=truncations, infos={}))
     screen = demos.frames.shape[1:]
     metadata = demos.metadata
-    description = (f"{metadata['game']} demonstrations by {metadata['demonstrator']} (epsilon {metadata['epsilon']}), "
-                   f"exported by dqfd-suite.\n{MARKER}{json.dumps(metadata)}")
+    description = (f"{metadata['game']} demonstrations by {metadata['demonstrator']} "
+                   f"(action noise {metadata['noise']}), exported by dqfd-suite.\n{MARKER}{json.dumps(metadata)}")
     with _root(root):
         if dataset_id in minari.list_local_datasets():
             raise DemoFileError(f"Minari dataset {dataset_id} exists already; delete it (minari.delete_dataset) "
@@ -94,7 +94,7 @@ def import_dataset(dataset_id: str, game: str, protocol: dict, path, stats_path,
                                 "nothing is downloaded at run time: copy the dataset there first")
         dataset = minari.load_dataset(dataset_id)
         description = dataset.storage.metadata.get("description") or ""
-        ours = json.loads(description.split(MARKER, 1)[1]) if MARKER in description else None
+        ours = current_metadata(json.loads(description.split(MARKER, 1)[1])) if MARKER in description else None
         if ours and ours["game"] != game:
             raise DemoFileError(f"Minari dataset {dataset_id} holds {ours['game']} demonstrations, not {game}")
         screen = protocol["screen_size"]
