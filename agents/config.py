@@ -426,9 +426,10 @@ def resolve_protocol(config: dict) -> dict:
 SCRIPTED = "scripted"
 NO_DEMOS = "none"  # the demo-set name of a run without demonstrations
 
-# Names that records written before a rename carry, by their names now: a demo file loads under either
-# (agents/demos/files.py). A scripted set's action noise was `epsilon`, its label in set names `_eps`
-# (scripted_eps0_ep5), the replay's priority bonuses priority_eps_agent and priority_eps_demo.
+# Names that records written before a rename carry, by their names now. A demo file loads under either
+# (agents/demos/files.py); `python -m analysis migrate` rewrites stored records (analysis/migrate.py). A scripted set's
+# action noise was `epsilon`, its label in set names `_eps` (scripted_eps0_ep5), the replay's priority bonuses
+# priority_eps_agent and priority_eps_demo.
 RENAMED_DEMO_KEYS = {"epsilon": "noise"}
 RENAMED_SETTINGS = {"priority_eps_agent": "priority_bonus_agent", "priority_eps_demo": "priority_bonus_demo"}
 OLD_NOISE_LABEL, NOISE_LABEL = "_eps", "_noise"

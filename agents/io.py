@@ -162,12 +162,22 @@ def write_text(path, text: str) -> None:
     atomic_write(path, lambda stream: stream.write(text.encode()))
 
 
+def json_text(data) -> str:
+    """A record as the suite writes JSON (summary.json, provenance.json)."""
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+
+def yaml_text(data) -> str:
+    """A record as the suite writes YAML (a run's config.yaml)."""
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+
 def write_json(path, data) -> None:
-    write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+    write_text(path, json_text(data))
 
 
 def write_yaml(path, data) -> None:
-    write_text(path, yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+    write_text(path, yaml_text(data))
 
 
 def write_csv(path, frame) -> None:

@@ -1,6 +1,7 @@
 """`python -m analysis COMMAND`: the workflow's aggregation steps, each reading stored run outputs.
 
 collect → scores (the tidy run table) → table, aggregate, claims, curves, transition; collect → transfer.
+publish copies a results folder's records into reference/; migrate brings records written under old names to today's.
 """
 from __future__ import annotations
 
@@ -68,9 +69,15 @@ def parser() -> argparse.ArgumentParser:
     transfer.add_argument("--methods", required=True, help="comma-separated, in colour order")
 
     publish = commands.add_parser("publish", help="copy a results folder's run records, tables and figures into a "
-                                                  "reference folder (reference/<config>), without weights")
+                                                  "reference folder (reference/<config>), without weights, under "
+                                                  "today's names")
     publish.add_argument("--results", required=True, help="the working results folder, e.g. results/default")
     publish.add_argument("--reference", required=True, help="the reference folder, e.g. reference/default")
+
+    migrate = commands.add_parser("migrate", help="rewrite, in place, a results or reference folder written under "
+                                                  "the suite's old names (set names scripted_eps…, demos.epsilon, "
+                                                  "priority_eps_*) under today's; a second run changes nothing")
+    migrate.add_argument("--results", required=True, help="the folder, e.g. results/default or reference/transfer")
 
     for name, text in (("curves", "learning curves, one panel per game"),
                        ("transition", "scores around the end of the demonstration phase (N_p)")):
@@ -173,9 +180,18 @@ def main(argv=None) -> int:
     elif args.command == "publish":
         from .publish import publish
 
-        copied = publish(args.results, args.reference)
+        copied, changes = publish(args.results, args.reference)
         runs = sum(path.name == "summary.json" for path in copied)
         print(f"{len(copied)} files of {runs} complete runs and their tables and figures → {args.reference}")
+        return report_migration(changes, args.reference, quiet=True)
+    elif args.command == "migrate":
+        from .migrate import migrate
+
+        if not Path(args.results).is_dir():
+            print(f"error: {args.results} is not a folder; pass a results folder such as results/default",
+                  file=sys.stderr)
+            return 2
+        return report_migration(migrate(args.results), args.results)
     elif args.command in ("curves", "transition"):
         from .curves import plot_learning_curves, plot_transition
         from .scores import per_game
@@ -184,6 +200,22 @@ def main(argv=None) -> int:
         plot(pd.read_csv(args.episodes), pd.read_csv(args.runs), per_game(pd.read_csv(args.scores)),
              args.methods.split(","), args.bins, args.out)
     return 0
+
+
+def report_migration(changes, folder, quiet: bool = False) -> int:
+    """Print what a migration changed, a file a line; 1 when a file had to be left as it was."""
+    for change in changes:
+        print(change)
+    left = sum(change.note.startswith("left") for change in changes)
+    done = len(changes) - left
+    if done:
+        print(f"{folder}: {done} files brought to today's names; rebuild its tables and figures from them with "
+              f"`snakemake figures --configfile config/<config>.yaml --config results_dir={folder}`")
+    elif not quiet and not left:
+        print(f"{folder}: nothing to migrate, every record has today's names")
+    if left:
+        print(f"{folder}: {left} files left as they were (above); move or remove them, then migrate again")
+    return 1 if left else 0
 
 
 def aggregates_markdown(aggregates: pd.DataFrame, improvement: pd.DataFrame) -> str:

@@ -3,12 +3,17 @@
 records (not its weights or checkpoints), the demo sets' per-episode scores, random play's scores, and the tables and
 figures. `snakemake figures --configfile config/<config>.yaml --config results_dir=reference/<config>` then rebuilds
 the tables and figures from the records alone.
+
+Records are published under today's names (analysis/migrate.py): a results folder written before a rename is
+published as if written today, and whatever else the reference folder holds under old names is migrated too.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 from agents.io import atomic_write
+
+from .migrate import Change, migrate, migrated, new_path
 
 RUN_RECORDS = ("summary.json", "progress.csv", "eval.csv", "pretrain_eval.csv", "config.yaml", "provenance.json")
 
@@ -23,9 +28,14 @@ def records(results: Path) -> list[Path]:
     return [path.relative_to(results) for path in found]
 
 
-def publish(results: str | Path, reference: str | Path) -> list[Path]:
+def publish(results: str | Path, reference: str | Path) -> tuple[list[Path], list[Change]]:
+    """Copy the records into `reference`, under today's names; returns the files written there (relative to it) and
+    what migrating the reference folder's other files changed."""
     results, reference = Path(results), Path(reference)
-    copied = records(results)
-    for path in copied:
-        atomic_write(reference / path, lambda stream, source=results / path: stream.write(source.read_bytes()))
-    return copied
+    published = []
+    for path in records(results):
+        contents, _ = migrated(path, results / path)
+        data = contents if contents is not None else (results / path).read_bytes()
+        atomic_write(reference / new_path(path), lambda stream, data=data: stream.write(data))
+        published.append(new_path(path))
+    return published, migrate(reference)

@@ -10,6 +10,7 @@ from agents.demos.scripted import DEMONSTRATORS
 from agents.errors import ConfigError
 from agents.methods import ALGORITHMS
 from agents.replay import replay_bytes
+from analysis.migrate import old_names
 
 # Sweeps become methods of their own (dqfd_margin_0p4, ...), so they plan, run and report like any method.
 # Demo sets are an axis of the matrix like seeds: each method that uses demonstrations runs on every set.
@@ -22,6 +23,12 @@ except ConfigError as error:
     raise WorkflowError(f"config error: {error}")
 REFERENCE_DEMOS = next(iter(DEMO_SETS))  # the set the main tables, curves and claims use
 RESULTS = config["results_dir"]
+# Records written before names changed (scripted_eps0_ep5 is now scripted_noise0_ep5) are not found under today's
+# names, so their cells would run again beside them: they are migrated first.
+OLD_NAMED = old_names(RESULTS)
+if OLD_NAMED:
+    raise WorkflowError(f"{RESULTS} holds records under the suite's old names ({OLD_NAMED[0]}, ...); bring them to "
+                        f"today's with `python -m analysis migrate --results {RESULTS}`, then run this again")
 # `snakemake figures` rebuilds tables and figures from the runs already stored: the rules that record demonstrations
 # and train are left out of the workflow, so nothing trains, and the cells without a complete run are listed in
 # tables/missing_runs.md. (Snakemake has not parsed its targets when the Snakefile runs, hence the command line.)

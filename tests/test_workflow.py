@@ -300,3 +300,20 @@ def test_a_file_source_is_cut_into_demo_sets_and_must_exist(tmp_path, pong_demo_
     assert planned_jobs(output)["demos"] == 2 and planned_jobs(output)["train"] == 2
     assert "--episodes 2 --seed 0 --noise 0.0 --from demos/human/Pong.npz" in output
 
+
+def test_records_under_the_old_names_are_migrated_before_the_workflow_plans(tmp_path):
+    """A results folder written before set names said `noise` (scripted_eps0_ep1) would have its cells trained again
+    beside it: planning refuses with the command that migrates it, and plans once it has run."""
+    workdir = copy_workflow(tmp_path / "clone")
+    old = workdir / "results/tiny/runs/Pong/bc/scripted_eps0_ep1/seed_0"
+    old.mkdir(parents=True)
+    (old / "progress.csv").write_text("kind,phase,update,agent_step\n")
+    command = [sys.executable, "-m", "snakemake", "--cores", "1", "--configfile", "config/tiny.yaml", "--dry-run"]
+    refused = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=300)
+    assert refused.returncode != 0
+    assert "python -m analysis migrate --results results/tiny" in refused.stdout + refused.stderr
+    subprocess.run([sys.executable, "-m", "analysis", "migrate", "--results", "results/tiny"], cwd=workdir, check=True,
+                   capture_output=True)
+    assert (workdir / f"results/tiny/runs/Pong/bc/{REFERENCE}/seed_0/progress.csv").is_file() and not old.exists()
+    planned = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=300)
+    assert planned.returncode == 0, (planned.stdout + planned.stderr)[-3000:]
