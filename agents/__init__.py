@@ -1,1 +1,1 @@
-"""Deep RL from demonstrations on Atari: DQfD, its baselines and relatives, sharing one replay, network and trainer."""
+"""Deep RL from demonstrations on Atari: DQfD, its baselines and relatives, sharing one replay, network, learner and runner."""

@@ -112,7 +112,9 @@ class PrioritizedReplay:
         self._flush_pending()
         self._write_frame(frame, step=0)
 
-    def add_step(self, action: int, reward: float, terminal: bool, next_frame: np.ndarray, episode_over: bool) -> None:
+    def add_step(self, action: int, reward: float, terminal: bool, next_frame: np.ndarray, episode_over: bool) -> int:
+        """Store one agent step: the action, reward and terminal flag in the slot of the frame it was taken from,
+        the frame it led to in the next slot. Returns the step's slot."""
         slot = self._previous(self.cursor)
         self.actions[slot], self.rewards[slot], self.terminals[slot] = action, reward, terminal
         self.has_action[slot] = True
@@ -122,6 +124,7 @@ class PrioritizedReplay:
             self._activate(np.array([self.pending.pop(0)]))
         if episode_over:
             self._flush_pending()
+        return slot
 
     def _flush_pending(self) -> None:
         if self.pending:

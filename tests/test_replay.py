@@ -22,9 +22,8 @@ def play(replay, rewards, terminal_at_end, first_value=1):
     replay.start_episode(frame(first_value))
     slots = []
     for index, reward in enumerate(rewards):
-        slots.append(replay._previous(replay.cursor))
         last = index == len(rewards) - 1
-        replay.add_step(index % 3, reward, last and terminal_at_end, frame(first_value + index + 1), last)
+        slots.append(replay.add_step(index % 3, reward, last and terminal_at_end, frame(first_value + index + 1), last))
     return np.array(slots)
 
 
