@@ -2,6 +2,7 @@
 emulator, so that the workflow checks every cell's game while it plans without importing ale-py."""
 from __future__ import annotations
 
+import functools
 import importlib.util
 from pathlib import Path
 
@@ -9,6 +10,7 @@ from pathlib import Path
 MULTI_PLAYER_ONLY = {"Combat", "Joust", "MazeCraze", "Warlords"}
 
 
+@functools.cache  # the workflow checks every cell's game while it plans
 def known_games() -> list[str]:
     """Games in the CamelCase of the `ALE/<Game>-v5` ids (space_invaders.bin → SpaceInvaders)."""
     roms = Path(importlib.util.find_spec("ale_py").submodule_search_locations[0]) / "roms"

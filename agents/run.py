@@ -24,7 +24,7 @@ import pandas as pd
 import torch
 
 from .checkpoint import Checkpoints
-from .config import SCRIPTED, planned_updates, values
+from .config import SCRIPTED, values
 from .demos import files as demo_files
 from .envs import FrameStacker, emulator_state, make_env, restore_emulator
 from .errors import ConfigError, OutputError
@@ -155,7 +155,7 @@ class Run:
             d = self.demos
             self.learner.replay.add_demonstrations(d.frames, d.actions, d.rewards, d.terminals, d.has_action,
                                                    d.episode_step, permanent=not s["demos_overwritable"])
-        self.log_every = max(1, max(1, planned_updates(s)) // LOG_ROWS)
+        self.log_every = max(1, self.learner.total_updates // LOG_ROWS)
 
     # ---------------------------------------------------------------------------------------------------- phases
     def _label(self, phase: str) -> str:
@@ -307,7 +307,6 @@ class Run:
     def execute(self) -> dict:
         """Prepare, resume from the newest checkpoint if there is one, train, evaluate and write the records;
         returns the summary."""
-        self.start = self.last_flush = self.last_checkpoint = time.monotonic()
         self.prepare()
         self._resume()
         try:

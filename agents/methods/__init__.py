@@ -37,9 +37,10 @@ def epsilon_greedy(states: np.ndarray, preferences: Callable, rng: np.random.Gen
     """For each state a uniformly random action with probability ε, else the argmax of `preferences(states)` (one
     forward pass over the states that need it, none when every state explores)."""
     explore = rng.random(len(states)) < epsilon
+    if not explore.any():  # the usual case while acting: no copy of the states
+        return preferences(states).argmax(dim=1).cpu().numpy()
     actions = np.empty(len(states), dtype=np.int64)
-    if explore.any():
-        actions[explore] = rng.integers(num_actions, size=int(explore.sum()))
+    actions[explore] = rng.integers(num_actions, size=int(explore.sum()))
     if not explore.all():
         actions[~explore] = preferences(states[~explore]).argmax(dim=1).cpu().numpy()
     return actions
