@@ -10,6 +10,9 @@ on its own trajectories.
 
 Per game, method and rung the table gives the mean over seeds of each run's mean, with a 95% t-interval over seeds,
 and the score normalised by the game's demonstrator and random play, as every other table of the suite.
+
+`default_design` applies the rule, written in the README before the study ran, that picks the default matrix's
+pretraining budget and games from this table.
 """
 from __future__ import annotations
 
@@ -53,10 +56,66 @@ def transfer_table(rungs: pd.DataFrame, baselines: pd.DataFrame) -> pd.DataFrame
             row.update({measure: mean, f"{measure}_ci95_low": low, f"{measure}_ci95_high": high})
         demo, random = (baselines.loc[game, name] if game in baselines.index else np.nan
                         for name in ("demonstrator_mean", "random_mean"))
-        row.update(score_normalised=float(normalise([row["score"]], baselines, [game])[0]),
-                   demonstrator_mean=demo, random_mean=random)
+        # Normalising is affine per game, so the interval's ends map to its ends (swapped if demonstrator < random).
+        low, mean, high = normalise([row["score_ci95_low"], row["score"], row["score_ci95_high"]], baselines,
+                                    [game] * 3)
+        row.update(score_normalised=float(mean), score_normalised_ci95_low=float(np.fmin(low, high)),
+                   score_normalised_ci95_high=float(np.fmax(low, high)), demonstrator_mean=demo, random_mean=random)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+CARRY_OVER_SCORE = 0.5  # the README's rule: mean normalised score at least this, and its interval's low end above 0
+DESIGN_GAMES_CARRYING = 2
+
+
+def carries_over(table: pd.DataFrame) -> pd.Series:
+    """Per row: the mean normalised score is at least 0.5 and the low end of its 95% interval over seeds above 0
+    (one seed has no interval, so it never carries over)."""
+    return ((table["score_normalised"] >= CARRY_OVER_SCORE) & (table["score_normalised_ci95_low"] > 0)).fillna(False)
+
+
+def default_design(table: pd.DataFrame, method: str = "dqfd") -> dict | None:
+    """The README's rule: the budget P is the smallest rung at which at least two games carry over (the top rung if
+    none does); the games are the two carrying over at P with the highest normalised scores and the non-carrying game
+    with the lowest. If fewer than two carry over at P, the non-carrying games with the highest scores fill their
+    places. None when the method has no rows."""
+    mine = table[(table["method"] == method) & table["score_normalised"].notna()].assign(
+        carries=lambda rows: carries_over(rows))
+    if mine.empty:
+        return None
+    carrying = mine[mine["carries"]].groupby("update")["game"].nunique()
+    enough = carrying[carrying >= DESIGN_GAMES_CARRYING]
+    budget = int(enough.index.min()) if len(enough) else int(mine["update"].max())
+    at_budget = mine[mine["update"] == budget].sort_values("score_normalised", ascending=False)
+    carrying_games = list(at_budget.loc[at_budget["carries"], "game"])[:DESIGN_GAMES_CARRYING]
+    rest = list(at_budget.loc[~at_budget["carries"], "game"])
+    control = rest.pop() if rest else None
+    fill = rest[:DESIGN_GAMES_CARRYING - len(carrying_games)]
+    return {"method": method, "budget": budget,
+            "carrying": {int(update): sorted(group.loc[group["carries"], "game"])
+                         for update, group in mine.groupby("update")},
+            "games": carrying_games + fill + ([control] if control else []), "carrying_picked": carrying_games,
+            "filled": fill, "control": control,
+            "seeds": int(at_budget["seeds"].min())}
+
+
+def design_markdown(design: dict | None) -> list[str]:
+    if design is None:
+        return []
+    lines = ["", f"**The default matrix's rule applied** (README, \"The rule that picks the default matrix\"; "
+                 f"`{design['method']}`; fewest seeds of a game at the budget: {design['seeds']}). Games carrying over "
+                 f"(mean normalised score ≥ {CARRY_OVER_SCORE} and the low end of its 95% interval above 0), per "
+                 "rung:", ""]
+    lines += [f"- {update:,}: {', '.join(games) if games else 'none'}" for update, games in design["carrying"].items()]
+    filled = design["filled"]
+    lines += ["", f"Pretraining budget P = {design['budget']:,} updates. Games: "
+                  f"{', '.join(design['carrying_picked']) or 'none'} carrying over"
+                  + (f", {', '.join(filled)} filling the places of carrying games (fewer than two carry over)"
+                     if filled else "")
+                  + (f"; {design['control']}, the game that does not carry over with the lowest normalised score."
+                     if design["control"] else "; every game carries over, so there is no control game.")]
+    return lines
 
 
 def to_markdown(table: pd.DataFrame) -> str:
@@ -71,12 +130,13 @@ def to_markdown(table: pd.DataFrame) -> str:
              "agreement on demo states, % |", "|---|---|---|---|---|---|---|---|"]
     for row in table.to_dict("records"):
         lines.append(f"| {row['game']} | {row['method']} | {row['update']:,} | {row['seeds']} | "
-                     f"{estimate(row, 'score')} | {row['score_normalised']:.2f} | "
+                     f"{estimate(row, 'score')} | {estimate(row, 'score_normalised', digits=2)} | "
                      f"{estimate(row, 'expert_agreement', 100, 0)} | {estimate(row, 'demo_agreement', 100, 0)} |")
     lines += ["", "Mean over seeds of each run's mean over its evaluation episodes at that rung, with a 95% t-interval "
               "over seeds. Normalised: (score − random) / (demonstrator mean − random). Agreement: the share of steps "
               "on which the greedy action is the scripted demonstrator's, on the states the agent reaches itself "
               "(own) and on the demonstration states (demo)."]
+    lines += design_markdown(default_design(table))
     return "\n".join(lines) + "\n"
 
 

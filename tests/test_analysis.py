@@ -303,6 +303,41 @@ def test_transfer_table_reads_the_ladder_and_the_top_rung(tmp_path):
     assert (tmp_path / "transfer.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_the_default_design_rule_picks_the_budget_and_the_games():
+    """Four games, three seeds each, normalised scores per seed at two rungs; worked by hand."""
+    from analysis.transfer import default_design, design_markdown, transfer_table
+
+    baseline = pd.DataFrame({"demonstrator_mean": [1.0] * 4, "random_mean": [0.0] * 4},
+                            index=pd.Index(["A", "B", "C", "D"], name="game"))
+    seeds = {("A", 100): (0.6, 0.7, 0.8),   # carries over at both rungs
+             ("A", 200): (0.9, 1.0, 1.1),
+             ("B", 100): (-0.9, 1.0, 2.0),  # mean 0.7 but the interval reaches below 0: not yet
+             ("B", 200): (0.5, 0.6, 0.7),   # carries over
+             ("C", 100): (0.1, 0.2, 0.3),
+             ("C", 200): (0.3, 0.4, 0.5),   # mean 0.4 < 0.5: does not carry over
+             ("D", 100): (0.0, 0.1, 0.2),
+             ("D", 200): (0.0, 0.1, 0.2)}   # the lowest at the budget: the control game
+    rungs = pd.DataFrame([{"game": game, "method": "dqfd", "seed": seed, "update": update, "episodes": 3,
+                           "score": value, "expert_agreement": 0.5, "demo_agreement": 0.9}
+                          for (game, update), values in seeds.items() for seed, value in enumerate(values)])
+    table = transfer_table(rungs, baseline)
+    b100 = table[(table["game"] == "B") & (table["update"] == 100)].iloc[0]
+    half = stats.t.ppf(0.975, 2) * np.std([-0.9, 1.0, 2.0], ddof=1) / np.sqrt(3)
+    assert b100["score_normalised_ci95_low"] == pytest.approx(0.7 - half) and 0.7 - half < 0
+    design = default_design(table)
+    assert design["carrying"] == {100: ["A"], 200: ["A", "B"]}
+    assert design["budget"] == 200 and design["games"] == ["A", "B", "D"] and design["control"] == "D"
+    assert design["filled"] == [] and design["seeds"] == 3
+    assert "P = 200 updates. Games: A, B carrying over; D, the game" in "\n".join(design_markdown(design))
+    # With only one game ever carrying over, P is the top rung and the best non-carrying game fills the place.
+    one = default_design(table[table["game"] != "B"])
+    assert one["budget"] == 200 and one["games"] == ["A", "C", "D"] and one["filled"] == ["C"]
+    # A demonstrator below random play swaps the interval's ends.
+    flipped = transfer_table(rungs, baseline.assign(demonstrator_mean=-1.0))
+    row = flipped[(flipped["game"] == "A") & (flipped["update"] == 100)].iloc[0]
+    assert row["score_normalised_ci95_low"] < row["score_normalised"] < row["score_normalised_ci95_high"]
+
+
 def test_a_run_that_ended_no_episode_is_scored_without_one(tmp_path):
     """An interaction too short to finish an episode: its progress table has loss rows only."""
     write_run(tmp_path, "Pong", "dqfd", 0, 5.0)
