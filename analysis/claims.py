@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from .aggregate import REPLICATES, by_game, interval, resample
-from .scores import normalise, per_game
+from .scores import normalise, per_game, span
 from .stats import mean_ci
 
 from scipy import stats  # noqa: E402  (t quantiles for the seeds-to-decide estimate)
@@ -221,9 +221,14 @@ class Ledger:
                 row["verdict_basis"] = f"per game (fewer than {MIN_BOOTSTRAP_SEEDS} seeds)"
                 unanimous = {item["verdict"] for item in per_game}
                 row["verdict"] = unanimous.pop() if len(unanimous) == 1 else "inconclusive"
-                # Every game must agree, so the game that needs the most seeds decides.
+                # Every game must agree, so the game that needs the most seeds decides, and the power is the
+                # hardest game's: its detectable difference in normalised units (the across-game interval, too
+                # narrow at these seed counts, does not decide and does not state the power either).
                 needed = [item["seeds_to_decide"] for item in per_game]
                 row["seeds_to_decide"] = np.nan if np.isnan(needed).any() else float(max(needed))
+                widths = np.array([item["detectable_difference"] for item in per_game], dtype=float) \
+                    / np.abs(span(self.baselines, games))
+                row["detectable_difference"] = np.nan if np.isnan(widths).any() else float(widths.max())
             summary.append(row)
         return pd.DataFrame(summary), pd.DataFrame(details)
 

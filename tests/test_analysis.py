@@ -266,6 +266,10 @@ def test_every_ledger_row_states_its_power():
     # per-game basis: the game needing the most seeds decides
     games = details[details["claim"] == "dqfd_beats_pdd_dqn_early"]["seeds_to_decide"]
     assert row["seeds_to_decide"] == games.max()
+    # and its power is the hardest game's detectable difference, in demonstrator-normalised units
+    widths = [details.set_index(["claim", "game"]).loc[("dqfd_beats_pdd_dqn_early", game), "detectable_difference"]
+              / SPAN[game] for game in ("Pong", "Breakout")]
+    assert row["detectable_difference"] == pytest.approx(max(widths))
     assert row["observed_difference"] == pytest.approx(row["left_normalised"] - row["right_normalised"])
     ran = run[run["verdict"] != "not run"]
     assert ran["detectable_difference"].notna().all()
