@@ -125,8 +125,8 @@ def test_the_paper_config_clears_the_laptop_budget():
     assert values(cell["settings"])["target_update_period"] == 10000
     assert values(cell["settings"])["learning_rate"] == 6.25e-5
     assert len(merged["seeds"]) == 4
-    pdd = resolve("Pong", "pdd_dqn", 0, merged)["settings"]  # the default config's laptop schedule does not leak in
-    assert (pdd["learning_starts"]["value"], pdd["epsilon_decay_steps"]["value"]) == (50000, 250000)
+    pdd = values(resolve("Pong", "pdd_dqn", 0, merged)["settings"])  # the default config's laptop schedule stays out
+    assert (pdd["learning_starts"], pdd["epsilon_decay_steps"]) == (50000, 250000)
     soft = values(resolve("Pong", "soft_q_pretrain", 0, merged)["settings"])  # the soft-Q paper's Tables 1 and 2
     assert (soft["learning_rate"], soft["learning_rate_final"], soft["learning_rate_decay_steps"]) == (1e-4, 5e-5, 10**6)
     assert (soft["soft_q_pretrain_steps"], soft["agent_steps"], soft["learning_starts"]) == (10**6, 5 * 10**6, 50000)
