@@ -213,10 +213,11 @@ class Ledger:
                 row["verdict"] = verdict((row["left_normalised_ci95_low"], row["left_normalised_ci95_high"]),
                                          (row["right_normalised_ci95_low"], row["right_normalised_ci95_high"]))
                 # A bootstrap interval narrows as 1/√seeds: scale the detectable difference to the observed one.
+                # Below MIN_BOOTSTRAP_SEEDS the across-game verdict is not used, so no estimate goes below it.
                 ratio = row["detectable_difference"] / abs(row["observed_difference"]) \
                     if row["observed_difference"] else np.inf
-                row["seeds_to_decide"] = float(min(np.ceil(min(seeds) * ratio**2), MAX_SEEDS + 1)) \
-                    if np.isfinite(ratio) else np.nan
+                row["seeds_to_decide"] = float(np.clip(np.ceil(min(seeds) * ratio**2), MIN_BOOTSTRAP_SEEDS,
+                                                       MAX_SEEDS + 1)) if np.isfinite(ratio) else np.nan
             else:
                 row["verdict_basis"] = f"per game (fewer than {MIN_BOOTSTRAP_SEEDS} seeds)"
                 unanimous = {item["verdict"] for item in per_game}
@@ -285,5 +286,6 @@ def to_markdown(summary: pd.DataFrame, details: pd.DataFrame) -> str:
               "the spread it observed (the facing half-widths of the two intervals, added); an inconclusive verdict "
               "whose observed difference is below that is under-powered. Seeds to decide: roughly how many seeds per "
               "side would call a difference of the observed size (t-intervals per game, the worst game when every "
-              "game must agree; across games the bootstrap interval scaled as 1/√seeds)."]
+              "game must agree; across games the bootstrap interval scaled as 1/√seeds, and never fewer than "
+              f"{MIN_BOOTSTRAP_SEEDS}, the fewest an across-game verdict uses)."]
     return "\n".join(lines) + "\n"

@@ -143,6 +143,9 @@ def test_claim_verdicts_follow_the_data_and_flip_when_it_flips():
     assert row["left_normalised"] == pytest.approx(expected)
     pong = details[(details["claim"] == "dqfd_beats_pdd_dqn_early") & (details["game"] == "Pong")].iloc[0]
     assert pong["left_mean"] == 2.0 and pong["right_mean"] == -30.0
+    # decided with room to spare: the seeds-to-decide estimate stops at the fewest seeds an across-game verdict uses
+    ratio = row["detectable_difference"] / abs(row["observed_difference"])
+    assert ratio < 1 / np.sqrt(3) and row["seeds_to_decide"] == claims.MIN_BOOTSTRAP_SEEDS
 
     # DQfD now scores below PDD-DQN everywhere: the same claim is contradicted.
     flipped = runs.copy()
