@@ -141,6 +141,7 @@ class Run:
                 raise ConfigError(f"{len(self.demos.frames):,} demonstration frames do not fit replay_capacity="
                                   f"{s['replay_capacity']:,}, which they are to fill; raise replay_capacity")
         self.demo_sha256 = file_sha256(self.demo_path) if self.demos else None
+        self.demo_content_sha256 = demo_files.content_sha256(self.demos) if self.demos else None
         demo_frames = len(self.demos.frames) if self.demos else 0
         demo_capacity = 0 if s["demos_overwritable"] else demo_frames
         agent_capacity = s["replay_capacity"] if s["agent_steps"] > 0 else 0
@@ -248,9 +249,9 @@ class Run:
 
     # ------------------------------------------------------------------------------------------------ checkpoints
     def _fingerprint(self) -> str:
-        """What a checkpoint must have been taken under to be resumed: the resolved cell, the demo file and the
-        checkpoint layout."""
-        identity = json.dumps({"cell": self.cell, "demos": self.demo_sha256, "format": CHECKPOINT_FORMAT},
+        """What a checkpoint must have been taken under to be resumed: the resolved cell, the demonstrations (their
+        content: a demo set recorded again the same way resumes) and the checkpoint layout."""
+        identity = json.dumps({"cell": self.cell, "demos": self.demo_content_sha256, "format": CHECKPOINT_FORMAT},
                               sort_keys=True, default=str)
         return hashlib.sha256(identity.encode()).hexdigest()
 
@@ -324,7 +325,8 @@ class Run:
 
     def _write(self, evaluation: pd.DataFrame) -> dict:
         progress = pd.DataFrame(self.rows)
-        demo_info = None if self.demos is None else demo_record(self.demos, self.demo_path, self.demo_sha256)
+        demo_info = None if self.demos is None else demo_record(self.demos, self.demo_path, self.demo_sha256,
+                                                                self.demo_content_sha256)
         summary = summarise(self.cell, self.protocol, evaluation, progress, self.learner, demo_info)
         summary.update(wall_s=round(self._elapsed(), 1), status="complete")
         config = dict(self.cell, demos=demo_info, threads=self.threads, device=str(self.device))
@@ -365,12 +367,14 @@ def summarise(cell: dict, protocol: dict, evaluation: pd.DataFrame, progress: pd
     }
 
 
-def demo_record(demos, path, sha256: str) -> dict:
-    """What a run's records say of its demonstrations: the file, its checksum, where it came from and its scores."""
+def demo_record(demos, path, sha256: str, content_sha256: str) -> dict:
+    """What a run's records say of its demonstrations: the file and its checksum, the checksum of its content (equal
+    for two recordings of the same demonstrations), where they came from and their scores."""
     scores = demos.episodes["score"]
     return {
         "file": str(path),
         "sha256": sha256,
+        "content_sha256": content_sha256,
         "source": demos.metadata.get("source", SCRIPTED),
         "demonstrator": demos.metadata["demonstrator"],
         "noise": demos.metadata.get("noise", 0.0),

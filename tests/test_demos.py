@@ -1,5 +1,6 @@
 """Demonstration files: round trip, and a clear one-line refusal for every way a file can be wrong."""
 import json
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -7,6 +8,7 @@ import pytest
 
 from agents.demos import files as demo_files
 from agents.errors import DemoFileError
+from agents.run import file_sha256
 
 
 def test_round_trip_keeps_every_array_and_the_episode_table(pong_demo_file, short_protocol):
@@ -39,6 +41,14 @@ def test_recording_is_reproducible_from_the_seed(pong_demo_file, short_protocol,
     first = demo_files.load(pong_demo_file, "Pong", short_protocol)
     second = demo_files.load(tmp_path / "again.npz", "Pong", short_protocol)
     assert np.array_equal(first.actions, second.actions) and np.array_equal(first.frames, second.frames)
+    # a file records when it was written, so two recordings differ byte for byte; the content checksum matches
+    restamped = tmp_path / "restamped.npz"
+    demo_files.save(replace(first, metadata={**first.metadata, "recorded_at": "2000-01-01T00:00:00+00:00"}), restamped)
+    assert file_sha256(restamped) != file_sha256(pong_demo_file)
+    assert demo_files.content_sha256(demo_files.load(restamped, "Pong", short_protocol)) \
+        == demo_files.content_sha256(first) == demo_files.content_sha256(second)
+    second.actions[0] = (second.actions[0] + 1) % 6
+    assert demo_files.content_sha256(first) != demo_files.content_sha256(second)
 
 
 def test_noise_replaces_a_share_of_actions_and_the_file_records_what_was_played(short_protocol, tmp_path):

@@ -222,7 +222,7 @@ def run_outcome(run):
     summary.pop("wall_s")
     config = yaml.safe_load((run / "config.yaml").read_text())
     for record in (summary, config):
-        if record.get("demos"):  # the demo file's hash covers its recording time; demo_content compares the rest
+        if record.get("demos"):  # the demo file's hash covers its recording time; content_sha256 compares the rest
             record["demos"].pop("sha256")
     tables = {name: pd.read_csv(run / name).drop(columns=["wall_s"], errors="ignore")
               for name in ("progress.csv", "eval.csv", "pretrain_eval.csv") if (run / name).stat().st_size}

@@ -5,6 +5,7 @@ so loading is a copy, and the demonstrations carry everything needed to rebuild 
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import zipfile
 import zlib
@@ -26,6 +27,8 @@ from .scripted import DEMONSTRATORS
 
 FORMAT = "dqfd-suite-demos"
 FORMAT_VERSION = 1
+# Metadata that says when and from where a file was written, not what it holds: left out of the content checksum.
+ORIGIN_KEYS = ("recorded_at", "taken_from", "imported_from")
 # The arrays of a demo file, one entry per slot; they are the replay's slot arrays too (agents/replay.py).
 
 
@@ -186,6 +189,20 @@ def random_scores(game: str, protocol: dict, episodes: int, seed: int) -> pd.Dat
         rows.append({"game": game, "episode": episode, "score": score, "length": length})
     env.close()
     return pd.DataFrame(rows)
+
+
+def content_sha256(demos: Demonstrations) -> str:
+    """A checksum of what the demonstrations hold: every array and the metadata but when and from where the file was
+    written. Two recordings of the same demonstrations match by it although their files (which carry the recording
+    time) differ byte for byte."""
+    digest = hashlib.sha256()
+    metadata = {key: value for key, value in demos.metadata.items() if key not in ORIGIN_KEYS}
+    digest.update(json.dumps(metadata, sort_keys=True).encode())
+    for name in ARRAYS:
+        array = np.ascontiguousarray(getattr(demos, name))
+        digest.update(f"{name} {array.dtype.str} {array.shape}".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
 
 
 def save(demos: Demonstrations, path: str | Path) -> None:
