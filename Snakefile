@@ -51,7 +51,10 @@ onsuccess:
 
 
 onerror:
-    failed = report_failed_cells()
+    missing = report_failed_cells()
+    failed = missing[missing["status"] == "failed"]
+    if len(missing):
+        print(f"{len(failed)} training cells failed, {len(missing) - len(failed)} not run; "
+              f"see {RESULTS}/tables/failed_cells.md")
     if len(failed):
-        print(f"{len(failed)} training cells failed; see {RESULTS}/tables/failed_cells.md:")
         print(failed[["game", "method", "demos", "seed", "reason"]].to_string(index=False))

@@ -9,6 +9,7 @@ from scipy import stats
 from analysis import aggregate, claims
 from analysis.__main__ import main as analysis_main
 from analysis.collect import collect
+from analysis import failures
 from analysis.failures import failed_cells
 from analysis.scores import score_runs
 from analysis.stats import mean_ci
@@ -199,7 +200,11 @@ def test_missing_and_unfinished_runs_are_listed_not_dropped(tmp_path):
     assert len(runs) == 1 and episodes["episode_return"].tolist() == [3.0, 5.0]
     missing = failed_cells(tmp_path, cells).set_index(["method", "seed"])
     assert missing.loc[("dqfd", 1), "reason"] == "error: loss is NaN at update 7"
-    assert missing.loc[("bc", 0), "reason"].startswith("did not start")
+    assert missing.loc[("dqfd", 1), "status"] == "failed"
+    assert missing.loc[("bc", 0), "status"] == "not run"
+    assert missing.loc[("bc", 0), "reason"].startswith("no training log")
+    assert failures.to_markdown(failed_cells(tmp_path, cells), len(cells)).startswith(
+        "2 of 3 cells have no complete run: 1 failed, 1 not run.")
 
 
 def test_every_figure_and_table_builds_from_the_command_line(tmp_path):
