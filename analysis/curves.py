@@ -67,6 +67,8 @@ def panel_grid(count: int):
 def draw_curve(axes, played: pd.DataFrame, edges: np.ndarray, style: dict, label: str, levels: list,
                step: str = "agent_step") -> None:
     """The mean over seeds as a thick line; around it the seeds' own curves when they are few, else the 95% band.
+    The rule holds per step bin too: where fewer than FEW_SEEDS seeds ended an episode in a bin (episodes end at
+    irregular steps), that bin shows those seeds' values as points instead of a t-interval many times their spread.
     Whatever is drawn joins the levels the y-range is fitted to, so no band is cut into a pale block."""
     seeds = seed_bins(played, edges, step)
     curve = binned_curve(played, edges, step)
@@ -76,9 +78,13 @@ def draw_curve(axes, played: pd.DataFrame, edges: np.ndarray, style: dict, label
                       alpha=SEED_ALPHA)
         levels.extend(seeds.stack())
     else:
-        axes.fill_between(curve["step"], curve["low"], curve["high"], color=style["color"], alpha=BAND_ALPHA,
-                          linewidth=0)
-        levels.extend([*curve["low"], *curve["high"]])
+        enough = (curve["seeds"] >= FEW_SEEDS).to_numpy()
+        low, high = curve["low"].where(enough), curve["high"].where(enough)
+        axes.fill_between(curve["step"], low, high, color=style["color"], alpha=BAND_ALPHA, linewidth=0)
+        sparse = seeds[~enough].stack().dropna()  # (bin centre, seed) -> value, in the bins with too few seeds
+        axes.scatter(sparse.index.get_level_values(0), sparse, s=9, color=style["color"], alpha=SEED_ALPHA,
+                     linewidths=0)
+        levels.extend([*low.dropna(), *high.dropna(), *sparse])
     levels.extend(curve["mean"])
     axes.plot(curve["step"], curve["mean"], linewidth=2, markersize=4, label=label, **style)
 
@@ -144,8 +150,8 @@ def plot_panels(games: list[str], title: str, out, draw_panel: Callable) -> None
     figure, axes_list = panel_grid(len(games))
     for axes, game in zip(axes_list, games):
         draw_panel(axes, game)
-    figure.suptitle(f"{title}: mean over seeds (thick); each seed (thin) below {FEW_SEEDS} seeds, else a 95% CI band",
-                    y=1.0)
+    figure.suptitle(f"{title}: mean over seeds (thick); a 95% CI band where {FEW_SEEDS} or more seeds have a value, "
+                    "else each seed (thin line or dot)", y=1.0)
     figure.tight_layout()
     shared_legend(figure, axes_list)
     save(figure, out)

@@ -387,6 +387,33 @@ def test_learning_curves_show_few_seeds_as_seeds_and_many_as_a_band(seeds, monke
     assert any("end of pretraining (50 updates)" in text.get_text() for text in pong.texts), labels
 
 
+def test_a_step_bin_that_few_seeds_reach_shows_those_seeds_not_a_band(monkeypatch):
+    """Five seeds, but only two end an episode in the last bin: the band stops before it, the two values are points
+    there, and the y-range holds what is drawn rather than a t-interval 12.7 standard errors wide."""
+    from matplotlib.collections import PathCollection, PolyCollection
+
+    from analysis import curves
+    from analysis.scores import per_game
+
+    drawn = {}
+    monkeypatch.setattr(curves, "save", lambda figure, out: drawn.update(figure=figure))
+    runs, episodes = synthetic_runs(seeds=5)
+    late = (episodes["agent_step"] == 100) & (episodes["seed"] >= 2)
+    episodes = episodes[~late].copy()
+    episodes.loc[(episodes["agent_step"] == 100) & (episodes["seed"] == 1), "episode_return"] += 200.0
+    scored = score_runs(runs, episodes, DEMOS, RANDOM, 0.5)
+    curves.plot_learning_curves(episodes, runs, per_game(scored), ["dqfd", "pdd_dqn"], 4, "unused.png")
+    pong = next(axes for axes in drawn["figure"].axes if axes.get_title() == "Pong")
+    bands = [patch for patch in pong.collections if isinstance(patch, PolyCollection)]
+    points = [dots for dots in pong.collections if isinstance(dots, PathCollection)]
+    assert len(bands) == 2 and all(band.get_paths()[0].vertices[:, 0].max() < 87.5 for band in bands)
+    dqfd_points = sorted(points[0].get_offsets()[:, 1].tolist())  # dqfd's last bin: seeds 0 and 1
+    assert len(points) == 2 and dqfd_points == [10.0 - 4.0, 14.0 - 4.0 + 200.0]
+    values = [10.0 - 4.0, 14.0 - 4.0 + 200.0]
+    half_width = stats.t.ppf(0.975, 1) * np.std(values, ddof=1) / np.sqrt(2)
+    assert pong.get_ylim()[1] < np.mean(values) + half_width / 2
+
+
 def test_the_demo_sweep_reads_each_sets_knobs_from_its_values_never_from_its_name(tmp_path):
     """Set names here say nothing of their knobs: the noise and the episodes come from the demo stats' values."""
     from analysis.collect import demo_set_table, demo_stats
