@@ -210,7 +210,7 @@ def report_migration(changes, folder, quiet: bool = False) -> int:
     done = len(changes) - left
     if done:
         print(f"{folder}: {done} files brought to today's names; rebuild its tables and figures from them with "
-              f"`snakemake figures --configfile config/<config>.yaml --config results_dir={folder}`")
+              f"`snakemake figures --forceall --configfile config/<config>.yaml --config results_dir={folder}`")
     elif not quiet and not left:
         print(f"{folder}: nothing to migrate, every record has today's names")
     if left:

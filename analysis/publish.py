@@ -1,8 +1,8 @@
 """Reference results: a config's run records and analysis outputs copied from its working results folder into
 `reference/<config>/`, which git tracks. What is copied is what rebuilds and audits every table: each complete run's
 records (not its weights or checkpoints), the demo sets' per-episode scores, random play's scores, and the tables and
-figures. `snakemake figures --configfile config/<config>.yaml --config results_dir=reference/<config>` then rebuilds
-the tables and figures from the records alone.
+figures. `snakemake figures --forceall --configfile config/<config>.yaml --config results_dir=reference/<config>`
+then rebuilds the tables and figures from the records alone.
 
 Records are published under today's names (analysis/migrate.py): a results folder written before a rename is
 published as if written today, and whatever else the reference folder holds under old names is migrated too.

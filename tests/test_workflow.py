@@ -178,7 +178,7 @@ def test_reference_results_rebuild_from_their_records_alone(workflow):
     assert ignored.returncode == 1, f"git ignores published files: {ignored.stdout}"
     for table in ("runs.csv", "run_scores.csv", "claims.csv", "scores.md"):
         (reference / "tables" / table).unlink()
-    output = snakemake(workflow, "--cores", "2", "figures", "--config", "results_dir=reference/tiny")
+    output = snakemake(workflow, "--cores", "2", "figures", "--forceall", "--config", "results_dir=reference/tiny")
     assert not {"train", "demos", "random_play"} & set(planned_jobs(output)), output
     for table in ("run_scores.csv", "claims.csv", "scores.md"):
         assert (reference / "tables" / table).read_text() == (workflow / "results/tiny/tables" / table).read_text()
