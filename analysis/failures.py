@@ -17,8 +17,6 @@ NOT_RUN = "no training log (not targeted yet, or a job it needs failed, or the w
 
 
 def last_error(log: Path) -> str:
-    if not log.is_file():
-        return NOT_RUN
     lines = [line.strip() for line in log.read_text(errors="replace").splitlines() if line.strip()]
     errors = [line for line in lines if line.startswith("error:") or "Error" in line.split(":")[0]]
     return (errors or lines or ["no output in its log"])[-1]
@@ -31,8 +29,10 @@ def failed_cells(results: str | Path, cells) -> pd.DataFrame:
         if (results / f"runs/{game}/{method}/{demos}/seed_{seed}/summary.json").is_file():
             continue
         log = results / f"logs/train/{game}_{method}_{demos}_seed_{seed}.log"
+        started = log.is_file()
         rows.append({"game": game, "method": method, "demos": demos, "seed": seed,
-                     "status": "failed" if log.is_file() else "not run", "reason": last_error(log), "log": str(log)})
+                     "status": "failed" if started else "not run", "reason": last_error(log) if started else NOT_RUN,
+                     "log": str(log)})
     return pd.DataFrame(rows, columns=["game", "method", "demos", "seed", "status", "reason", "log"])
 
 
@@ -55,6 +55,6 @@ def to_markdown(failed: pd.DataFrame, total: int) -> str:
     started = int((failed["status"] == "failed").sum())
     lines = [f"{len(failed)} of {total} cells have no complete run: {started} failed, {len(failed) - started} not run.",
              "", "| game | method | demos | seed | status | reason |", "|---|---|---|---|---|---|"]
-    lines += [f"| {row.game} | {row.method} | {row.demos} | {row.seed} | {row.status} | {row.reason.replace('|', '/')} |"
-              for row in failed.itertuples()]
+    lines += [f"| {row.game} | {row.method} | {row.demos} | {row.seed} | {row.status} | "
+              f"{row.reason.replace('|', '/')} |" for row in failed.itertuples()]
     return "\n".join(lines) + "\n"

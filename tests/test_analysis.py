@@ -6,10 +6,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from analysis import aggregate, claims
+from analysis import aggregate, claims, failures
 from analysis.__main__ import main as analysis_main
 from analysis.collect import collect
-from analysis import failures
 from analysis.failures import failed_cells
 from analysis.scores import score_runs
 from analysis.stats import mean_ci
