@@ -270,6 +270,26 @@ def _something_to_sample(s, p, method, algorithm):
                 f"learning_starts to at least {s['n_step']}")
 
 
+@_rule("a fixed demo share draws its agent part from agent data: when the algorithm mixes the demonstrations in at a "
+       "fixed share at its first interaction update, learning_starts >= n_step + the batch's agent part "
+       "(batch_size − round(share · batch_size)), the agent transitions the replay holds by then")
+def _fixed_share_has_agent_data(s, p, method, algorithm):
+    from .methods import ALGORITHMS
+
+    share = ALGORITHMS[algorithm](s).demo_share(s["learning_starts"]) if s["agent_steps"] > 0 else None
+    if not share:  # by priority (None), or agent data only (0)
+        return None
+    # An agent transition becomes sampleable once its n-step look-ahead exists, so after learning_starts agent
+    # steps at least learning_starts − n_step of them are; fewer than the agent part and batches repeat a few of
+    # them, none and the batch is demonstrations alone (agents/replay.py).
+    needed = s["n_step"] + s["batch_size"] - round(share * s["batch_size"])
+    if s["learning_starts"] < needed:
+        return (f"method {method!r} draws a share {share} of each batch from the demonstrations, but its first update "
+                f"at learning_starts={s['learning_starts']} would find fewer than the batch's "
+                f"{needed - s['n_step']} agent transitions (each needs n_step={s['n_step']} later steps first); set "
+                f"learning_starts to at least {needed}")
+
+
 @_rule("an ε that changes has a schedule: epsilon_decay_steps > 0 when epsilon_start differs from epsilon_final "
        "(ε-greedy runs that interact)")
 def _epsilon_schedule(s, p, method, algorithm):
@@ -403,8 +423,12 @@ def resolve(game: str, method: str, seed: int, config: dict) -> dict:
 
 
 def planned_updates(settings: dict) -> int:
-    """Gradient updates a run makes: phase I plus one per `update_period` agent steps after `learning_starts`."""
-    interaction = max(0, settings["agent_steps"] - settings["learning_starts"]) // settings["update_period"]
+    """Gradient updates a run makes: phase I plus one at every agent step t with learning_starts ≤ t < agent_steps
+    that `update_period` divides (agents/run.py), counted exactly, as the importance-weight annealing ends on it."""
+    def multiples_below(step: int) -> int:  # of the update period, in [0, step)
+        return -(-step // settings["update_period"])
+
+    interaction = max(0, multiples_below(settings["agent_steps"]) - multiples_below(settings["learning_starts"]))
     return settings["pretrain_updates"] + interaction
 
 

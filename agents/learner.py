@@ -80,8 +80,7 @@ class Learner:
     def update(self, agent_step: int) -> dict[str, torch.Tensor]:
         """One update on a batch from the replay; returns its metrics (detached scalars, left on the device)."""
         s = self.settings
-        beta = s["priority_beta0"] + (1.0 - s["priority_beta0"]) * min(1.0, self.updates / self.total_updates)
-        sample = self.replay.sample(s["batch_size"], beta, self.algorithm.demo_share(agent_step))
+        sample = self.replay.sample(s["batch_size"], self.beta(), self.algorithm.demo_share(agent_step))
         for group in self.optimizer.param_groups:
             group["lr"] = self.algorithm.learning_rate(agent_step)
         out = self.gradient_step(self.on_device(sample))
@@ -96,6 +95,12 @@ class Learner:
         if self.updates % s["target_update_period"] == 0:
             self.target.load_state_dict(self.online.state_dict())
         return out.metrics
+
+    def beta(self) -> float:
+        """β of the importance weights for the next update: priority_beta0 at the first update, rising linearly to
+        exactly 1 at the run's last planned update (Schaul et al. 2016 anneal it to 1 by the end of learning)."""
+        beta0, last = self.settings["priority_beta0"], self.total_updates - 1
+        return beta0 + (1.0 - beta0) * min(1.0, self.updates / last) if last > 0 else beta0
 
     def gradient_step(self, batch: dict[str, torch.Tensor]) -> LossOutput:
         """One optimiser step of the method's loss on a batch already on the device: the update without the replay

@@ -232,7 +232,11 @@ class PrioritizedReplay:
         valid slots, P(i) its probability there), as in Ape-X's mixing: a fixed share is part of the method, not a
         bias to undo, so uniform replay gives unit weights whatever the share, and at β = 1 a demonstration row
         weighs as much as an agent row on average, so the demonstrations keep their declared share of the gradient.
-        Weights are divided by the largest any slot of the sampled pools could get."""
+        Weights are divided by the largest any slot of the sampled pools could get.
+
+        Before the agent pool holds a sampleable transition (phase I) a fixed share has nothing to mix with, and the
+        batch is the demonstrations alone; interaction updates wait until the agent pool can fill its part (the
+        rule on learning_starts in agents/config.py)."""
         total = self.sum_tree.reduce()
         if total <= 0:
             raise RuntimeError("replay has nothing to sample")

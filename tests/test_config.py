@@ -128,7 +128,8 @@ def test_the_paper_config_clears_the_laptop_budget():
     pdd = values(resolve("Pong", "pdd_dqn", 0, merged)["settings"])  # the default config's laptop schedule stays out
     assert (pdd["learning_starts"], pdd["epsilon_decay_steps"]) == (50000, 250000)
     soft = values(resolve("Pong", "soft_q_pretrain", 0, merged)["settings"])  # the soft-Q paper's Tables 1 and 2
-    assert (soft["learning_rate"], soft["learning_rate_final"], soft["learning_rate_decay_steps"]) == (1e-4, 5e-5, 10**6)
+    assert (soft["learning_rate"], soft["learning_rate_final"], soft["learning_rate_decay_start"],
+            soft["learning_rate_decay_steps"]) == (1e-4, 5e-5, 10**6, 4 * 10**6)
     assert (soft["soft_q_pretrain_steps"], soft["agent_steps"], soft["learning_starts"]) == (10**6, 5 * 10**6, 50000)
     assert (soft["entropy_temperature"], soft["lambda_supervised"], soft["batch_size"]) == (0.1, 1.0, 32)
 
@@ -157,7 +158,7 @@ def test_a_sweep_becomes_one_method_per_value_after_its_base():
     ("dqfd_no_supervised", {"lambda_supervised": 0.0}), ("dqfd_no_n_step", {"lambda_n_step": 0.0}),
     ("dqfd_no_l2", {"lambda_l2": 0.0}), ("dqfd_no_pretrain", {"pretrain_updates": 0}),
     ("dqfd_uniform", {"prioritized": False}), ("adet", {"supervised_loss": "cross_entropy"}),
-    ("her", {"pretrain_updates": 0, "lambda_supervised": 0.0, "demo_share": 0.25}),
+    ("her", {"pretrain_updates": 0, "lambda_supervised": 0.0, "demo_share": 0.25, "learning_starts": 50000}),
     ("rbs", {"pretrain_updates": 0, "lambda_supervised": 0.0, "demos_overwritable": True}),
 ])
 def test_ablations_and_baselines_are_dqfd_with_one_switch_each(method, changes):
@@ -242,6 +243,11 @@ def test_infinity_is_refused_for_every_numeric_protocol_knob(key):
     ("dqfd", {"settings": {"epsilon_start": 1.0}}, "epsilon_decay_steps=0, so ε is epsilon_final=0.01"),
     ("dqfd", {"settings": {"exploration": "softmax"}}, "explores by 'softmax', a policy algorithm 'dqfd' does not define"),
     ("soft_q", {"method_settings": {"soft_q": {"demo_loss": "decoupled"}}}, "a demonstration loss needs demonstrations"),
+    ("soft_q_pretrain", {"method_settings": {"soft_q_pretrain": {"prioritized": True}}},
+     "prioritized replay with soft-Q's demo_loss='decoupled' is not defined"),
+    ("her", {"method_settings": {"her": {"learning_starts": 33}}}, "set learning_starts to at least 34"),
+    ("soft_q_bc", {"settings": {"batch_size": 8}, "method_settings": {"soft_q_bc": {"learning_starts": 13}}},
+     "set learning_starts to at least 14"),
 ])
 def test_settings_that_contradict_each_other_are_refused(method, overrides, expected):
     assert expected in refused(overrides, method=method)
@@ -253,6 +259,9 @@ def test_settings_that_contradict_each_other_are_refused(method, overrides, expe
     ("soft_q", {"settings": {"epsilon_start": 1.0}}),  # softmax exploration has no ε schedule
     ("pdd_dqn", {"settings": {"agent_steps": 1000}, "method_settings": {"pdd_dqn": {"learning_starts": 10}}}),
     ("dqfd", {"settings": {"learning_starts": 0, "batch_size": 32, "replay_capacity": 32}}),
+    ("her", {"method_settings": {"her": {"learning_starts": 34}}}),
+    ("soft_q", {"method_settings": {"soft_q": {"prioritized": True}}}),  # no demonstrations: TD errors only
+    ("soft_q_bc", {"method_settings": {"soft_q_bc": {"soft_q_pretrain_steps": 0, "learning_starts": 10}}}),
 ])
 def test_consistent_settings_at_the_edges_of_the_rules_resolve(method, overrides):
     resolve("Pong", method, 0, overrides)

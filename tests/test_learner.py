@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from agents.config import resolve, values
+from agents.config import planned_updates, resolve, values
+from agents.errors import ConfigError
 from agents.learner import Learner
 from agents.methods import ALGORITHMS, epsilon_greedy
 from agents.methods.soft_q import SoftQ
@@ -62,11 +63,14 @@ def test_soft_q_rollouts_sample_the_softmax_of_q_over_the_temperature():
 
 def test_schedules_belong_to_the_algorithm():
     s = dict(values(resolve("Pong", "pdd_dqn", 0, {})["settings"]), epsilon_start=1.0, epsilon_final=0.1,
-             epsilon_decay_steps=100, learning_rate=1e-3, learning_rate_final=1e-4, learning_rate_decay_steps=10)
+             epsilon_decay_steps=100, learning_rate=1e-3, learning_rate_final=1e-4, learning_rate_decay_steps=10,
+             learning_rate_decay_start=0)
     algorithm = ALGORITHMS["dqfd"](s)
     assert [algorithm.epsilon(step) for step in (0, 50, 100, 1000)] == pytest.approx([1.0, 0.55, 0.1, 0.1])
     assert [algorithm.learning_rate(step) for step in (0, 5, 10, 99)] == pytest.approx([1e-3, 5.5e-4, 1e-4, 1e-4])
     assert ALGORITHMS["dqfd"](dict(s, learning_rate_decay_steps=0)).learning_rate(99) == 1e-3
+    held = ALGORITHMS["dqfd"](dict(s, learning_rate_decay_start=20))  # the soft-Q paper's Table 2: held, then decayed
+    assert [held.learning_rate(step) for step in (0, 20, 25, 30, 99)] == pytest.approx([1e-3, 1e-3, 5.5e-4, 1e-4, 1e-4])
     soft = values(resolve("Pong", "soft_q_pretrain", 0, {})["settings"])
     steps = soft["soft_q_pretrain_steps"]
     assert [SoftQ(soft).demo_share(step) for step in (0, steps - 1, steps)] == [0.5, 0.5, 0.0]
@@ -85,6 +89,54 @@ def test_an_update_counts_syncs_the_target_and_returns_its_metrics():
     agent.update(agent_step=21)
     agent.update(agent_step=22)  # update 3: target_update_period
     assert all(torch.equal(agent.online.state_dict()[key], value) for key, value in agent.target.state_dict().items())
+
+
+def test_importance_weights_anneal_from_beta0_at_the_first_update_to_1_at_the_last():
+    agent = learner("pdd_dqn")  # 100 agent steps, updates every 4th from step 10 on: steps 12, 16, ..., 96
+    assert agent.total_updates == 22
+    frames = np.random.default_rng(0).integers(0, 255, (40, 84, 84), dtype=np.uint8)
+    agent.replay.start_episode(frames[0])
+    for index, frame in enumerate(frames[1:]):
+        agent.replay.add_step(index % 6, 1.0, False, frame, False)
+    betas, sample = [], agent.replay.sample
+    agent.replay.sample = lambda size, beta, share: betas.append(beta) or sample(size, beta, share)
+    for _ in range(agent.total_updates):
+        agent.update(agent_step=50)
+    beta0 = agent.settings["priority_beta0"]
+    assert betas[0] == beta0 and betas[-1] == 1.0
+    assert np.allclose(np.diff(betas), (1.0 - beta0) / 21)
+
+
+def test_a_fixed_share_never_draws_a_batch_of_demonstrations_alone_once_learning_starts():
+    # HER's share at the smallest learning_starts its rule allows: n_step 10 + the batch's agent part of 3.
+    config = {"settings": {**CONFIG["settings"], "agent_steps": 60}, "method_settings": {"her": {"learning_starts": 13}}}
+    assert "set learning_starts to at least 13" in pytest.raises(
+        ConfigError, resolve, "Pong", "her", 0, {**config, "method_settings": {"her": {"learning_starts": 12}}}).value.args[0]
+    cell = resolve("Pong", "her", 0, config)
+    s = values(cell["settings"])
+    frames = np.random.default_rng(0).integers(0, 255, (81, 84, 84), dtype=np.uint8)
+    agent = Learner(cell["algorithm"], s, values(cell["protocol"]), num_actions=6, device=torch.device("cpu"),
+                    rng=np.random.default_rng(0), demo_capacity=20, agent_capacity=64)
+    steps = np.arange(20)
+    agent.replay.add_demonstrations(frames[:20], steps % 6, np.zeros(20), steps == 19, steps < 19, steps)
+    demo_rows, sample = [], agent.replay.sample
+    agent.replay.sample = lambda *args: demo_rows.append(int((batch := sample(*args))["is_demo"].sum())) or batch
+    agent.replay.start_episode(frames[20])
+    for step in range(s["agent_steps"]):  # as agents/run.py interacts
+        agent.replay.add_step(step % 6, 0.0, False, frames[21 + step], False)
+        if step >= s["learning_starts"] and step % s["update_period"] == 0:
+            agent.update(agent_step=step + 1)
+    assert demo_rows == [1] * agent.total_updates  # round(0.25 · 4) every time, from the first update
+    resolve("Pong", "her", 0, {})  # HER's defaults keep the rule (learning_starts 50,000)
+
+
+@pytest.mark.parametrize("agent_steps, learning_starts, period, updates",
+                         [(100, 10, 4, 22), (5, 3, 4, 1), (8, 0, 4, 2), (3, 5, 1, 0), (12, 12, 4, 0)])
+def test_planned_updates_count_the_run_loops_updates_exactly(agent_steps, learning_starts, period, updates):
+    # agents/run.py updates at every agent step t in [learning_starts, agent_steps) that the period divides.
+    settings = {"pretrain_updates": 7, "agent_steps": agent_steps, "learning_starts": learning_starts,
+                "update_period": period}
+    assert planned_updates(settings) == 7 + updates
 
 
 def test_a_learner_state_round_trips():

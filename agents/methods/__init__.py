@@ -82,12 +82,12 @@ class Algorithm:
         return s["epsilon_start"] + (s["epsilon_final"] - s["epsilon_start"]) * agent_step / s["epsilon_decay_steps"]
 
     def learning_rate(self, agent_step: int) -> float:
-        """learning_rate, or with learning_rate_decay_steps > 0 a linear decay to learning_rate_final over that many
-        agent steps (soft-Q's Table 2)."""
+        """learning_rate, or with learning_rate_decay_steps > 0 held for learning_rate_decay_start agent steps, then
+        a linear decay to learning_rate_final over learning_rate_decay_steps agent steps (soft-Q's Table 2)."""
         s = self.settings
         if s["learning_rate_decay_steps"] == 0:
             return s["learning_rate"]
-        fraction = min(1.0, agent_step / s["learning_rate_decay_steps"])
+        fraction = min(1.0, max(0, agent_step - s["learning_rate_decay_start"]) / s["learning_rate_decay_steps"])
         return s["learning_rate"] + (s["learning_rate_final"] - s["learning_rate"]) * fraction
 
     def demo_share(self, agent_step: int) -> float | None:

@@ -38,13 +38,20 @@ torch = load("torch")  # loaded by the first loss computed, not by planning (age
 @register("soft_q")
 class SoftQ(Algorithm):
     policies = ("softmax", "epsilon_greedy")
-    rules = (*Algorithm.rules, "soft_q: a demo_loss other than none exactly when use_demos")
+    rules = (*Algorithm.rules, "soft_q: a demo_loss other than none exactly when use_demos",
+             "soft_q: uniform replay (prioritized: false) with a demo_loss")
 
     @classmethod
     def check(cls, settings: dict, method: str) -> str | None:
         if (settings["demo_loss"] != "none") != settings["use_demos"]:
             return (f"method {method!r}: demo_loss={settings['demo_loss']!r} with use_demos={settings['use_demos']}; "
                     "a demonstration loss needs demonstrations and the reverse")
+        # The paper replays uniformly. Prioritized, a demonstration row's priority would follow a TD error its loss
+        # never reduces (demonstrations carry no rewards), and its α-gated terms are batch means, not per-row terms
+        # an importance weight could scale.
+        if settings["demo_loss"] != "none" and settings["prioritized"]:
+            return (f"method {method!r}: prioritized replay with soft-Q's demo_loss={settings['demo_loss']!r} is not "
+                    "defined (demonstration rows have no TD error to prioritise by); set prioritized: false")
         return super().check(settings, method)
 
     def act(self, states, preferences, rng, agent_step, num_actions):
