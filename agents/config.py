@@ -210,7 +210,7 @@ def _makes_updates(s, p, method, algorithm):
         return None
     if s["agent_steps"] == 0:
         return f"method {method!r} has neither pretrain_updates nor agent_steps; set one above 0"
-    first = -(-s["learning_starts"] // s["update_period"]) * s["update_period"]
+    first = _multiples_below(s["learning_starts"], s["update_period"]) * s["update_period"]
     if first >= s["agent_steps"]:
         return (f"method {method!r} never updates its network: pretrain_updates is 0 and its first update would come "
                 f"at agent step {first} (learning_starts={s['learning_starts']}, update_period={s['update_period']}), "
@@ -425,11 +425,14 @@ def resolve(game: str, method: str, seed: int, config: dict) -> dict:
 def planned_updates(settings: dict) -> int:
     """Gradient updates a run makes: phase I plus one at every agent step t with learning_starts ≤ t < agent_steps
     that `update_period` divides (agents/run.py), counted exactly, as the importance-weight annealing ends on it."""
-    def multiples_below(step: int) -> int:  # of the update period, in [0, step)
-        return -(-step // settings["update_period"])
+    period = settings["update_period"]
+    first, end = (_multiples_below(settings[key], period) for key in ("learning_starts", "agent_steps"))
+    return settings["pretrain_updates"] + max(0, end - first)
 
-    interaction = max(0, multiples_below(settings["agent_steps"]) - multiples_below(settings["learning_starts"]))
-    return settings["pretrain_updates"] + interaction
+
+def _multiples_below(step: int, period: int) -> int:
+    """Multiples of `period` in [0, step): the update steps of the interaction loop before agent step `step`."""
+    return -(-step // period)
 
 
 def values(section: dict) -> dict:

@@ -79,9 +79,9 @@ def test_soft_q_bc_matched_has_g_q_s_scale_on_demonstrations_and_soft_q_bc_ten_t
     rows, actions, is_demo = [[2.0, -1.0, 0.5], [0.0, 0.4, -0.3]], [1, 2], [True, True]
     gradient_q, alpha, _ = decoupled(rows, actions, is_demo)
     assert alpha < 0  # g_Q acts
-    for method_tau, scale in ((TAU, 1.0), (1.0, 1.0 / TAU)):  # λ of soft_q_bc_matched, of soft_q_bc
+    for weight, scale in ((TAU, 1.0), (1.0, 1.0 / TAU)):  # λ of soft_q_bc_matched, of soft_q_bc
         net = TableQ(rows + [[0.0, 0.0, 0.0]] * 2)  # rows 2 and 3: the batch's next states, unused by demo rows
-        settings = dict(soft_settings("cross_entropy"), lambda_supervised=method_tau)
+        settings = dict(soft_settings("cross_entropy"), lambda_supervised=weight)
         demo_batch = {**batch(is_demo), "actions": torch.tensor(actions)}
         ALGORITHMS["soft_q"](settings).loss(demo_batch, net, net).total.backward()
         assert torch.allclose(net.table.grad[:2], scale * gradient_q)
