@@ -39,10 +39,14 @@ include: "rules/analysis.smk"
 report: "report/workflow.rst"
 
 
+# Every cell's summary.json is a target of its own: Snakemake trains a cell whose summary is missing whatever its
+# metadata in .snakemake/ holds (without that metadata, as in a results folder copied elsewhere, it would see the
+# tables up to date and train nothing).
 rule all:
     default_target: True
     input:
         ANALYSIS_OUTPUTS,
+        [f"{RESULTS}/runs/{g}/{m}/{d}/seed_{s}/summary.json" for g, m, d, s in CELLS],
 
 
 # With --keep-going the rest of the matrix finishes after a cell fails; the failed cells are then listed.

@@ -1,3 +1,4 @@
+import csv
 import glob
 import json
 import os
@@ -157,10 +158,25 @@ PUBLISHED = config["published_scores"]
 ANALYSIS_CODE = sorted(glob.glob(os.path.join(workflow.basedir, "analysis", "*.py")))
 
 
-if FROM_STORED_RUNS and not any(os.path.isfile(f"{RESULTS}/runs/{g}/{m}/{d}/seed_{s}/summary.json")
-                                for g, m, d, s in CELLS):
+COMPLETE = {(g, m, d, s) for g, m, d, s in CELLS if os.path.isfile(f"{RESULTS}/runs/{g}/{m}/{d}/seed_{s}/summary.json")}
+if FROM_STORED_RUNS and not COMPLETE:
     raise WorkflowError(f"no stored run of this matrix under {RESULTS}/runs: `snakemake figures` only rebuilds tables and "
                         "figures from runs; run `snakemake --cores N` first")
+
+
+def listed_missing(path):
+    """The cells a missing-runs table lists, or None where there is none."""
+    if not os.path.isfile(path):
+        return None
+    with open(path, newline="") as table:
+        return {(row["game"], row["method"], row["demos"], int(row["seed"])) for row in csv.DictReader(table)}
+
+
+# A missing-runs table that disagrees with the run folders is out of date whatever Snakemake's metadata says (a results
+# folder copied without .snakemake/, a seed added, a summary.json removed): dating it to 1970 has Snakemake's own
+# file-time rule rebuild it and everything drawn from it, so the tables never claim a cell that has no summary.json.
+if listed_missing(f"{TABLES}/missing_runs.csv") not in (None, set(CELLS) - COMPLETE):
+    os.utime(f"{TABLES}/missing_runs.csv", (1, 1))  # not 0: Snakemake reads a time of 0 as no time at all
 
 
 def stored(paths):

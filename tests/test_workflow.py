@@ -190,6 +190,28 @@ def test_a_second_run_has_nothing_to_do(workflow):
     assert "Nothing to be done" in snakemake(workflow, "--dry-run")
 
 
+def test_a_results_folder_copied_without_snakemake_records_plans_exactly_the_new_cells(workflow, tmp_path):
+    """Snakemake's own records (.snakemake/) stay behind when a results folder is copied to another clone or machine:
+    a seed added there still trains exactly its cells, and the missing-runs table never claims a cell that has no
+    summary.json."""
+    copy = tmp_path / "copy"
+    shutil.copytree(workflow, copy, ignore=shutil.ignore_patterns(".snakemake"))
+    assert "Nothing to be done" in snakemake(copy, "--dry-run")
+    overlay = tmp_path / "seeds.yaml"
+    overlay.write_text(yaml.safe_dump({"seeds": [0, 1]}))
+    config = yaml.safe_load((copy / "config/tiny.yaml").read_text())
+    new = {(game, method, demos, "1") for game in config["games"] for method in config["methods"]
+           for demos in (["none"] if method == "pdd_dqn" else TINY_SETS)}
+    output = snakemake(copy, "--configfile", "config/tiny.yaml", str(overlay), "--dry-run")
+    planned = set(re.findall(r"wildcards: game=(\w+), method=(\w+), demos=(\w+), seed=(\d+)", output))
+    assert planned == new and planned_jobs(output)["train"] == len(new), output[-3000:]
+    snakemake(copy, "--cores", "2", "figures", "--configfile", "config/tiny.yaml", str(overlay))
+    missing = pd.read_csv(copy / "results/tiny/tables/missing_runs.csv", dtype=str)
+    assert set(zip(missing["game"], missing["method"], missing["demos"], missing["seed"])) == new
+    assert f"{len(new)} of {2 * len(new)} cells have no complete run" in (
+        copy / "results/tiny/tables/missing_runs.md").read_text()
+
+
 def test_adding_a_method_plans_only_its_cells(workflow):
     config_path = workflow / "config/tiny.yaml"
     config = yaml.safe_load(config_path.read_text())
