@@ -22,8 +22,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+import yaml
 
-from .checkpoint import Checkpoints
+from .checkpoint import Checkpoints, describe
 from .config import SCRIPTED, values
 from .demos import files as demo_files
 from .envs import FrameStacker, emulator_state, make_env, restore_emulator
@@ -45,6 +46,21 @@ PRETRAIN_EVAL_COLUMNS = ["update", "episode", "score", "length", "ended_by", "ex
 
 def file_sha256(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def check_enough_transitions(demos, path, settings: dict, method: str) -> None:
+    """Refuse demonstrations a method cannot learn from: none at all, or fewer than one batch where pretraining
+    samples its batches from the demonstrations alone (every batch would repeat the same few)."""
+    transitions, batch = demos.num_transitions, settings["batch_size"]
+    if transitions == 0:
+        raise demo_files.DemoFileError(f"demo file {path} holds no transition (each of its "
+                                       f"{len(demos.metadata['episodes'])} episodes ends at its first frame); record "
+                                       "demonstrations that play")
+    if settings["pretrain_updates"] > 0 and transitions < batch:
+        raise demo_files.DemoFileError(f"demo file {path} holds {transitions} transitions, fewer than one batch "
+                                       f"(batch_size={batch}) of method {method!r}, which pretrains on them alone: "
+                                       "every batch would repeat them; record more demonstrations or lower "
+                                       "batch_size")
 
 
 def keep_freed_memory() -> None:
@@ -125,29 +141,36 @@ class Run:
         self.start = self.last_flush = self.last_checkpoint = time.monotonic()
 
     def prepare(self) -> None:
-        """Load and check the demonstrations, refuse a run that cannot fit in memory or on disk, then build the
-        emulator and the learner, with the demonstrations in its replay."""
+        """Load and check the demonstrations, refuse a run that cannot fit in memory or on disk or whose folders hold
+        another cell's records or checkpoints, then build the emulator and the learner, with the demonstrations in
+        its replay."""
         s, p, seed = self.settings, self.protocol, self.cell["seed"]
         torch.set_num_threads(self.threads)
         keep_freed_memory()
         torch.manual_seed(seed)
         self.rng = np.random.default_rng(seed)
         self.demos = None
+        if not s["use_demos"] and self.demo_path is not None:
+            raise ConfigError(f"method {self.cell['method']!r} learns without demonstrations, so --demos "
+                              f"{self.demo_path} would be ignored; drop --demos, or name a method that uses them")
         if s["use_demos"]:  # checked before anything is allocated
             if self.demo_path is None:
                 raise demo_files.DemoFileError(f"method {self.cell['method']!r} uses demonstrations; pass --demos FILE")
             self.demos = demo_files.load(self.demo_path, self.cell["game"], p)
+            check_enough_transitions(self.demos, self.demo_path, s, self.cell["method"])
             if s["demos_overwritable"] and len(self.demos.frames) > s["replay_capacity"]:
                 raise ConfigError(f"{len(self.demos.frames):,} demonstration frames do not fit replay_capacity="
                                   f"{s['replay_capacity']:,}, which they are to fill; raise replay_capacity")
         self.demo_sha256 = file_sha256(self.demo_path) if self.demos else None
         self.demo_content_sha256 = demo_files.content_sha256(self.demos) if self.demos else None
+        self._check_run_folder()
         demo_frames = len(self.demos.frames) if self.demos else 0
         demo_capacity = 0 if s["demos_overwritable"] else demo_frames
         agent_capacity = s["replay_capacity"] if s["agent_steps"] > 0 else 0
         check_fits_in_memory(demo_capacity + agent_capacity, (p["screen_size"], p["screen_size"]))  # memory first
         overwritable = demo_frames if s["demos_overwritable"] else 0
         check_space(self.run_dir, self.checkpoints, *output_bytes(s, p, overwritable, demo_capacity, agent_capacity))
+        self.checkpoints.claim(self._owner())  # the last check: from here on the folder is this run's
         self.env = make_env(self.cell["game"], p, seed)
         self.stacker = FrameStacker(p["frame_stack"])
         self.learner = Learner(self.cell["algorithm"], s, p, int(self.env.action_space.n), self.device, self.rng,
@@ -157,6 +180,39 @@ class Run:
             self.learner.replay.add_demonstrations(d.frames, d.actions, d.rewards, d.terminals, d.has_action,
                                                    d.episode_step, permanent=not s["demos_overwritable"])
         self.log_every = max(1, self.learner.total_updates // LOG_ROWS)
+
+    def _check_run_folder(self) -> None:
+        """Refuse a run folder that holds the records of another cell (another game, method, seed, demonstrations or
+        settings): this run would replace them."""
+        records = next((path for path in (self.run_dir / "config.yaml", self.run_dir / "summary.json")
+                        if path.is_file()), None)
+        if records is None:
+            return
+        try:
+            recorded = yaml.safe_load(records.read_text())  # JSON is YAML too
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            recorded = None
+        if not isinstance(recorded, dict):
+            raise OutputError(f"run folder {self.run_dir} holds a {records.name} that is no run's record; give this "
+                              "run a folder of its own (--out), or move that file away")
+        cell = {"game": self.cell["game"], "method": self.cell["method"], "seed": self.cell["seed"]}
+        differences = [f"{key} {recorded.get(key)}" for key, value in cell.items() if recorded.get(key) != value]
+        if (recorded.get("demos") or {}).get("content_sha256") != self.demo_content_sha256:
+            differences.append("other demonstrations" if recorded.get("demos") else "no demonstrations")
+        for section in ("settings", "protocol"):
+            stored = {key: entry.get("value") for key, entry in (recorded.get(section) or {}).items()
+                      if isinstance(entry, dict)}
+            differences += [f"{key}={stored[key]!r}" for key, value in values(self.cell[section]).items()
+                            if key in stored and stored[key] != value]
+        if differences:
+            raise OutputError(f"run folder {self.run_dir} holds the records of another run ({', '.join(differences)})"
+                              f", which this run ({describe(self._owner())}) would replace; give it a folder of its "
+                              "own (--out), or move those records away first")
+
+    def _owner(self) -> dict:
+        """The cell as its checkpoint folder records it: a folder's checkpoints belong to one cell."""
+        demos = Path(self.demo_path).name if self.demo_path is not None else None
+        return {"game": self.cell["game"], "method": self.cell["method"], "seed": self.cell["seed"], "demos": demos}
 
     # ---------------------------------------------------------------------------------------------------- phases
     def _label(self, phase: str) -> str:
@@ -283,7 +339,7 @@ class Run:
         if state["fingerprint"] != self._fingerprint():
             print(f"checkpoints in {self.checkpoints.directory} belong to another config, demo file or checkpoint "
                   "layout; starting over", file=sys.stderr)
-            self.checkpoints.clear()
+            self.checkpoints.discard()
             return
         self.learner.load_state_dict(state["learner"])
         self.pretrained, self.step = state["counters"]["pretrained"], state["counters"]["step"]
@@ -308,18 +364,21 @@ class Run:
     def execute(self) -> dict:
         """Prepare, resume from the newest checkpoint if there is one, train, evaluate and write the records;
         returns the summary."""
-        self.prepare()
-        self._resume()
         try:
-            self._pretrain()
-            self._interact()
-            self._save_checkpoint()  # evaluation is long on some games; a kill during it should not cost the training
-            summary = self._write(self.evaluate(self.settings["eval_episodes"]))
-        except OutputError as error:  # a write failed after the checks (the disk filled meanwhile)
-            kept = self.checkpoints.files()
-            raise OutputError(f"{error}; a rerun resumes from {kept[-1]}" if kept else
-                              f"{error}; no checkpoint was kept, so a rerun starts over") from error
-        self.checkpoints.clear()
+            self.prepare()
+            self._resume()
+            try:
+                self._pretrain()
+                self._interact()
+                self._save_checkpoint()  # evaluation is long on some games: a kill during it keeps the training
+                summary = self._write(self.evaluate(self.settings["eval_episodes"]))
+            except OutputError as error:  # a write failed after the checks (the disk filled meanwhile)
+                kept = self.checkpoints.files()
+                raise OutputError(f"{error}; a rerun resumes from {kept[-1]}" if kept else
+                                  f"{error}; no checkpoint was kept, so a rerun starts over") from error
+            self.checkpoints.clear()
+        finally:
+            self.checkpoints.release()
         (self.run_dir / LIVE_PROGRESS).unlink(missing_ok=True)
         return summary
 

@@ -149,6 +149,10 @@ OUTPUT_CASES = [
     ("checkpoint folder that is a file", "--checkpoint-dir naming an existing file", "CHECKPOINTS_FILE"),
     ("read-only place", "--out on a read-only file system (simulated)", "READ_ONLY"),
     ("too little free space", "--out on a disk with 20 MiB free (simulated)", "FULL_DISK"),
+    ("run folder that holds another cell's records", "--out naming a complete Breakout run's folder",
+     "ANOTHER_CELLS_RECORDS"),
+    ("checkpoint folder that holds another cell's checkpoints", "--checkpoint-dir of a killed Breakout run",
+     "ANOTHER_CELLS_CHECKPOINTS"),
 ]
 
 # (bad input, the workflow config overlay laid over config/tiny.yaml, fragment of the message)
@@ -263,8 +267,10 @@ def plan_with(overlay, tmp_path):
     for name in ("Snakefile", "rules", "config", "envs"):
         (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, workdir / name)
     (workdir / "bad.yaml").write_text(yaml.safe_dump(overlay))
+    # The workflow imports the agents package: this checkout's, not whichever one the environment installed.
     result = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "1", "--dry-run", "--configfile",
-                             "config/tiny.yaml", "bad.yaml"], cwd=workdir, capture_output=True, text=True, timeout=300)
+                             "config/tiny.yaml", "bad.yaml"], cwd=workdir, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert result.returncode != 0
     assert not (workdir / "results").exists()
     output = result.stdout + result.stderr
@@ -289,6 +295,17 @@ def output_message(prepared, tmp_path, monkeypatch, capsys):
         out = tmp_path / "run" / ("seed_0" if prepared == "UNDER_FILE" else "")
     elif prepared == "CHECKPOINTS_FILE":
         (tmp_path / "checkpoints").write_text("notes")
+        extra = ["--checkpoint-dir", str(tmp_path / "checkpoints")]
+    elif prepared == "ANOTHER_CELLS_RECORDS":
+        out.mkdir()
+        (out / "config.yaml").write_text(yaml.safe_dump({"game": "Breakout", "method": "pdd_dqn", "seed": 0}))
+        (out / "summary.json").write_text(json.dumps({"game": "Breakout", "method": "pdd_dqn", "seed": 0}))
+    elif prepared == "ANOTHER_CELLS_CHECKPOINTS":
+        from agents.checkpoint import OWNER, Checkpoints
+
+        Checkpoints(tmp_path / "checkpoints").save(100, {"fingerprint": "of the Breakout run"})
+        (tmp_path / "checkpoints" / OWNER).write_text(json.dumps({"game": "Breakout", "method": "pdd_dqn",
+                                                                  "seed": 0, "demos": None}))
         extra = ["--checkpoint-dir", str(tmp_path / "checkpoints")]
     elif prepared == "READ_ONLY":
         def read_only(*args, **kwargs):
@@ -315,7 +332,11 @@ def test_output_refusals(case, tmp_path, monkeypatch, capsys):
     message = output_message(prepared, tmp_path, monkeypatch, capsys)
     assert {"FILE": "is a file, not a folder", "UNDER_FILE": "is a file, not a folder",
             "CHECKPOINTS_FILE": "checkpoint folder (--checkpoint-dir) <tmp>/checkpoints is a file",
-            "READ_ONLY": "Read-only file system", "FULL_DISK": "has 20 MiB free"}[prepared] in message
+            "READ_ONLY": "Read-only file system", "FULL_DISK": "has 20 MiB free",
+            "ANOTHER_CELLS_RECORDS": "holds the records of another run (game Breakout), which this run (Pong/pdd_dqn/"
+                                     "seed 0) would replace",
+            "ANOTHER_CELLS_CHECKPOINTS": "holds the checkpoints of Breakout/pdd_dqn/seed 0, not of this run (Pong/"
+                                         "pdd_dqn/seed 0)"}[prepared] in message
 
 
 @pytest.mark.parametrize("case", CLI_CASES, ids=[case[0] for case in CLI_CASES])

@@ -101,11 +101,12 @@ def test_killed_runs_resume_and_end_where_an_uninterrupted_run_ends(pong_demo_fi
 
 def test_a_kill_while_writing_a_checkpoint_leaves_the_previous_one_usable(tmp_path):
     checkpoints = Checkpoints(tmp_path)
-    checkpoints.save(1, {"step": 1})
+    checkpoints.save(1, {"fingerprint": "f", "step": 1})
     # A child process starts writing a large checkpoint and is killed with SIGKILL half-way through the write.
     writer = (
         "import sys, numpy as np; from agents.checkpoint import Checkpoints\n"
-        "Checkpoints(sys.argv[1]).save(2, {'step': 2, 'ballast': np.ones(400_000_000, dtype=np.uint8)})\n"
+        "Checkpoints(sys.argv[1]).save(2, {'fingerprint': 'f', 'step': 2, "
+        "'ballast': np.ones(400_000_000, dtype=np.uint8)})\n"
     )
     process = subprocess.Popen([sys.executable, "-c", writer, str(tmp_path)], cwd=ROOT)
     deadline = time.monotonic() + 60
@@ -115,7 +116,7 @@ def test_a_kill_while_writing_a_checkpoint_leaves_the_previous_one_usable(tmp_pa
     process.wait()
     assert list(tmp_path.glob(".checkpoint-*.tmp")), "the kill should have landed during the write"
     assert [path.name for path in checkpoints.files()] == ["checkpoint-000000000001.pt"]
-    assert checkpoints.load_latest() == {"step": 1}
+    assert checkpoints.load_latest() == {"fingerprint": "f", "step": 1}
     checkpoints.clear()
     assert not tmp_path.exists()
 
@@ -123,11 +124,78 @@ def test_a_kill_while_writing_a_checkpoint_leaves_the_previous_one_usable(tmp_pa
 def test_an_unreadable_newest_checkpoint_falls_back_to_the_one_before(tmp_path):
     checkpoints = Checkpoints(tmp_path, keep=2)
     for position in (1, 2, 3):
-        checkpoints.save(position, {"step": position})
+        checkpoints.save(position, {"fingerprint": "f", "step": position})
     assert [path.name[-6:-3] for path in checkpoints.files()] == ["002", "003"], "older ones are pruned"
     newest = checkpoints.files()[-1]
     newest.write_bytes(newest.read_bytes()[:20])  # cut short, as by a full disk
-    assert checkpoints.load_latest() == {"step": 2}
+    assert checkpoints.load_latest() == {"fingerprint": "f", "step": 2}
+
+
+def test_what_is_no_checkpoint_of_this_suite_is_skipped_with_a_line_and_all_unreadable_starts_over(tmp_path, capsys):
+    checkpoints = Checkpoints(tmp_path)
+    checkpoints.save(1, {"fingerprint": "f", "step": 1})
+    torch.save({"weights": torch.ones(2)}, tmp_path / "checkpoint-000000000002.pt")  # readable, but not ours
+    (tmp_path / "checkpoint-000000000003.pt").mkdir()  # a folder named like a checkpoint
+    assert checkpoints.load_latest() == {"fingerprint": "f", "step": 1}
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == [f"{tmp_path}/checkpoint-000000000003.pt is named like a checkpoint but is not a file; skipped",
+                     f"{tmp_path}/checkpoint-000000000002.pt is not a checkpoint of this suite (it holds no "
+                     "fingerprint); trying an older one"]
+    (tmp_path / "checkpoint-000000000001.pt").write_bytes(b"cut")
+    assert checkpoints.load_latest() is None
+    assert capsys.readouterr().err.splitlines()[-1] == (f"none of the 2 checkpoints in {tmp_path} can be resumed; "
+                                                         "starting over")
+    checkpoints.clear()  # a folder named like a checkpoint is not deleted as one: the run ends without a crash
+    assert [path.name for path in tmp_path.iterdir()] == ["checkpoint-000000000003.pt"]
+
+
+def test_a_run_over_a_checkpoint_folder_of_junk_trains_and_ends_cleanly(pong_demo_file, uninterrupted, tmp_path):
+    """A readable torch file without a fingerprint as the newest checkpoint, and a folder named like one: both are
+    skipped with a line, the run starts over and ends as an uninterrupted one, rc 0."""
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    torch.save({"weights": torch.ones(2)}, folder / "checkpoint-000000009999.pt")
+    (folder / "checkpoint-000000009998.pt").mkdir()
+    log = train(pong_demo_file, tmp_path)
+    assert "no fingerprint" in log and "is not a file; skipped" in log and "starting over" in log
+    assert_same_outcome(outcome(uninterrupted), outcome(tmp_path))
+
+
+def test_a_checkpoint_folder_belongs_to_one_cell(pong_demo_file, tmp_path):
+    """A second run, of another cell, pointed at a folder that holds a cell's checkpoints is refused in one line and
+    deletes nothing; so is any second run while the first is using the folder."""
+    from agents.checkpoint import OWNER
+
+    folder = tmp_path / "checkpoints"
+    first = train_command(pong_demo_file, tmp_path / "first") + ["--checkpoint-dir", str(folder)]
+    process = subprocess.Popen(first, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    checkpoints = Checkpoints(folder)
+    deadline = time.monotonic() + 120
+    while not checkpoints.files() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        same_cell = subprocess.run(train_command(pong_demo_file, tmp_path / "second") + ["--checkpoint-dir",
+                                   str(folder)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    finally:
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+    assert same_cell.returncode == 2
+    assert same_cell.stderr.splitlines()[-1] == (f"error: checkpoint folder {folder} is in use by another run now "
+                                                 f"(Pong/dqfd/seed 0 with {pong_demo_file.name}); give each run its "
+                                                 "own --checkpoint-dir")
+    kept = checkpoints.files()
+    other_cell = train_command(pong_demo_file, tmp_path / "other") + ["--checkpoint-dir", str(folder)]
+    other_cell[other_cell.index("--seed") + 1] = "1"
+    refused = subprocess.run(other_cell, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 2
+    assert refused.stderr.splitlines()[-1] == (
+        f"error: checkpoint folder {folder} holds the checkpoints of Pong/dqfd/seed 0 with {pong_demo_file.name}, "
+        f"not of this run (Pong/dqfd/seed 1 with {pong_demo_file.name}); give each run its own --checkpoint-dir, or "
+        "delete that folder if its run is not to be resumed")
+    assert checkpoints.files() == kept and (folder / OWNER).is_file()
+    rerun = subprocess.run(first, cwd=ROOT, capture_output=True, text=True, timeout=600)  # the first cell's own
+    assert rerun.returncode == 0 and "resumed from a checkpoint" in rerun.stderr, rerun.stderr[-3000:]
+    assert not folder.exists(), "the folder goes with the run's last checkpoint and its owner file"
 
 
 def test_a_checkpoint_of_another_config_is_not_resumed(pong_demo_file, uninterrupted, tmp_path):
