@@ -7,13 +7,23 @@ import math
 import sys
 from pathlib import Path
 
-import yaml
-
 from .errors import ConfigError, DemoFileError, NonFiniteError, OutputError
 
 
 def _config(args) -> dict:
-    config = _config_file(Path(args.config)) if args.config else {}
+    """--config laid over the workflow's base config, as the workflow lays a --configfile over it (so a cell rerun by
+    hand is the workflow's cell), then --config-json laid over that."""
+    from .config import WORKFLOW_CONFIG, overlay, read_config_file
+
+    config = {}
+    if args.config:
+        config, base = read_config_file(Path(args.config)), Path(WORKFLOW_CONFIG)
+        if not base.is_file():
+            print(f"config: {args.config} alone, as no {base} is here to lay it over (the workflow lays every config "
+                  "over it: run from the repository, or pass what the workflow passes, --config-json)", file=sys.stderr)
+        elif base.resolve() != Path(args.config).resolve():
+            config = overlay(read_config_file(base), config)
+            print(f"config: {args.config} laid over {base}, as the workflow lays it", file=sys.stderr)
     if args.config_json:
         example = """'{"settings": {"gamma": 0.99}}'"""
         try:
@@ -32,37 +42,6 @@ def _config(args) -> dict:
     return config
 
 
-def _config_file(path: Path) -> dict:
-    if not path.is_file():
-        raise ConfigError(f"config file {path} {'is a folder' if path.is_dir() else 'does not exist'}; pass a "
-                          "workflow config file (YAML) such as config/config.yaml")
-    try:
-        text = path.read_text()
-    except UnicodeDecodeError as error:
-        raise ConfigError(f"config file {path} is not a text file ({error.reason} at byte {error.start}); pass a "
-                          "workflow config file (YAML) such as config/config.yaml") from None
-    except OSError as error:
-        raise ConfigError(f"config file {path} cannot be read ({error.strerror}); make it readable") from None
-    try:
-        config = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        opened = error.context_mark  # where the construct the problem cuts short began, when that is elsewhere
-        within = (f" ({error.context} from line {opened.line + 1})"
-                  if error.context and opened and opened.line != mark.line else "")
-        raise ConfigError(f"config file {path} is not valid YAML at line {mark.line + 1}, column {mark.column + 1}: "
-                          f"{error.problem or error.context}{within}; fix the file there") from None
-    except yaml.YAMLError as error:  # characters YAML does not allow; its message names their position
-        reason = " ".join(str(error).split())
-        raise ConfigError(f"config file {path} is not valid YAML ({reason}); fix the file there") from None
-    if config is None:  # an empty file
-        return {}
-    if not isinstance(config, dict):
-        raise ConfigError(f"config file {path} holds a {type(config).__name__} at its top level; a workflow config "
-                          "maps keys (protocol, settings, ...) to values, as config/config.yaml does")
-    return config
-
-
 # Arguments that count something: none of them makes sense below 1.
 COUNTS = {"episodes": "the number of episodes", "stride": "the k of every k-th row",
           "scale": "the window's size as a multiple of the screen", "threads": "the number of CPU threads"}
@@ -74,8 +53,10 @@ def check_arguments(args) -> None:
         value = getattr(args, name, None)
         if value is not None and value < 1:
             raise ConfigError(f"--{name} {value}: {meaning} must be 1 or more")
-    if getattr(args, "seed", 0) < 0:
-        raise ConfigError(f"--seed {args.seed}: a seed must be a non-negative integer")
+    from .config import MAX_SEED
+
+    if not 0 <= getattr(args, "seed", 0) <= MAX_SEED:
+        raise ConfigError(f"--seed {args.seed}: a seed must be a whole number from 0 to {MAX_SEED:,} (2**32 - 1)")
     fps = getattr(args, "fps", None)
     if fps is not None and not 0 < fps < math.inf:
         raise ConfigError(f"--fps {fps}: give the agent steps per second as a number above 0")
@@ -106,6 +87,9 @@ def check_device(name: str) -> None:
     if device is None or device.type not in ("cpu", "cuda"):
         raise ConfigError(f"--device {name!r} is not a device this suite runs on; use auto (CUDA when present), "
                           "cpu or cuda[:N]")
+    if device.type == "cpu" and device.index is not None:
+        raise ConfigError(f"--device {name}: the CPU takes no index (a run uses the cores --threads gives it); use "
+                          "--device cpu")
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"--device {name}: CUDA is not available on this machine (torch finds no CUDA GPU); "
                           "use --device cpu or auto")

@@ -12,6 +12,8 @@ importance weights (N·P(i))^-β are divided by the largest weight in the buffer
 """
 from __future__ import annotations
 
+import resource
+
 import numpy as np
 
 from .errors import ConfigError
@@ -48,6 +50,16 @@ def check_fits_in_memory(slots: int, frame_shape: tuple[int, int]) -> None:
             f"replay of {slots:,} slots needs {need / 2**30:.1f} GiB but only {available / 2**30:.1f} GiB is free; "
             "lower replay_capacity in the config"
         )
+    # A limit on the process's address space (ulimit -v) refuses an allocation however much the machine has free.
+    limit = resource.getrlimit(resource.RLIMIT_AS)[0]
+    if limit != resource.RLIM_INFINITY:
+        room = limit - psutil.Process().memory_info().vms
+        if need > 0.9 * room:
+            raise ConfigError(
+                f"replay of {slots:,} slots needs {need / 2**30:.1f} GiB but this process may map only "
+                f"{max(room, 0) / 2**30:.1f} GiB more (its address-space limit, ulimit -v, is {limit / 2**30:.1f} GiB); "
+                "lower replay_capacity in the config, or raise the limit"
+            )
 
 
 class PrioritizedReplay:

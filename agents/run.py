@@ -53,11 +53,11 @@ def check_enough_transitions(demos, path, settings: dict, method: str) -> None:
     samples its batches from the demonstrations alone (every batch would repeat the same few)."""
     transitions, batch = demos.num_transitions, settings["batch_size"]
     if transitions == 0:
-        raise demo_files.DemoFileError(f"demo file {path} holds no transition (each of its "
-                                       f"{len(demos.metadata['episodes'])} episodes ends at its first frame); record "
-                                       "demonstrations that play")
+        raise demo_files.DemoFileError(f"demo file {path} holds no transition (its episodes end at their first "
+                                       "frame); record demonstrations that play")
     if settings["pretrain_updates"] > 0 and transitions < batch:
-        raise demo_files.DemoFileError(f"demo file {path} holds {transitions} transitions, fewer than one batch "
+        raise demo_files.DemoFileError(f"demo file {path} holds {transitions} transition"
+                                       f"{'' if transitions == 1 else 's'}, fewer than one batch "
                                        f"(batch_size={batch}) of method {method!r}, which pretrains on them alone: "
                                        "every batch would repeat them; record more demonstrations or lower "
                                        "batch_size")

@@ -125,7 +125,26 @@ CLI_CASES = [
      ["import-atari-head", "--game", "Pong", "--table", "trial.txt", "--frames", "trial.tar.bz2", "--stride", "0"],
      SHORT, "--stride 0: the k of every k-th row must be 1 or more"),
     ("negative seed", "random --seed -1", ["random", "--game", "Pong", "--seed", "-1"], SHORT,
-     "a seed must be a non-negative integer"),
+     "a seed must be a whole number from 0 to 4,294,967,295"),
+    ("seed beyond the seed range", "train --seed 2**70",
+     ["train", "--game", "Pong", "--method", "pdd_dqn", "--seed", str(2**70)], SHORT, "from 0 to 4,294,967,295"),
+    ("an index on the CPU", "train --device cpu:1",
+     ["train", "--game", "Pong", "--method", "pdd_dqn", "--device", "cpu:1"], SHORT, "the CPU takes no index"),
+    ("demonstrations for a method without them", "pdd_dqn with --demos",
+     ["train", "--game", "Pong", "--method", "pdd_dqn", "--demos", "DEMO"], SHORT,
+     "learns without demonstrations, so --demos"),
+    ("demo file without a transition", "--demos whose episodes end at their first frame",
+     ["train", "--game", "Pong", "--method", "dqfd", "--demos", "NO_TRANSITION"], SHORT, "holds no transition"),
+    ("demo file with fewer transitions than a batch", "--demos with one transition",
+     ["train", "--game", "Pong", "--method", "dqfd", "--demos", "ONE_TRANSITION"], SHORT,
+     "holds 1 transition, fewer than one batch (batch_size=32)"),
+    ("demo path that is a folder", "--demos naming a folder",
+     ["train", "--game", "Pong", "--method", "dqfd", "--demos", "FOLDER"], SHORT, "is a folder; pass the demo file"),
+    ("demo path that is a pipe", "--demos naming a FIFO",
+     ["train", "--game", "Pong", "--method", "dqfd", "--demos", "FIFO"], SHORT, "is not a regular file"),
+    ("key given twice in a config file", "--config with two settings: blocks",
+     ["train", "--game", "Pong", "--method", "pdd_dqn", "--config", "DUPLICATE_YAML"], None,
+     "gives 'settings' twice in one mapping, at lines 2 and 4"),
     ("unknown game for random play", "random --game Pongg", ["random", "--game", "Pongg"], SHORT, "unknown game"),
     ("no CPU threads", "train --threads 0", ["train", "--game", "Pong", "--method", "pdd_dqn", "--threads", "0"],
      SHORT, "--threads 0: the number of CPU threads must be 1 or more"),
@@ -149,6 +168,7 @@ OUTPUT_CASES = [
     ("checkpoint folder that is a file", "--checkpoint-dir naming an existing file", "CHECKPOINTS_FILE"),
     ("read-only place", "--out on a read-only file system (simulated)", "READ_ONLY"),
     ("too little free space", "--out on a disk with 20 MiB free (simulated)", "FULL_DISK"),
+    ("replay beyond the process's memory limit", "under ulimit -v 4 GiB (simulated)", "ADDRESS_LIMIT"),
     ("run folder that holds another cell's records", "--out naming a complete Breakout run's folder",
      "ANOTHER_CELLS_RECORDS"),
     ("checkpoint folder that holds another cell's checkpoints", "--checkpoint-dir of a killed Breakout run",
@@ -213,8 +233,10 @@ def demo_variant(source, target, change):
 
 
 @pytest.fixture(scope="module")
-def demo_files(pong_demo_file, tmp_path_factory):
+def demo_files(pong_demo_file, short_protocol, tmp_path_factory):
     """The files the cases name, by placeholder: bad demo files and config files (MISSING ones are not made)."""
+    from agents.demos.files import Episode, assemble, describe, save
+
     folder = tmp_path_factory.mktemp("bad_demos")
     data = pong_demo_file.read_bytes()
     (folder / "corrupt.npz").write_bytes(np.random.default_rng(0).bytes(len(data)))
@@ -224,6 +246,17 @@ def demo_files(pong_demo_file, tmp_path_factory):
              "INVALID_YAML": folder / "invalid.yaml", "LIST_YAML": folder / "list.yaml"}
     files["INVALID_YAML"].write_text("protocol: dqfd2018\nsettings:\n  gamma: 0.99\n    learning_rate: 1e-4\n")
     files["LIST_YAML"].write_text("- Pong\n- Breakout\n")
+    files["DUPLICATE_YAML"] = folder / "duplicate.yaml"
+    files["DUPLICATE_YAML"].write_text("protocol: dqfd2018\nsettings:\n  gamma: 0.9\nsettings:\n  margin: 0.5\n")
+    files["FOLDER"] = folder / "demos_folder"
+    files["FOLDER"].mkdir()
+    files["FIFO"] = folder / "fifo.npz"
+    os.mkfifo(files["FIFO"])
+    frame = np.zeros((84, 84), dtype=np.uint8)
+    for placeholder, episode in (("NO_TRANSITION", Episode([frame], [], [], False)),
+                                 ("ONE_TRANSITION", Episode([frame, frame], [0], [0.0], False))):
+        files[placeholder] = folder / f"{placeholder.lower()}.npz"
+        save(assemble([episode], describe("Pong", short_protocol, "scripted", "test")), files[placeholder])
     for placeholder, change in DEMO_VARIANTS.items():
         files[placeholder] = folder / f"{placeholder.lower()}.npz"
         demo_variant(pong_demo_file, files[placeholder], change)
@@ -307,6 +340,10 @@ def output_message(prepared, tmp_path, monkeypatch, capsys):
         (tmp_path / "checkpoints" / OWNER).write_text(json.dumps({"game": "Breakout", "method": "pdd_dqn",
                                                                   "seed": 0, "demos": None}))
         extra = ["--checkpoint-dir", str(tmp_path / "checkpoints")]
+    elif prepared == "ADDRESS_LIMIT":
+        import resource
+
+        monkeypatch.setattr(resource, "getrlimit", lambda kind: (4 << 30, resource.RLIM_INFINITY))
     elif prepared == "READ_ONLY":
         def read_only(*args, **kwargs):
             raise OSError(errno.EROFS, os.strerror(errno.EROFS))
@@ -333,6 +370,7 @@ def test_output_refusals(case, tmp_path, monkeypatch, capsys):
     assert {"FILE": "is a file, not a folder", "UNDER_FILE": "is a file, not a folder",
             "CHECKPOINTS_FILE": "checkpoint folder (--checkpoint-dir) <tmp>/checkpoints is a file",
             "READ_ONLY": "Read-only file system", "FULL_DISK": "has 20 MiB free",
+            "ADDRESS_LIMIT": "(its address-space limit, ulimit -v, is 4.0 GiB); lower replay_capacity",
             "ANOTHER_CELLS_RECORDS": "holds the records of another run (game Breakout), which this run (Pong/pdd_dqn/"
                                      "seed 0) would replace",
             "ANOTHER_CELLS_CHECKPOINTS": "holds the checkpoints of Breakout/pdd_dqn/seed 0, not of this run (Pong/"
@@ -412,6 +450,7 @@ def test_the_documented_table_is_what_the_cases_print(demo_files, no_cuda, tmp_p
 
     def stable(text):  # the free-memory figure depends on the machine
         import re
-        return re.sub(r"only [\d.]+ GiB is free", "only N GiB is free", text)
+        text = re.sub(r"only [\d.]+ GiB is free", "only N GiB is free", text)
+        return re.sub(r"may map only [\d.]+ GiB more", "may map only N GiB more", text)
 
     assert stable(documented) == stable(table), "docs/bad_inputs.md is stale: regenerate it (see this module's doc)"

@@ -458,3 +458,22 @@ def test_the_generated_settings_doc_and_schema_are_the_declarations():
     for path, text in generated.items():
         committed = path.read_text() if path.is_file() else ""
         assert committed == text, f"{path.relative_to(ROOT)} is stale: regenerate it (see this module's doc)"
+
+
+def test_a_config_file_is_laid_over_the_workflows_base_as_the_workflow_lays_it(monkeypatch, tmp_path, capsys):
+    """`python -m agents train --config config/tiny.yaml` resolves the cell the workflow runs for that config (the
+    tiny config over config/config.yaml: its learning rate, not the package's); away from the repository it says
+    that no base was found and how to get the workflow's cell."""
+    from agents.__main__ import _config, build_parser
+
+    tiny = Path(__file__).resolve().parent.parent / "config/tiny.yaml"
+    arguments = ["train", "--game", "Pong", "--method", "dqfd", "--seed", "0", "--out", "run", "--config"]
+    monkeypatch.chdir(tiny.parent.parent)
+    by_hand = resolve("Pong", "dqfd", 0, _config(build_parser().parse_args([*arguments, "config/tiny.yaml"])))
+    assert by_hand == resolve("Pong", "dqfd", 0, config_files("config.yaml", "tiny.yaml"))
+    assert values(by_hand["settings"])["learning_rate"] == 2.5e-4
+    assert capsys.readouterr().err == "config: config/tiny.yaml laid over config/config.yaml, as the workflow lays it\n"
+    monkeypatch.chdir(tmp_path)
+    alone = resolve("Pong", "dqfd", 0, _config(build_parser().parse_args([*arguments, str(tiny)])))
+    assert values(alone["settings"])["learning_rate"] == 6.25e-5
+    assert "alone, as no config/config.yaml is here" in capsys.readouterr().err

@@ -216,6 +216,9 @@ def load(path: str | Path, game: str, protocol: dict) -> Demonstrations:
     values, the metadata's keys and types, and the agreement between the two. A file that passes holds nothing the
     replay or the analysis could misread; every problem is one clear line."""
     path = Path(path)
+    if path.is_dir() or (path.exists() and not path.is_file()):
+        what = "a folder" if path.is_dir() else "not a regular file (a pipe, socket or device)"
+        raise DemoFileError(f"demo file {path} is {what}; pass the demo file (.npz) itself")
     if not path.is_file():
         raise DemoFileError(f"demo file {path} does not exist; record it with "
                             f"`python -m agents demos --game {game} --out {path}`")
