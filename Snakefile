@@ -1,14 +1,49 @@
 # The matrix games × methods × seeds: demonstrations → training runs → tables and learning curves.
 # `snakemake --cores N` runs config/config.yaml; `--configfile config/<name>.yaml` lays another config over it.
+import os
 import re
+from pathlib import Path
 
+import yaml
 from snakemake.exceptions import WorkflowError
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version, update_config, validate
+
+from agents.config import WORKFLOW_CONFIG, read_config_file
+from agents.errors import ConfigError
 
 min_version("9.0")
 
+# Snakemake's YAML reader keeps the last of a key given twice, silently, and names neither file nor line of a YAML
+# error: the suite's reader reads every config file first and says both. (A --configfile that is not YAML at all
+# Snakemake refuses before this file runs.)
+try:
+    for path in [WORKFLOW_CONFIG, *workflow.config_settings.configfiles]:
+        read_config_file(Path(os.path.relpath(path)))  # as the command line named it, from here
+except ConfigError as error:
+    raise WorkflowError(f"config error: {error}")
+
 
 configfile: "config/config.yaml"
+
+
+def typed(value):
+    """`--config seeds=[0,1]`: Snakemake reads what a list or mapping on its command line holds as text ('0', '1');
+    typed here as YAML types it, as in a config file."""
+    if isinstance(value, str):
+        try:
+            return yaml.safe_load(value)
+        except yaml.YAMLError:
+            return value
+    if isinstance(value, (list, tuple)):
+        return [typed(item) for item in value]
+    if isinstance(value, dict):
+        return {key: typed(item) for key, item in value.items()}
+    return value
+
+
+for key, value in workflow.config_settings.config.items():
+    if isinstance(value, (list, tuple, dict)):
+        update_config(config, {key: typed(value)})
 
 
 # A config that breaks the schema is refused in one line naming the key, not with jsonschema's dump of the schema.

@@ -408,8 +408,14 @@ def method_definitions(config: dict) -> dict:
 
 
 def sweep_name(method: str, setting: str, value) -> str:
-    """dqfd, margin, 0.4 → dqfd_margin_0p4: a method name that is also a clean path and wildcard."""
-    return f"{method}_{setting}_{str(value).replace('.', 'p').replace('-', 'm')}"
+    """dqfd, margin, 0.4 → dqfd_margin_0p4; a list's items joined, dqfd, pretrain_eval_updates, [500, 1000] →
+    dqfd_pretrain_eval_updates_500_1000: a method name that is also a clean path and wildcard."""
+    text = "_".join(map(str, value)) if isinstance(value, list) else str(value)
+    name = f"{method}_{setting}_{text.replace('.', 'p').replace('-', 'm')}"
+    if not re.fullmatch(r"[A-Za-z0-9_]+", name):
+        raise ConfigError(f"sweep value {value!r} of {setting} would name a method {name!r}, which a path cannot "
+                          "hold; sweep over values of letters, digits, '.' and '-'")
+    return name
 
 
 def expand_sweeps(config: dict) -> dict:

@@ -136,14 +136,18 @@ def main(argv=None) -> int:
         columns = ["initial_normalised", "final_normalised"]
         aggregates = aggregate_table(scores, methods, columns, seed=args.seed)
         levels = thresholds(scores)
-        profiles = pd.concat([performance_profile(scores, method, "final_normalised", levels, seed=args.seed)
-                              .assign(method=method) for method in methods if (scores["method"] == method).any()],
-                             ignore_index=True)
+        normalised = [method for method in methods
+                      if scores.loc[scores["method"] == method, "final_normalised"].notna().any()]
+        profiles = [performance_profile(scores, method, "final_normalised", levels, seed=args.seed)
+                    .assign(method=method) for method in normalised]
+        profiles = pd.concat(profiles, ignore_index=True) if profiles else pd.DataFrame(
+            columns=["threshold", "share", "ci95_low", "ci95_high", "method"])
         pairs = [(methods[0], other) for other in methods[1:]]
         improvement = pd.concat([improvement_table(scores, pairs, column, seed=args.seed) for column in columns],
                                 ignore_index=True)
         write_csv(args.csv, aggregates)
-        write_text(args.markdown, aggregates_markdown(aggregates, improvement))
+        unnormalised = [method for method in methods if method not in normalised and (scores["method"] == method).any()]
+        write_text(args.markdown, aggregates_markdown(aggregates, improvement, unnormalised))
         write_csv(args.profiles, profiles)
         write_csv(args.improvement, improvement)
         plot_intervals(aggregates, methods, args.intervals_figure)
@@ -218,7 +222,7 @@ def report_migration(changes, folder, quiet: bool = False) -> int:
     return 1 if left else 0
 
 
-def aggregates_markdown(aggregates: pd.DataFrame, improvement: pd.DataFrame) -> str:
+def aggregates_markdown(aggregates: pd.DataFrame, improvement: pd.DataFrame, unnormalised: list[str] = ()) -> str:
     def estimate(row, name):
         return f"{row[name]:.2f} [{row[f'{name}_ci95_low']:.2f}, {row[f'{name}_ci95_high']:.2f}]"
 
@@ -233,6 +237,11 @@ def aggregates_markdown(aggregates: pd.DataFrame, improvement: pd.DataFrame) -> 
               "the demonstrator. Estimates pool every run of every game; brackets are 95% stratified bootstrap "
               "intervals (runs resampled within each game, 2,000 replicates). Probability of improvement: per game "
               "the share of run pairs where the first method scores higher (ties count half), averaged over games."]
+    if unnormalised:
+        from .aggregate import NOT_NORMALISED
+
+        lines += ["", f"Not here: {', '.join(unnormalised)}, whose runs have {NOT_NORMALISED}; their raw scores "
+                      "are in scores.md."]
     return "\n".join(lines) + "\n"
 
 

@@ -16,6 +16,8 @@ import pandas as pd
 from scipy import stats
 
 REPLICATES = 2000
+# Why a run has no normalised score: demonstrations are recorded for the methods that use them, and only for those.
+NOT_NORMALISED = "no demonstrator baseline: no method of the matrix uses demonstrations, so none were recorded"
 
 
 def iqm(scores: np.ndarray, axis=None) -> np.ndarray:

@@ -5,15 +5,27 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from .aggregate import NOT_NORMALISED
 from .style import method_colours, save, theme
 
 SCORE_LABELS = {"initial_normalised": "initial score", "best_window_normalised": "best-window score",
                 "final_normalised": "final score"}
 
 
+def say_instead(out, text: str) -> None:
+    """A figure that says why there is nothing to draw, rather than failing the workflow."""
+    figure, ax = plt.subplots(figsize=(7, 1.6))
+    ax.axis("off")
+    ax.text(0.5, 0.5, text, ha="center", va="center", wrap=True)
+    save(figure, out)
+
+
 def plot_intervals(aggregates: pd.DataFrame, methods: list[str], out) -> None:
     """Rows: score (initial, final, ...); columns: IQM, median, mean; one 95% interval per method."""
     theme()
+    if aggregates.empty:
+        say_instead(out, f"across-game intervals: {NOT_NORMALISED}")
+        return
     colours = method_colours(methods)
     scores = [score for score in SCORE_LABELS if score in set(aggregates["score"])]
     present = [method for method in methods if method in set(aggregates["method"])]
@@ -45,6 +57,9 @@ def plot_intervals(aggregates: pd.DataFrame, methods: list[str], out) -> None:
 
 def plot_profiles(profiles: pd.DataFrame, methods: list[str], out) -> None:
     theme()
+    if profiles.empty:
+        say_instead(out, f"performance profiles: {NOT_NORMALISED}")
+        return
     colours = method_colours(methods)
     figure, ax = plt.subplots(figsize=(7, 4.5))
     for method in methods:
@@ -68,12 +83,9 @@ def plot_profiles(profiles: pd.DataFrame, methods: list[str], out) -> None:
 
 def plot_improvement(improvement: pd.DataFrame, methods: list[str], out) -> None:
     theme()
-    if improvement.empty:  # a matrix of one method: the figure says so rather than failing the workflow
-        figure, ax = plt.subplots(figsize=(5, 1.6))
-        ax.axis("off")
-        ax.text(0.5, 0.5, "probability of improvement: the matrix has no pair of methods to compare",
-                ha="center", va="center")
-        save(figure, out)
+    if improvement.empty:  # a matrix of one method, or one without demonstrations
+        say_instead(out, "probability of improvement: the matrix has no pair of methods with normalised scores to "
+                         "compare")
         return
     colours = method_colours(methods)
     scores = [score for score in SCORE_LABELS if score in set(improvement["score"])]

@@ -39,11 +39,12 @@ rule collect:
     log:
         f"{RESULTS}/logs/analysis/collect.log",
     shell:
-        "python -m analysis collect --results {params.results} --cells {params.cells} --demo-stats {input.demo_stats}"
-        " --reference-demos {params.reference} --random-scores {input.random} --runs {output.runs}"
-        " --episodes {output.episodes} --demonstrators {output.demonstrators} --demo-sets {output.demo_sets}"
-        " --sweep-runs {output.sweep_runs} --random {output.random}"
-        " --missing-csv {output.missing_csv} --missing-markdown {output.missing_markdown} > {log} 2>&1"
+        "python -m analysis collect --results {params.results:q} --cells {params.cells}"
+        " --demo-stats {input.demo_stats:q} --reference-demos {params.reference} --random-scores {input.random:q}"
+        " --runs {output.runs:q}"
+        " --episodes {output.episodes:q} --demonstrators {output.demonstrators:q} --demo-sets {output.demo_sets:q}"
+        " --sweep-runs {output.sweep_runs:q} --random {output.random:q}"
+        " --missing-csv {output.missing_csv:q} --missing-markdown {output.missing_markdown:q} > {log:q} 2>&1"
 
 
 rule scores:
@@ -61,8 +62,9 @@ rule scores:
     log:
         f"{RESULTS}/logs/analysis/scores.log",
     shell:
-        "python -m analysis scores --runs {input.runs} --episodes {input.episodes} --demonstrators {input.demonstrators}"
-        " --random {input.random} --window-fraction {params.window_fraction} --out {output} > {log} 2>&1"
+        "python -m analysis scores --runs {input.runs:q} --episodes {input.episodes:q}"
+        " --demonstrators {input.demonstrators:q} --random {input.random:q} --window-fraction {params.window_fraction}"
+        " --out {output:q} > {log:q} 2>&1"
 
 
 rule scores_table:
@@ -81,9 +83,9 @@ rule scores_table:
     log:
         f"{RESULTS}/logs/analysis/scores_table.log",
     shell:
-        "python -m analysis table --scores {input.scores} --published {input.published} --missing {input.missing}"
-        " --window-fraction {params.window_fraction} --csv {output.csv} --markdown {output.markdown}"
-        " --latex {output.latex} > {log} 2>&1"
+        "python -m analysis table --scores {input.scores:q} --published {input.published:q} --missing {input.missing:q}"
+        " --window-fraction {params.window_fraction} --csv {output.csv:q} --markdown {output.markdown:q}"
+        " --latex {output.latex:q} > {log:q} 2>&1"
 
 
 rule aggregates:
@@ -106,10 +108,10 @@ rule aggregates:
     log:
         f"{RESULTS}/logs/analysis/aggregates.log",
     shell:
-        "python -m analysis aggregate --scores {input} --methods {params.methods} --csv {output.csv}"
-        " --markdown {output.markdown} --profiles {output.profiles} --improvement {output.improvement}"
-        " --intervals-figure {output.intervals} --profiles-figure {output.profiles_figure}"
-        " --improvement-figure {output.improvement_figure} > {log} 2>&1"
+        "python -m analysis aggregate --scores {input:q} --methods {params.methods} --csv {output.csv:q}"
+        " --markdown {output.markdown:q} --profiles {output.profiles:q} --improvement {output.improvement:q}"
+        " --intervals-figure {output.intervals:q} --profiles-figure {output.profiles_figure:q}"
+        " --improvement-figure {output.improvement_figure:q} > {log:q} 2>&1"
 
 
 rule claims:
@@ -126,8 +128,8 @@ rule claims:
     log:
         f"{RESULTS}/logs/analysis/claims.log",
     shell:
-        "python -m analysis claims --scores {input.scores} --published {input.published} --csv {output.csv}"
-        " --details {output.details} --markdown {output.markdown} > {log} 2>&1"
+        "python -m analysis claims --scores {input.scores:q} --published {input.published:q} --csv {output.csv:q}"
+        " --details {output.details:q} --markdown {output.markdown:q} > {log:q} 2>&1"
 
 
 rule learning_curves:
@@ -145,8 +147,8 @@ rule learning_curves:
     log:
         f"{RESULTS}/logs/analysis/learning_curves.log",
     shell:
-        "python -m analysis curves --episodes {input.episodes} --runs {input.runs} --scores {input.scores}"
-        " --methods {params.methods} --bins {params.bins} --out {output} > {log} 2>&1"
+        "python -m analysis curves --episodes {input.episodes:q} --runs {input.runs:q} --scores {input.scores:q}"
+        " --methods {params.methods} --bins {params.bins} --out {output:q} > {log:q} 2>&1"
 
 
 rule transition:
@@ -164,8 +166,8 @@ rule transition:
     log:
         f"{RESULTS}/logs/analysis/transition.log",
     shell:
-        "python -m analysis transition --episodes {input.episodes} --runs {input.runs} --scores {input.scores}"
-        " --methods {params.methods} --bins {params.bins} --out {output} > {log} 2>&1"
+        "python -m analysis transition --episodes {input.episodes:q} --runs {input.runs:q} --scores {input.scores:q}"
+        " --methods {params.methods} --bins {params.bins} --out {output:q} > {log:q} 2>&1"
 
 
 # Scores against demo quality and quantity, when the matrix has more than one demo set.
@@ -186,9 +188,9 @@ rule demo_sweep:
     log:
         f"{RESULTS}/logs/analysis/demo_sweep.log",
     shell:
-        "python -m analysis demo-sweep --runs {input.runs} --demo-sets {input.demo_sets} --random {input.random}"
-        " --methods {params.methods} --reference-demos {params.reference} --csv {output.csv}"
-        " --markdown {output.markdown} --out {output.figure} > {log} 2>&1"
+        "python -m analysis demo-sweep --runs {input.runs:q} --demo-sets {input.demo_sets:q} --random {input.random:q}"
+        " --methods {params.methods} --reference-demos {params.reference} --csv {output.csv:q}"
+        " --markdown {output.markdown:q} --out {output.figure:q} > {log:q} 2>&1"
 
 
 # The transfer study: scores and agreement along the pretraining ladder, when a method of the matrix has one.
@@ -211,9 +213,9 @@ rule transfer:
     log:
         f"{RESULTS}/logs/analysis/transfer.log",
     shell:
-        "python -m analysis transfer --runs {input.runs} --demonstrators {input.demonstrators} --random {input.random}"
-        " --methods {params.methods} --csv {output.csv} --rungs {output.rungs} --markdown {output.markdown}"
-        " --out {output.figure} > {log} 2>&1"
+        "python -m analysis transfer --runs {input.runs:q} --demonstrators {input.demonstrators:q}"
+        " --random {input.random:q} --methods {params.methods} --csv {output.csv:q} --rungs {output.rungs:q}"
+        " --markdown {output.markdown:q} --out {output.figure:q} > {log:q} 2>&1"
 
 
 ANALYSIS_OUTPUTS = [

@@ -2,13 +2,16 @@ import csv
 import glob
 import json
 import os
+import shlex
 import sys
+from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
 from agents.config import NO_DEMOS, SCRIPTED, check_finite_numbers, demo_sets, expand_sweeps, planned_updates, resolve, values
 from agents.demos.scripted import DEMONSTRATORS
-from agents.errors import ConfigError
+from agents.errors import ConfigError, OutputError
+from agents.io import check_folder
 from agents.methods import ALGORITHMS
 from agents.replay import replay_bytes
 from analysis.migrate import old_names
@@ -24,16 +27,28 @@ except ConfigError as error:
     raise WorkflowError(f"config error: {error}")
 REFERENCE_DEMOS = next(iter(DEMO_SETS))  # the set the main tables, curves and claims use
 RESULTS = config["results_dir"]
+# `snakemake figures` rebuilds tables and figures from the runs already stored: the rules that record demonstrations
+# and train are left out of the workflow, so nothing trains, and the cells without a complete run are listed in
+# tables/missing_runs.md. (Snakemake has not parsed its targets when the Snakefile runs, hence the command line.)
+FROM_STORED_RUNS = "figures" in sys.argv[1:]
+# Every output is RESULTS/...: an empty results_dir, like "/", would put them at the root of the file system.
+if not RESULTS.strip() or os.path.dirname(os.path.abspath(RESULTS)) == os.path.abspath(RESULTS):
+    raise WorkflowError(f"config error: results_dir={RESULTS!r} puts the outputs at the root of the file system; name "
+                        "a folder such as results/<config>")
+if not FROM_STORED_RUNS and Path(os.path.abspath(RESULTS)).is_relative_to(os.path.join(workflow.basedir, "reference")):
+    raise WorkflowError(f"config error: results_dir={RESULTS} is among the committed reference results, which only "
+                        "`snakemake figures` rebuilds; train into results/<config> and publish the runs with "
+                        "`python -m analysis publish`")
+try:
+    check_folder(RESULTS, "results_dir")
+except OutputError as error:
+    raise WorkflowError(f"config error: {error}")
 # Records written before names changed (scripted_eps0_ep5 is now scripted_noise0_ep5) are not found under today's
 # names, so their cells would run again beside them: they are migrated first.
 OLD_NAMED = old_names(RESULTS)
 if OLD_NAMED:
     raise WorkflowError(f"{RESULTS} holds records under the suite's old names ({OLD_NAMED[0]}, ...); bring them to "
                         f"today's with `python -m analysis migrate --results {RESULTS}`, then run this again")
-# `snakemake figures` rebuilds tables and figures from the runs already stored: the rules that record demonstrations
-# and train are left out of the workflow, so nothing trains, and the cells without a complete run are listed in
-# tables/missing_runs.md. (Snakemake has not parsed its targets when the Snakefile runs, hence the command line.)
-FROM_STORED_RUNS = "figures" in sys.argv[1:]
 GAMES, METHODS, SEEDS = config["games"], config["methods"], config["seeds"]
 RUN_DIR = f"{RESULTS}/runs/{{game}}/{{method}}/{{demos}}/seed_{{seed}}"
 # Checkpoints are not outputs: Snakemake leaves them alone when a job dies, so the rerun resumes from them. On a
@@ -154,11 +169,15 @@ PHASED_METHODS = [method for method in METHODS if any(demo_phase_end(RESOLVED[(g
 LADDER_METHODS = [method for method in METHODS
                   if values(RESOLVED[(GAMES[0], method, SEEDS[0])]["settings"])["pretrain_eval_updates"]]
 PUBLISHED = config["published_scores"]
+if not os.path.isfile(PUBLISHED):
+    raise WorkflowError(f"config error: published_scores={PUBLISHED} is not a file; point it at a table of published "
+                        "scores such as config/published_scores.csv")
 # The analysis code is an input: editing it rebuilds the tables and figures (Snakemake tracks only rule code itself).
 ANALYSIS_CODE = sorted(glob.glob(os.path.join(workflow.basedir, "analysis", "*.py")))
 
 
-COMPLETE = {(g, m, d, s) for g, m, d, s in CELLS if os.path.isfile(f"{RESULTS}/runs/{g}/{m}/{d}/seed_{s}/summary.json")}
+COMPLETE = {(g, m, d, s) for g, m, d, s in CELLS
+            if os.path.isfile(f"{RESULTS}/runs/{g}/{m}/{d}/seed_{s}/summary.json")}
 if FROM_STORED_RUNS and not COMPLETE:
     raise WorkflowError(f"no stored run of this matrix under {RESULTS}/runs: `snakemake figures` only rebuilds tables and "
                         "figures from runs; run `snakemake --cores N` first")

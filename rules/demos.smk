@@ -12,7 +12,7 @@ rule demos:
         config=lambda wildcards: json.dumps(demo_config(), sort_keys=True),
         episodes=lambda wildcards: DEMO_SETS[wildcards.demos]["episodes"],
         noise=lambda wildcards: DEMO_SETS[wildcards.demos]["noise"],
-        from_file=lambda wildcards, input: f"--from {input.source_file}" if input.source_file else "",
+        from_file=lambda wildcards, input: f"--from {shlex.quote(str(input.source_file))}" if input.source_file else "",
         seed=config["demos"]["seed"],
     conda:
         SUITE_ENV
@@ -24,8 +24,8 @@ rule demos:
         runtime=60,  # minutes; 5 DemonAttack episodes, the longest, take about one here
     shell:
         "python -m agents demos --game {wildcards.game} --episodes {params.episodes} --seed {params.seed}"
-        " --noise {params.noise} {params.from_file} --out {output.demos} --stats {output.stats}"
-        " --config-json {params.config:q} > {log} 2>&1"
+        " --noise {params.noise} {params.from_file} --out {output.demos:q} --stats {output.stats:q}"
+        " --config-json {params.config:q} > {log:q} 2>&1"
 
 
 rule random_play:
@@ -45,4 +45,4 @@ rule random_play:
         runtime=60,
     shell:
         "python -m agents random --game {wildcards.game} --episodes {params.episodes} --seed {params.seed}"
-        " --out {output} --config-json {params.config:q} > {log} 2>&1"
+        " --out {output:q} --config-json {params.config:q} > {log:q} 2>&1"

@@ -11,7 +11,7 @@ rule train:
         model=f"{RUN_DIR}/model.pt",
     params:
         config=lambda wildcards: json.dumps(cell_config(wildcards.method), sort_keys=True),
-        demos=lambda wildcards, input: f"--demos {input.demos}" if input.demos else "",
+        demos=lambda wildcards, input: f"--demos {shlex.quote(str(input.demos))}" if input.demos else "",
         checkpoint_dir=f"{CHECKPOINT_ROOT}/{{game}}/{{method}}/{{demos}}/seed_{{seed}}",
     conda:
         SUITE_ENV
@@ -24,5 +24,5 @@ rule train:
         gpu=config["resources"]["gpus_per_run"],  # with a GPU the run uses CUDA (--device auto)
     shell:
         "python -m agents train --game {wildcards.game} --method {wildcards.method} --seed {wildcards.seed}"
-        " {params.demos} --out $(dirname {output.summary:q}) --threads {threads} --checkpoint-dir {params.checkpoint_dir}"
-        " --config-json {params.config:q} > {log} 2>&1"
+        " {params.demos} --out \"$(dirname {output.summary:q})\" --threads {threads}"
+        " --checkpoint-dir {params.checkpoint_dir:q} --config-json {params.config:q} > {log:q} 2>&1"

@@ -7,6 +7,7 @@ cases print. After changing a case or a message, regenerate it with
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -192,7 +193,66 @@ WORKFLOW_CASES = [
     ("workflow number that is not finite", {"window_fraction": math.nan}, "window_fraction=nan"),
     ("infinite training speed", {"resources": {"updates_per_s": math.inf}}, "resources.updates_per_s=inf"),
     ("no CPU threads for a training job", {"resources": {"threads_per_run": 0}}, "0 is less than the minimum of 1"),
+    ("seed beyond the seed range", {"seeds": [2**70]}, "is greater than the maximum of 4294967295"),
+    ("empty results folder", {"results_dir": ""}, "results_dir='' puts the outputs at the root of the file system"),
+    ("results folder at the root", {"results_dir": "/"}, "results_dir='/' puts the outputs at the root"),
+    ("results folder that is a file", {"results_dir": "config/tiny.yaml"}, "results_dir config/tiny.yaml is a file"),
+    ("training into the committed reference results", {"results_dir": "reference/default"},
+     "is among the committed reference results"),
+    ("published scores that do not exist", {"published_scores": "config/missing.csv"},
+     "published_scores=config/missing.csv is not a file"),
+    ("key given twice in a workflow config", "settings:\n  gamma: {value: 0.9}\nsettings:\n  margin: {value: 0.5}\n",
+     "config file bad.yaml gives 'settings' twice in one mapping, at lines 1 and 3"),
+    ("tab in the workflow's base config", ("config/config.yaml", "seeds:\n\t- 0\n"),
+     "config file config/config.yaml is not valid YAML at line"),
 ]
+
+
+# (input, how it is given, what the suite does, the test that shows it): inputs that are handled rather than refused,
+# or refused where the table's cases cannot set them up (a second run while the first is running).
+HANDLED = [
+    ("results folder copied without Snakemake's records (.snakemake/)", "a seed added to the config",
+     "the new seed's cells train, and only they; tables/missing_runs.md is rebuilt whenever it disagrees with the run "
+     "folders, so it never claims a cell without summary.json",
+     "test_workflow.py::test_a_results_folder_copied_without_snakemake_records_plans_exactly_the_new_cells"),
+    ("config file of a cell rerun by hand", "`python -m agents train --config config/tiny.yaml`",
+     "laid over config/config.yaml as the workflow lays it, so the cell is the workflow's; it prints `config: "
+     "config/tiny.yaml laid over config/config.yaml, as the workflow lays it` (away from the repository, that it uses "
+     "the file alone and how to get the workflow's cell)",
+     "test_config.py::test_a_config_file_is_laid_over_the_workflows_base_as_the_workflow_lays_it"),
+    ("matrix of methods without demonstrations", "`snakemake` with `{\"methods\": [\"pdd_dqn\"]}`",
+     "every table and figure is made; aggregates.md and the across-game figures say that the runs have no "
+     "demonstrator baseline, and the raw scores are in scores.md",
+     "test_workflow.py::test_a_matrix_without_demonstrations_in_a_folder_with_a_space_runs_end_to_end"),
+    ("results folder with a space", "`snakemake` with `{\"results_dir\": \"results/no demos\"}`",
+     "every path in the rules' commands is quoted",
+     "test_workflow.py::test_a_matrix_without_demonstrations_in_a_folder_with_a_space_runs_end_to_end"),
+    ("list on Snakemake's command line", "`snakemake --config seeds=[0,1]`",
+     "typed as a config file types it (Snakemake reads the items as text)",
+     "test_bad_inputs.py::test_a_list_on_snakemakes_command_line_is_typed_as_in_a_config_file"),
+    ("sweep over a list-valued setting", "`sweeps: [{method: dqfd, setting: pretrain_eval_updates, values: [[5], "
+     "[5, 10]]}]`", "one method per list, named by its items (dqfd_pretrain_eval_updates_5_10)",
+     "test_bad_inputs.py::test_a_sweep_over_a_list_valued_setting_plans_one_method_per_list"),
+    ("something named like a checkpoint that is not one", "a torch file without a fingerprint, or a folder, as "
+     "the newest checkpoint", "skipped with a line (`… is not a checkpoint of this suite (it holds no fingerprint); "
+     "trying an older one`, `… is named like a checkpoint but is not a file; skipped`); the run trains and ends, rc 0",
+     "test_resume.py::test_a_run_over_a_checkpoint_folder_of_junk_trains_and_ends_cleanly"),
+    ("no checkpoint that can be resumed", "every checkpoint cut short",
+     "`none of the 2 checkpoints in <folder> can be resumed; starting over`",
+     "test_resume.py::test_junk_is_skipped_with_a_line_and_nothing_resumable_starts_over"),
+    ("two runs on one checkpoint folder at once", "`--checkpoint-dir` of a run still running",
+     "the second is refused: `checkpoint folder <folder> is in use by another run now (Pong/dqfd/seed 0 with "
+     "Pong.npz); give each run its own --checkpoint-dir`",
+     "test_resume.py::test_a_checkpoint_folder_belongs_to_one_cell"),
+]
+
+
+def test_every_handled_case_names_a_test_that_exists():
+    import importlib
+
+    for *_, test in HANDLED:
+        module, name = test.split("::")
+        assert callable(getattr(importlib.import_module(module.removesuffix(".py")), name, None)), test
 
 
 def with_value(name, index, value, dtype):
@@ -295,19 +355,38 @@ def workflow_message(overlay, tmp_path):
     return PLANNED[key]
 
 
-def plan_with(overlay, tmp_path):
+def plan_with(overlay, tmp_path, *arguments, planned=False):
+    """What a dry run of the tiny config with `overlay` prints: a mapping laid over it, the text of a config file
+    (bad.yaml), or (FILE, TEXT): TEXT appended to FILE of the workflow. Refused unless `planned`."""
     workdir = Path(tempfile.mkdtemp(dir=tmp_path))
     for name in ("Snakefile", "rules", "config", "envs"):
         (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, workdir / name)
-    (workdir / "bad.yaml").write_text(yaml.safe_dump(overlay))
+    if isinstance(overlay, tuple):
+        with open(workdir / overlay[0], "a") as file:
+            file.write(overlay[1])
+        overlay = {}
+    (workdir / "bad.yaml").write_text(overlay if isinstance(overlay, str) else yaml.safe_dump(overlay))
     # The workflow imports the agents package: this checkout's, not whichever one the environment installed.
     result = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "1", "--dry-run", "--configfile",
-                             "config/tiny.yaml", "bad.yaml"], cwd=workdir, capture_output=True, text=True, timeout=300,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
-    assert result.returncode != 0
-    assert not (workdir / "results").exists()
+                             "config/tiny.yaml", "bad.yaml", *arguments], cwd=workdir, capture_output=True, text=True,
+                            timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
     output = result.stdout + result.stderr
+    assert (result.returncode == 0) == planned, output[-3000:]
+    assert not (workdir / "results").exists()
     return output
+
+
+def test_a_list_on_snakemakes_command_line_is_typed_as_in_a_config_file(tmp_path):
+    """`--config seeds=[0,1]`: Snakemake reads the list's items as text, which the schema would refuse."""
+    output = plan_with({}, tmp_path, "--config", "seeds=[0,1]", planned=True)
+    assert set(re.findall(r"seed=(\d+)", output)) == {"0", "1"}
+
+
+def test_a_sweep_over_a_list_valued_setting_plans_one_method_per_list(tmp_path):
+    sweep = {"method": "dqfd", "setting": "pretrain_eval_updates", "values": [[5], [5, 10]]}
+    output = plan_with({"sweeps": [sweep]}, tmp_path, planned=True)
+    assert {"dqfd_pretrain_eval_updates_5", "dqfd_pretrain_eval_updates_5_10"} <= set(re.findall(r"method=(\w+)",
+                                                                                                 output))
 
 
 def output_message(prepared, tmp_path, monkeypatch, capsys):
@@ -435,13 +514,19 @@ def test_the_documented_table_is_what_the_cases_print(demo_files, no_cuda, tmp_p
     for what, overlay, fragment in WORKFLOW_CASES:
         output = workflow_message(overlay, tmp_path)
         line = next(line.strip() for line in output.splitlines() if fragment in line)
-        rows.append((what, f"`snakemake` with `{json.dumps(overlay)}`", line))
+        given = (f"`{overlay[0]}` ending in `{overlay[1]!r}`" if isinstance(overlay, tuple)
+                 else f"a config file `{overlay!r}`" if isinstance(overlay, str) else f"`{json.dumps(overlay)}`")
+        rows.append((what, f"`snakemake` with {given}", line))
     table = "\n".join(
         ["# Bad inputs and what the suite says", "",
          "Generated by `tests/test_bad_inputs.py`, which checks that every case below is refused with this one line",
          "before any training starts. Free memory in the replay case is that of the machine the table was made on.",
          "", "| bad input | given as | message |", "|---|---|---|"]
         + [f"| {what} | {given} | {message.replace('|', '/')} |" for what, given, message in rows]
+        + ["", "## Handled rather than refused", "",
+           "Inputs the suite handles, and refusals the cases above cannot set up, each shown by the test named.", "",
+           "| input | given as | what the suite does | test |", "|---|---|---|---|"]
+        + [f"| {what} | {given} | {does} | `tests/{test}` |" for what, given, does, test in HANDLED]
     ) + "\n"
     if os.environ.get("UPDATE_BAD_INPUTS"):
         TABLE.parent.mkdir(exist_ok=True)
@@ -449,7 +534,6 @@ def test_the_documented_table_is_what_the_cases_print(demo_files, no_cuda, tmp_p
     documented = TABLE.read_text() if TABLE.is_file() else ""
 
     def stable(text):  # the free-memory figure depends on the machine
-        import re
         text = re.sub(r"only [\d.]+ GiB is free", "only N GiB is free", text)
         return re.sub(r"may map only [\d.]+ GiB more", "may map only N GiB more", text)
 

@@ -131,7 +131,7 @@ def test_an_unreadable_newest_checkpoint_falls_back_to_the_one_before(tmp_path):
     assert checkpoints.load_latest() == {"fingerprint": "f", "step": 2}
 
 
-def test_what_is_no_checkpoint_of_this_suite_is_skipped_with_a_line_and_all_unreadable_starts_over(tmp_path, capsys):
+def test_junk_is_skipped_with_a_line_and_nothing_resumable_starts_over(tmp_path, capsys):
     checkpoints = Checkpoints(tmp_path)
     checkpoints.save(1, {"fingerprint": "f", "step": 1})
     torch.save({"weights": torch.ones(2)}, tmp_path / "checkpoint-000000000002.pt")  # readable, but not ours

@@ -339,3 +339,19 @@ def test_records_under_the_old_names_are_migrated_before_the_workflow_plans(tmp_
     assert (workdir / f"results/tiny/runs/Pong/bc/{REFERENCE}/seed_0/progress.csv").is_file() and not old.exists()
     planned = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=300)
     assert planned.returncode == 0, (planned.stdout + planned.stderr)[-3000:]
+
+
+def test_a_matrix_without_demonstrations_in_a_folder_with_a_space_runs_end_to_end(tmp_path):
+    """Every path in the rules' commands is quoted; with no demonstrator baseline the analysis draws what it can and
+    says what it cannot normalise, instead of failing."""
+    workdir = copy_workflow(tmp_path / "clone")
+    (workdir / "plain.yaml").write_text(yaml.safe_dump({"results_dir": "results/no demos", "methods": ["pdd_dqn"]}))
+    snakemake(workdir, "--configfile", "config/tiny.yaml", "plain.yaml")
+    results = workdir / "results/no demos"
+    for game in ("Pong", "Breakout"):
+        assert (results / f"runs/{game}/pdd_dqn/none/seed_0/summary.json").is_file()
+    for figure in ("learning_curves", "aggregates", "performance_profiles", "improvement"):
+        assert (results / f"figures/{figure}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "Not here: pdd_dqn, whose runs have no demonstrator baseline" in (results / "tables/aggregates.md").read_text()
+    assert "| Pong | pdd_dqn | 1 |" in (results / "tables/scores.md").read_text()
+    assert not (workdir / "results/no").exists(), "a path split at its space"
