@@ -4,11 +4,10 @@ import os
 import re
 from pathlib import Path
 
-import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, update_config, validate
 
-from agents.config import WORKFLOW_CONFIG, read_config_file
+from agents.config import WORKFLOW_CONFIG, read_config_file, typed_as_yaml
 from agents.errors import ConfigError
 
 min_version("9.0")
@@ -26,24 +25,10 @@ except ConfigError as error:
 configfile: "config/config.yaml"
 
 
-def typed(value):
-    """`--config seeds=[0,1]`: Snakemake reads what a list or mapping on its command line holds as text ('0', '1');
-    typed here as YAML types it, as in a config file."""
-    if isinstance(value, str):
-        try:
-            return yaml.safe_load(value)
-        except yaml.YAMLError:
-            return value
-    if isinstance(value, (list, tuple)):
-        return [typed(item) for item in value]
-    if isinstance(value, dict):
-        return {key: typed(item) for key, item in value.items()}
-    return value
-
-
+# `--config seeds=[0,1]`: Snakemake reads what a list or mapping on its command line holds as text ('0', '1').
 for key, value in workflow.config_settings.config.items():
     if isinstance(value, (list, tuple, dict)):
-        update_config(config, {key: typed(value)})
+        update_config(config, {key: typed_as_yaml(value)})
 
 
 # A config that breaks the schema is refused in one line naming the key, not with jsonschema's dump of the schema.

@@ -90,6 +90,20 @@ def read_config_file(path: Path) -> dict:
     return config
 
 
+def typed_as_yaml(value):
+    """Text typed as YAML types it ('0' → 0), in lists and mappings too; text YAML cannot read stays text."""
+    if isinstance(value, str):
+        try:
+            return yaml.safe_load(value)
+        except yaml.YAMLError:
+            return value
+    if isinstance(value, (list, tuple)):
+        return [typed_as_yaml(item) for item in value]
+    if isinstance(value, dict):
+        return {key: typed_as_yaml(item) for key, item in value.items()}
+    return value
+
+
 def overlay(base: dict, over: dict) -> dict:
     """`over` laid over `base` as Snakemake lays a --configfile over the workflow's config: mappings merge key by key,
     anything else replaces."""
