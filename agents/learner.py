@@ -25,6 +25,15 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+COMPILE_FROM_UPDATES = 20_000  # compile: auto compiles runs this long; the compile's seconds are then a small share
+
+
+def compiles(settings: dict) -> bool:
+    """Whether a run with these settings compiles its loss (the `compile` setting)."""
+    choice = settings["compile"]
+    return choice == "always" or (choice == "auto" and planned_updates(settings) >= COMPILE_FROM_UPDATES)
+
+
 class Learner:
     """`settings` and `protocol`: a cell's resolved values; `rng`: the generator of replay sampling and of the
     behaviour policy's random choices (the run checkpoints it with its own state)."""
@@ -39,6 +48,11 @@ class Learner:
         self.optimizer = torch.optim.Adam(self.online.parameters(), lr=s["learning_rate"], eps=s["adam_eps"],
                                           fused=True)
         self.algorithm = ALGORITHMS[algorithm](s)
+        # Compiling the loss function, not the networks, leaves the modules, their state_dict keys and checkpoints as
+        # they are; the fused kernels change the floating-point order, so a compiled run differs from an eager one in
+        # the last bits (the setting is recorded with the run), while two compiled runs on one machine agree.
+        self.compiled = compiles(s)
+        self.loss = torch.compile(self.algorithm.loss, dynamic=False) if self.compiled else self.algorithm.loss
         self.replay = PrioritizedReplay(
             demo_capacity=demo_capacity,
             agent_capacity=agent_capacity,
@@ -105,7 +119,7 @@ class Learner:
     def gradient_step(self, batch: dict[str, torch.Tensor]) -> LossOutput:
         """One optimiser step of the method's loss on a batch already on the device: the update without the replay
         (the speed benchmark times it alone as the method's ceiling)."""
-        out = self.algorithm.loss(batch, self.online, self.target)
+        out = self.loss(batch, self.online, self.target)
         self.optimizer.zero_grad(set_to_none=True)
         out.total.backward()
         torch.nn.utils.clip_grad_norm_(self.online.parameters(), self.settings["grad_clip_norm"])

@@ -37,7 +37,8 @@ def package_versions() -> dict:
     return versions
 
 
-def provenance(seed: int, device: torch.device, wall_s: float) -> dict:
+def provenance(seed: int, device: torch.device, wall_s: float, compiled: bool) -> dict:
+    """`compiled`: whether the loss ran through torch.compile (the `compile` setting as this run resolved it)."""
     return {
         "git": git_commit(),
         "packages": package_versions(),
@@ -47,6 +48,7 @@ def provenance(seed: int, device: torch.device, wall_s: float) -> dict:
         "device": str(device),
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
         "torch_threads": torch.get_num_threads(),
+        "loss": "compiled" if compiled else "eager",
         "seed": seed,
         "wall_s": wall_s,
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),

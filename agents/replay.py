@@ -93,6 +93,9 @@ class PrioritizedReplay:
         self.has_action = np.zeros(slots, dtype=bool)
         self.episode_step = np.zeros(slots, dtype=np.int32)
         self.valid = np.zeros(slots, dtype=bool)  # sampleable: an action, complete n-step look-ahead, full history
+        # How many slots of each partition are valid, kept as slots change: the importance weights need them at every
+        # sample, and counting `valid` there would scan the whole buffer each time.
+        self.valid_demo = self.valid_agent = 0
         self.sum_tree, self.min_tree = SumTree(slots), MinTree(slots)
         self.max_priority = 1.0
         self.num_demo = 0
@@ -160,15 +163,22 @@ class PrioritizedReplay:
     def _activate(self, slots: np.ndarray) -> None:
         if len(slots) == 0:
             return
+        self._count(np.unique(slots[~self.valid[slots]]), +1)
         self.valid[slots] = True
         self._set_priority(slots, np.full(len(slots), self.max_priority))
 
     def _deactivate(self, slots: np.ndarray) -> None:
-        slots = slots[self.valid[slots]]
+        slots = np.unique(slots[self.valid[slots]])
         if len(slots):
+            self._count(slots, -1)
             self.valid[slots] = False
             self.sum_tree.set(slots, np.zeros(len(slots)))
             self.min_tree.set(slots, np.full(len(slots), np.inf))
+
+    def _count(self, slots: np.ndarray, sign: int) -> None:
+        demo = int(np.count_nonzero(slots < self.demo_capacity))
+        self.valid_demo += sign * demo
+        self.valid_agent += sign * (len(slots) - demo)
 
     def _set_priority(self, slots: np.ndarray, priorities: np.ndarray) -> None:
         scaled = priorities**self.alpha if self.prioritized else np.ones(len(slots))
@@ -209,6 +219,8 @@ class PrioritizedReplay:
         for name in ARRAYS:
             getattr(self, name)[self.demo_capacity : self.demo_capacity + filled] = state["agent"][name]
         self.valid[:] = state["valid"]
+        self.valid_demo = int(np.count_nonzero(self.valid[: self.demo_capacity]))
+        self.valid_agent = int(np.count_nonzero(self.valid[self.demo_capacity :]))
         self.sum_tree.nodes[:] = state["sum_tree"]
         self.min_tree.nodes[:] = state["min_tree"]
         self.max_priority, self.cursor = state["max_priority"], state["cursor"]
@@ -226,7 +238,7 @@ class PrioritizedReplay:
         return int(self._shift(np.array([slot]), -1)[0])
 
     def __len__(self) -> int:
-        return int(self.valid.sum())
+        return self.valid_demo + self.valid_agent
 
     def stacked_states(self, slots: np.ndarray) -> np.ndarray:
         """Frames t-3..t of each slot's episode, the first frame repeated before the episode starts."""
@@ -254,16 +266,17 @@ class PrioritizedReplay:
             raise RuntimeError("replay has nothing to sample")
         demo_mass = self.sum_tree.reduce(0, self.demo_capacity) if self.num_demo else 0.0
         agent_mass = total - demo_mass
-        # A pool: its slots [start, stop), the number of samples drawn from it, and where its mass lies in the tree.
-        pools = [(0, len(self.valid), batch_size, 0.0, total)]  # the whole buffer (only demos before any agent data)
+        # A pool: its slots [start, stop), how many of them are valid, the number of samples drawn from it, and where
+        # its mass lies in the tree. Without a share, one pool: the whole buffer (only demos before any agent data).
+        pools = [(0, len(self.valid), len(self), batch_size, 0.0, total)]
         if demo_share is not None and demo_mass > 0 and agent_mass > 1e-12 * total:
             num_demo = int(round(demo_share * batch_size))
-            pools = [(0, self.demo_capacity, num_demo, 0.0, demo_mass),
-                     (self.demo_capacity, len(self.valid), batch_size - num_demo, demo_mass, agent_mass)]
-            pools = [pool for pool in pools if pool[2] > 0]  # a share of 0 or 1 draws from one pool only
+            pools = [(0, self.demo_capacity, self.valid_demo, num_demo, 0.0, demo_mass),
+                     (self.demo_capacity, len(self.valid), self.valid_agent, batch_size - num_demo, demo_mass,
+                      agent_mass)]
+            pools = [pool for pool in pools if pool[3] > 0]  # a share of 0 or 1 draws from one pool only
         slots, weights, largest = [], [], 0.0
-        for start, stop, size, low, mass in pools:
-            count = int(self.valid[start:stop].sum())
+        for start, stop, count, size, low, mass in pools:
             # Stratified: one draw from each of `size` equal slices of the pool's mass.
             targets = low + (np.arange(size) + self.rng.random(size)) * (mass / size)
             chosen = self.sum_tree.find(np.clip(targets, low, np.nextafter(low + mass, 0)))

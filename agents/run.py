@@ -394,7 +394,8 @@ class Run:
         write_csv(self.run_dir / "pretrain_eval.csv", pd.DataFrame(self.ladder_rows, columns=PRETRAIN_EVAL_COLUMNS))
         atomic_write(self.run_dir / "model.pt", lambda stream: torch.save(self.learner.online.state_dict(), stream))
         write_yaml(self.run_dir / "config.yaml", config)
-        write_json(self.run_dir / "provenance.json", provenance(self.cell["seed"], self.device, summary["wall_s"]))
+        write_json(self.run_dir / "provenance.json", provenance(self.cell["seed"], self.device, summary["wall_s"],
+                                                                  self.learner.compiled))
         write_json(self.run_dir / "summary.json", summary)  # last: its presence means the run is complete
         return summary
 

@@ -16,7 +16,10 @@ exploration of all but the start of a run: greedy forward passes are part of the
   a user would otherwise pick (`pip install stable-baselines3`; skipped with a note when it is missing);
 - the replay: bytes per stored transition at 1M capacity, and the time to sample a prioritized batch of 32 from a
   full 1M-entry buffer.
-With `--mixed-precision` our methods run their convolutions in bfloat16 (the `mixed_precision` setting).
+Our methods run in each of four variants, side by side in the same run: eager float32 (the reference of every ratio),
+the compiled loss (`compile: always`), bfloat16 convolutions (`mixed_precision: true`) and both; for the compiled
+variants it also times the compile itself (the first update of a fresh learner with an empty kernel cache, less a
+steady one).
 It prints each figure and its ratio, and writes them all to a CSV.
 """
 from __future__ import annotations
@@ -39,9 +42,16 @@ from agents.config import defaults, resolve, values  # noqa: E402
 from agents.envs import make_env  # noqa: E402
 from agents.replay import PrioritizedReplay, replay_bytes  # noqa: E402
 from agents.learner import Learner, pick_device  # noqa: E402
+from agents.network import QNetwork  # noqa: E402
 from agents.run import Run  # noqa: E402
 
 BATCH, UPDATE_PERIOD, METHODS = 32, 4, ("dqn", "pdd_dqn", "dqfd")
+VARIANTS = {  # name: the settings that make it; the first is the reference of the ratios
+    "eager": {"compile": "never", "mixed_precision": False},
+    "compiled": {"compile": "always", "mixed_precision": False},
+    "bf16": {"compile": "never", "mixed_precision": True},
+    "compiled+bf16": {"compile": "always", "mixed_precision": True},
+}
 rows: list[dict] = []
 
 
@@ -90,12 +100,24 @@ def cell(game: str, method: str, overrides: dict) -> dict:
     return resolved(dict(overrides, epsilon_start=final, epsilon_decay_steps=0))
 
 
-def network_alone(learner: Learner, updates: int) -> float:
+def network_alone(learner: Learner, updates: int) -> tuple[float, float]:
     """Updates/s of a learner's own loss, networks and optimiser on one batch already on the device: the update
-    with replay and environment taken away, the ceiling of a run."""
+    with replay and environment taken away, the ceiling of a run. With a compiled loss also the seconds its compile
+    takes in a fresh process on a machine that has never compiled it (torch's caches reset, an empty kernel cache:
+    a later run on the same machine finds its kernels on disk and compiles in about a second), else NaN."""
     sample = learner.replay.sample(BATCH, beta=0.6, demo_share=learner.algorithm.demo_share(0))
     batch = learner.on_device(sample)
 
+    compile_s = float("nan")
+    if learner.compiled:
+        from torch._inductor.utils import fresh_cache
+
+        torch._dynamo.reset()
+        with fresh_cache():
+            start = time.perf_counter()
+            learner.gradient_step(batch)
+            synchronize(learner.device)
+            compile_s = time.perf_counter() - start
     for _ in range(5):
         learner.gradient_step(batch)
     synchronize(learner.device)
@@ -103,7 +125,8 @@ def network_alone(learner: Learner, updates: int) -> float:
     for _ in range(updates):
         learner.gradient_step(batch)
     synchronize(learner.device)
-    return updates / (time.perf_counter() - start)
+    rate = updates / (time.perf_counter() - start)
+    return rate, compile_s - 1 / rate
 
 
 def synchronize(device: torch.device) -> None:
@@ -120,28 +143,53 @@ def rates(progress: pd.DataFrame, phase: str) -> tuple[float, float]:
 
 
 def end_to_end(game: str, method: str, demo_path, device: str, threads: int, updates: int, starts: int,
-               capacity: int, rounds: int, mixed_precision: bool) -> dict[str, float]:
-    """Rounds of the method through a real run, each followed by the ceiling measured on that run's own learner;
-    the medians over rounds of the rates and of their ratios to the ceiling."""
-    overrides = {"agent_steps": starts + UPDATE_PERIOD * updates, "learning_starts": starts,
-                 "replay_capacity": capacity, "eval_episodes": 1, "mixed_precision": mixed_precision}
-    if method == "dqfd":
-        overrides["pretrain_updates"] = updates
-    measured = []
+               capacity: int, rounds: int) -> dict[str, dict[str, float]]:
+    """Rounds in which every variant runs the method through a real run, each run followed by the ceiling measured on
+    its own learner; per variant, the medians over rounds of the rates and of their ratios to the ceiling. Variants
+    alternate within a round, so that all see the same machine. Each run compiles afresh, as a run does in its own
+    process; its progress rows start after the first update, so its rates leave the compile out."""
+    measured = {name: [] for name in VARIANTS}
     for seed in range(rounds):
-        with tempfile.TemporaryDirectory() as folder:
-            run = Run(dict(cell(game, method, overrides), seed=seed), folder, demo_path if method == "dqfd" else None,
-                      threads, device, checkpoint_dir=f"{folder}/checkpoints", checkpoint_every_s=1e9)
-            run.execute()
-            progress = pd.read_csv(f"{folder}/progress.csv")
-        ceiling = network_alone(run.learner, updates)
-        steps, _ = rates(progress, "interact")
-        round_ = {"ceiling": ceiling, "interact": steps, "interact_share": steps / (UPDATE_PERIOD * ceiling)}
-        if method == "dqfd":
-            _, pretrain = rates(progress, "pretrain")
-            round_.update(pretrain=pretrain, pretrain_share=pretrain / ceiling)
-        measured.append(round_)
-    return pd.DataFrame(measured).median().to_dict()
+        for name, variant in VARIANTS.items():
+            overrides = {"agent_steps": starts + UPDATE_PERIOD * updates, "learning_starts": starts,
+                         "replay_capacity": capacity, "eval_episodes": 1, **variant}
+            if method == "dqfd":
+                overrides["pretrain_updates"] = updates
+            torch._dynamo.reset()
+            with tempfile.TemporaryDirectory() as folder:
+                run = Run(dict(cell(game, method, overrides), seed=seed), folder,
+                          demo_path if method == "dqfd" else None, threads, device,
+                          checkpoint_dir=f"{folder}/checkpoints", checkpoint_every_s=1e9)
+                run.execute()
+                progress = pd.read_csv(f"{folder}/progress.csv")
+            ceiling, compile_s = network_alone(run.learner, updates)
+            steps, _ = rates(progress, "interact")
+            round_ = {"ceiling": ceiling, "interact": steps, "interact_share": steps / (UPDATE_PERIOD * ceiling),
+                      "compile_s": compile_s}
+            if method == "dqfd":
+                _, pretrain = rates(progress, "pretrain")
+                round_.update(pretrain=pretrain, pretrain_share=pretrain / ceiling)
+            measured[name].append(round_)
+    return {name: pd.DataFrame(rounds_).median().to_dict() for name, rounds_ in measured.items()}
+
+
+def acting(device: torch.device, steps: int) -> None:
+    """Greedy actions per second of a batch-1 forward pass (how every method acts), eager and with the network's
+    preferences compiled: whether compiling would pay for acting too."""
+    network = QNetwork(18).to(device, memory_format=torch.channels_last)
+    state = torch.randint(0, 256, (1, 4, 84, 84), dtype=torch.uint8, device=device)
+    measured = {}
+    for name, preferences in (("eager", network.preferences), ("compiled", torch.compile(network.preferences))):
+        with torch.no_grad():
+            for _ in range(20):  # the compile, and warm caches
+                preferences(state).argmax(dim=1).cpu()
+            start = time.perf_counter()
+            for _ in range(steps):
+                preferences(state).argmax(dim=1).cpu()  # the action is read back, as acting does
+        measured[name] = steps / (time.perf_counter() - start)
+    record("acting", "greedy action, batch 1, eager", measured["eager"], "actions/s")
+    record("acting", "greedy action, batch 1, compiled", measured["compiled"], "actions/s",
+           f"{measured['compiled'] / measured['eager']:.2f}× eager")
 
 
 def stable_baselines3_dqn(game: str, updates: int, starts: int, capacity: int, device: str) -> float | None:
@@ -212,7 +260,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=4, help="alternations of end-to-end run and ceiling")
     parser.add_argument("--learning-starts", type=int, default=1000)
     parser.add_argument("--capacity", type=int, default=100_000, help="replay capacity of the end-to-end runs")
-    parser.add_argument("--mixed-precision", action="store_true", help="our methods with a bfloat16 torso")
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     parser.add_argument("--demos", help="a demo file for DQfD (default: one episode recorded now)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks/results.csv"))
     args = parser.parse_args()
@@ -221,9 +269,10 @@ def main() -> int:
     machine = (torch.cuda.get_device_name(device) if device.type == "cuda"
                else f"{platform.processor() or platform.machine()}, {args.threads} threads")
     print(f"{args.game}, batch {BATCH}, one update per {UPDATE_PERIOD} agent steps, torch {torch.__version__}, "
-          f"{device} ({machine}), mixed precision {'on' if args.mixed_precision else 'off'}", flush=True)
+          f"{device} ({machine}); variants: {', '.join(VARIANTS)}", flush=True)
 
     environment_alone(args.game, 5000, args.threads)
+    acting(device, 2000)
 
     demo_path = args.demos
     if demo_path is None:
@@ -233,25 +282,33 @@ def main() -> int:
         demo_path = f"{folder}/{args.game}.npz"
         record_demos(args.game, protocol(), episodes=1, seed=0, path=demo_path, stats_path=f"{folder}/stats.csv")
     ours = {}
-    for method in METHODS:
-        result = end_to_end(args.game, method, demo_path, str(device), args.threads, args.updates // args.rounds,
-                            args.learning_starts, args.capacity, args.rounds, args.mixed_precision)
-        ceiling = result["ceiling"]
-        record("network", f"{method} loss alone", ceiling, "updates/s",
-               f"ceiling {UPDATE_PERIOD * ceiling:,.0f} agent steps/s")
-        ours[method] = result["interact"]
-        record("end to end", f"{method} interaction", result["interact"], "agent steps/s",
-               f"{result['interact_share']:.0%} of its ceiling")
-        if "pretrain" in result:
-            record("end to end", f"{method} pretraining", result["pretrain"], "updates/s",
-                   f"{result['pretrain_share']:.0%} of its ceiling")
-    reference = stable_baselines3_dqn(args.game, args.updates, args.learning_starts, args.capacity, str(device))
-    if reference:
-        record("reference", "stable-baselines3 DQN", reference, "agent steps/s",
-               f"ours (dqn) at {ours['dqn'] / reference:.2f}× its speed")
+    for method in args.methods:
+        results = end_to_end(args.game, method, demo_path, str(device), args.threads, args.updates // args.rounds,
+                             args.learning_starts, args.capacity, args.rounds)
+        reference = results["eager"]
+        for name, result in results.items():
+            def versus(key: str) -> str:
+                return "" if name == "eager" else f"; {result[key] / reference[key]:.2f}× eager"
+
+            ceiling = result["ceiling"]
+            record("network", f"{method} loss alone, {name}", ceiling, "updates/s",
+                   f"ceiling {UPDATE_PERIOD * ceiling:,.0f} agent steps/s{versus('ceiling')}")
+            ours[method, name] = result["interact"]
+            record("end to end", f"{method} interaction, {name}", result["interact"], "agent steps/s",
+                   f"{result['interact_share']:.0%} of its ceiling{versus('interact')}")
+            if "pretrain" in result:
+                record("end to end", f"{method} pretraining, {name}", result["pretrain"], "updates/s",
+                       f"{result['pretrain_share']:.0%} of its ceiling{versus('pretrain')}")
+            if result["compile_s"] == result["compile_s"]:  # not NaN: a compiled variant
+                record("compile", f"{method}, {name}", result["compile_s"], "s",
+                       "first update of a fresh process on a machine without compiled kernels, less a steady one")
+    sb3 = stable_baselines3_dqn(args.game, args.updates, args.learning_starts, args.capacity, str(device))
+    if sb3:
+        versus = ", ".join(f"{name} {rate / sb3:.2f}×" for (method, name), rate in ours.items() if method == "dqn")
+        record("reference", "stable-baselines3 DQN", sb3, "agent steps/s",
+               f"ours (dqn): {versus} its speed" if versus else "dqn not measured in this run (--methods)")
     replay_memory_and_sampling(1000)
-    table = pd.DataFrame(rows).assign(device=str(device), machine=machine, torch=torch.__version__, game=args.game,
-                                      mixed_precision=args.mixed_precision)
+    table = pd.DataFrame(rows).assign(device=str(device), machine=machine, torch=torch.__version__, game=args.game)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out, index=False)
     print(f"written to {args.out}")

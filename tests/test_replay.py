@@ -265,3 +265,30 @@ def test_overwritable_demonstrations_start_the_agent_buffer_and_are_overwritten_
     assert not np.array_equal(replay.frames[:5], demo_frames)
     with pytest.raises(ValueError, match="do not fit"):
         make(agent_capacity=3).add_demonstrations(*demo_arrays(), permanent=False)
+
+
+@pytest.mark.parametrize("permanent", [True, False])
+def test_the_running_counts_of_sampleable_slots_match_a_scan_through_overwrites_and_a_checkpoint(permanent):
+    """The importance weights' n is kept as slots change, not counted at each sample: it must agree with `valid`."""
+    replay = make(demo_capacity=5 if permanent else 0, agent_capacity=13, n_step=2)
+    replay.add_demonstrations(*demo_arrays(), permanent=permanent)
+
+    def check(buffer):
+        split = buffer.demo_capacity
+        assert (buffer.valid_demo, buffer.valid_agent) == (buffer.valid[:split].sum(), buffer.valid[split:].sum())
+        assert len(buffer) == buffer.valid.sum()
+
+    check(replay)
+    rng = np.random.default_rng(3)
+    for episode in range(12):  # episodes of varied lengths wrap the agent buffer several times, mid-episode too
+        replay.start_episode(frame(episode))
+        length = int(rng.integers(1, 9))
+        for step in range(length):
+            replay.add_step(0, 0.0, step == length - 1 and episode % 2 == 0, frame(step), step == length - 1)
+            check(replay)
+    restored = make(demo_capacity=5 if permanent else 0, agent_capacity=13, n_step=2)
+    if permanent:
+        restored.add_demonstrations(*demo_arrays(), permanent=True)
+    restored.load_state_dict(replay.state_dict())
+    check(restored)
+    assert np.array_equal(restored.sample(8, beta=0.5)["weights"], replay.sample(8, beta=0.5)["weights"])

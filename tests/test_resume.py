@@ -25,14 +25,17 @@ CONFIG = {
 OUTPUTS = ("summary.json", "progress.csv", "eval.csv", "config.yaml", "provenance.json", "model.pt")
 
 
-def train_command(demo_file, run_dir):
+def train_command(demo_file, run_dir, compile="auto"):
+    """`compile`: the setting; auto leaves a run this short eager."""
+    config = dict(CONFIG, settings=dict(CONFIG["settings"], compile=compile))
     return [sys.executable, "-m", "agents", "train", "--game", "Pong", "--method", "dqfd", "--seed", "0",
             "--demos", str(demo_file), "--out", str(run_dir), "--threads", "1", "--device", "cpu",
-            "--checkpoint-every-min", "0.005", "--config-json", json.dumps(CONFIG)]
+            "--checkpoint-every-min", "0.005", "--config-json", json.dumps(config)]
 
 
-def train(demo_file, run_dir):
-    result = subprocess.run(train_command(demo_file, run_dir), cwd=ROOT, capture_output=True, text=True, timeout=600)
+def train(demo_file, run_dir, compile="auto"):
+    result = subprocess.run(train_command(demo_file, run_dir, compile), cwd=ROOT, capture_output=True, text=True,
+                            timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stderr
 
@@ -55,24 +58,43 @@ def assert_same_outcome(first, second):
 
 
 @pytest.fixture(scope="module")
-def uninterrupted(pong_demo_file, tmp_path_factory):
-    run_dir = tmp_path_factory.mktemp("uninterrupted")
-    train(pong_demo_file, run_dir)
-    return run_dir
+def uninterrupted_runs(pong_demo_file, tmp_path_factory):
+    """The uninterrupted run of each compile setting, made when a test first asks for it."""
+    made = {}
+
+    def run(compile="auto"):
+        if compile not in made:
+            made[compile] = tmp_path_factory.mktemp(f"uninterrupted_{compile}")
+            train(pong_demo_file, made[compile], compile)
+        return made[compile]
+
+    return run
 
 
-def test_same_seed_same_run(pong_demo_file, uninterrupted, tmp_path):
-    train(pong_demo_file, tmp_path)
-    assert_same_outcome(outcome(uninterrupted), outcome(tmp_path))
+@pytest.fixture
+def uninterrupted(uninterrupted_runs):
+    return uninterrupted_runs()
+
+
+# A compiled loss (compile: always) changes the floating-point order, not determinism: two compiled runs agree, and a
+# killed compiled run compiles again when it resumes and ends where the uninterrupted compiled run ends.
+@pytest.mark.parametrize("compile", ["auto", "always"])
+def test_same_seed_same_run(pong_demo_file, uninterrupted_runs, tmp_path, compile):
+    log = train(pong_demo_file, tmp_path, compile)
+    assert_same_outcome(outcome(uninterrupted_runs(compile)), outcome(tmp_path))
+    loss = json.loads((tmp_path / "provenance.json").read_text())["loss"]
+    assert loss == ("compiled" if compile == "always" else "eager"), log
     assert not (tmp_path / "checkpoints").exists(), "a finished run removes its checkpoints"
     assert not (tmp_path / "progress.live.csv").exists()
 
 
-def test_killed_runs_resume_and_end_where_an_uninterrupted_run_ends(pong_demo_file, uninterrupted, tmp_path):
+@pytest.mark.parametrize("compile", ["auto", "always"])
+def test_killed_runs_resume_and_end_where_an_uninterrupted_run_ends(pong_demo_file, uninterrupted_runs, tmp_path,
+                                                                    compile):
     rng = np.random.default_rng()
     checkpoints, positions = Checkpoints(tmp_path / "checkpoints"), []
     for _ in range(3):
-        process = subprocess.Popen(train_command(pong_demo_file, tmp_path), cwd=ROOT,
+        process = subprocess.Popen(train_command(pong_demo_file, tmp_path, compile), cwd=ROOT,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         # Kill at a random moment after this process has written at least one checkpoint of its own.
         before = checkpoints.files()[-1].name if checkpoints.files() else None
@@ -91,11 +113,11 @@ def test_killed_runs_resume_and_end_where_an_uninterrupted_run_ends(pong_demo_fi
         for name in OUTPUTS[:1]:
             assert not (tmp_path / name).exists(), "a killed run must not leave its completion marker"
     assert positions, "no kill landed before the run finished"
-    log = train(pong_demo_file, tmp_path)
+    log = train(pong_demo_file, tmp_path, compile)
     assert "resumed from a checkpoint" in log
     # Progress counts on from where the run stood, in each phase's own unit.
     assert "interaction] 400/400 agent steps (100%)" in log and " steps (" not in log.replace("agent steps (", "")
-    assert_same_outcome(outcome(uninterrupted), outcome(tmp_path))
+    assert_same_outcome(outcome(uninterrupted_runs(compile)), outcome(tmp_path))
     assert not (tmp_path / "checkpoints").exists()
 
 

@@ -1,0 +1,53 @@
+"""The `compile` setting: which runs compile their loss, and a compiled loss that computes what the eager one does.
+Same-machine determinism and resume of a compiled run are tested with the eager ones, in tests/test_resume.py."""
+import numpy as np
+import pytest
+import torch
+
+from agents.config import planned_updates, resolve, values
+from agents.learner import COMPILE_FROM_UPDATES, Learner, compiles
+
+CONFIG = {"settings": {"replay_capacity": 64, "batch_size": 4, "agent_steps": 100, "pretrain_updates": 10},
+          "method_settings": {"soft_q_pretrain": {"learning_starts": 20}}}
+
+
+def test_auto_compiles_the_long_runs_and_leaves_the_short_ones_eager():
+    long = values(resolve("Pong", "dqfd", 0, {})["settings"])
+    short = values(resolve("Pong", "dqfd", 0, CONFIG)["settings"])
+    assert planned_updates(long) >= COMPILE_FROM_UPDATES > planned_updates(short)
+    assert compiles(long) and not compiles(short)
+    assert compiles(dict(short, compile="always")) and not compiles(dict(long, compile="never"))
+
+
+@pytest.mark.parametrize("method", ["dqfd", "bc", "soft_q_pretrain"])
+def test_a_compiled_loss_gives_the_eager_loss_metrics_priorities_and_gradients(method):
+    torch._dynamo.reset()
+    cell = resolve("Pong", method, 0, dict(CONFIG, settings=dict(CONFIG["settings"], compile="always")))
+    settings, protocol = values(cell["settings"]), values(cell["protocol"])
+    torch.manual_seed(0)
+    learner = Learner(cell["algorithm"], settings, protocol, num_actions=6, device=torch.device("cpu"),
+                      rng=np.random.default_rng(0), demo_capacity=0, agent_capacity=64)
+    assert learner.compiled
+    rng = np.random.default_rng(1)
+    learner.replay.start_episode(rng.integers(0, 256, (84, 84), dtype=np.uint8))
+    for step in range(20):
+        learner.replay.add_step(int(rng.integers(6)), float(rng.normal()), step == 19,
+                                rng.integers(0, 256, (84, 84), dtype=np.uint8), step == 19)
+    batch = learner.on_device(learner.replay.sample(4, beta=0.5))
+    batch["is_demo"][:2] = True  # demonstration rows, so that the supervised terms are not zero
+
+    results = []
+    for loss in (learner.algorithm.loss, learner.loss):
+        learner.online.zero_grad(set_to_none=True)
+        out = loss(batch, learner.online, learner.target)
+        out.total.backward()
+        results.append((out, [parameter.grad.clone() for parameter in learner.online.parameters()]))
+    (eager, eager_grads), (compiled, compiled_grads) = results
+    torch.testing.assert_close(compiled.total, eager.total, rtol=1e-5, atol=1e-6)
+    assert eager.metrics.keys() == compiled.metrics.keys()
+    for key in eager.metrics:
+        torch.testing.assert_close(compiled.metrics[key], eager.metrics[key], rtol=1e-5, atol=1e-6)
+    if eager.td_errors is not None:
+        torch.testing.assert_close(compiled.td_errors, eager.td_errors, rtol=1e-5, atol=1e-6)
+    for compiled_grad, eager_grad in zip(compiled_grads, eager_grads):
+        torch.testing.assert_close(compiled_grad, eager_grad, rtol=1e-4, atol=1e-6)
