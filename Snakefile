@@ -2,6 +2,7 @@
 # `snakemake --cores N` runs config/config.yaml; `--configfile config/<name>.yaml` lays another config over it.
 import os
 import re
+import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
@@ -57,6 +58,16 @@ include: "rules/analysis.smk"
 
 
 report: "report/workflow.rst"
+
+
+# `snakemake --report` packs the tables and figures, which exist only once the matrix has run; before that Snakemake
+# stops at the first one missing with a message that does not say what to run.
+if "--report" in sys.argv:
+    absent = [path for path in ANALYSIS_OUTPUTS if not Path(path).exists()]
+    if absent:
+        more = f" and {len(absent) - 1} more tables and figures" if len(absent) > 1 else ""
+        raise WorkflowError(f"--report packs the tables and figures of {RESULTS}, and {absent[0]}{more} do not exist "
+                            "yet; run the matrix first (the same command without --report), then ask for the report")
 
 
 # Every cell's summary.json is a target of its own: Snakemake trains a cell whose summary is missing whatever its

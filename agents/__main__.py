@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -42,6 +43,25 @@ def _config(args) -> dict:
     return config
 
 
+def available_cores() -> int:
+    """The CPU cores this process may run on (its affinity: a cluster job's allotment), else the machine's."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def check_thread_environment() -> None:
+    """OMP_NUM_THREADS or MKL_NUM_THREADS that is not a whole number of 1 or more makes libgomp complain as torch loads
+    and fall back on its own choice: drop it before torch loads, and say so (a run's threads are --threads)."""
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        value = os.environ.get(name)
+        if value is not None and not (value.strip().isdigit() and int(value) >= 1):
+            del os.environ[name]
+            print(f"{name}={value!r} is not a whole number of 1 or more; ignored (a run's CPU threads are --threads)",
+                  file=sys.stderr)
+
+
 # Arguments that count something: none of them makes sense below 1.
 COUNTS = {"episodes": "the number of episodes", "stride": "the k of every k-th row",
           "scale": "the window's size as a multiple of the screen", "threads": "the number of CPU threads"}
@@ -64,6 +84,13 @@ def check_arguments(args) -> None:
     if not 0 <= minutes < math.inf:
         raise ConfigError(f"--checkpoint-every-min {minutes}: give the minutes between checkpoints as a number, "
                           "0 or more")
+    if minutes == 0 and args.command == "train":
+        print("--checkpoint-every-min 0: a checkpoint, the whole replay with it, after every update and agent step; "
+              "expect a much slower run (give minutes, 10 by default, for a real one)", file=sys.stderr)
+    threads, cores = getattr(args, "threads", None), available_cores()
+    if threads is not None and threads > cores:
+        raise ConfigError(f"--threads {threads}: this process may use {cores} CPU core{'s' * (cores != 1)}; use at "
+                          f"most {cores} (more threads than cores only contend for them)")
     if getattr(args, "game", None) is not None and args.command != "train":  # train checks it with its config
         from .games import known_games
 
@@ -200,7 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda[:N]")
     train.add_argument("--checkpoint-dir", help="where checkpoints go; default: RUN_FOLDER/checkpoints")
     train.add_argument("--checkpoint-every-min", type=float, default=10.0,
-                       help="minutes between checkpoints; a rerun of a killed run resumes from the last one")
+                       help="minutes between checkpoints; a rerun of a killed run resumes from the last one "
+                       "(0: after every update and agent step, for tests)")
     for sub in (demos, record, head, minari_in, minari_out, random, train):
         sub.add_argument("--config", help="workflow config file (YAML) whose settings apply")
         sub.add_argument("--config-json", help="the same as a JSON string, laid over --config (the workflow passes "
@@ -274,6 +302,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.command not in COMMANDS:  # a command the parser offers but nothing here runs
         parser.error(f"command {args.command!r} is not implemented; implemented: {', '.join(COMMANDS)}")
+    check_thread_environment()  # before anything loads torch
     try:
         check_arguments(args)
         COMMANDS[args.command](args)

@@ -1,7 +1,10 @@
-"""What produced a result: code version, package versions, device, seed, wall time."""
+"""What produced a result: code version, package versions, the machine (CPU model, the instruction sets the kernels
+dispatch to, thread settings, library versions, the GPU), seed, wall time."""
 from __future__ import annotations
 
+import os
 import platform
+import re
 import socket
 import subprocess
 from datetime import datetime, timezone
@@ -37,6 +40,49 @@ def package_versions() -> dict:
     return versions
 
 
+# Vector instruction sets that decide which CPU kernels torch and oneDNN run, so the last bits of a result.
+VECTOR_ISA = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx_vnni", "avx512f", "avx512bw", "avx512vl", "avx512_vnni",
+              "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16")
+
+
+def cpu() -> dict:
+    """The CPU's model and vector instruction sets, what torch's kernels dispatch to, and any cap set on them."""
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:  # not Linux: the model platform reports, no flags
+        info = ""
+    if found := re.search(r"^model name\s*:\s*(.+)$", info, re.MULTILINE):
+        model = found.group(1).strip()
+    if found := re.search(r"^flags\s*:\s*(.+)$", info, re.MULTILINE):
+        flags = set(found.group(1).split())
+    return {
+        "model": model,
+        "architecture": platform.machine(),
+        "vector_isa": [name for name in VECTOR_ISA if name in flags],
+        "torch_dispatch": torch.backends.cpu.get_cpu_capability(),  # ATen's kernels: DEFAULT, AVX2, AVX512, ...
+        "caps": {name: os.environ.get(name, "not set") for name in ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA")},
+    }
+
+
+def libraries() -> dict:
+    """The math libraries inside torch (oneDNN, MKL or OpenBLAS, OpenMP), as its build reports them, and on a GPU the
+    CUDA and cuDNN versions."""
+    built = torch.__config__.show()
+    names = {"onednn": r"(?:oneDNN|MKL-DNN) (v[\d.]+)", "mkl": r"Math Kernel Library Version ([\w.-]+)",
+             "openmp": r"OpenMP (\d+)", "blas": r"BLAS_INFO=(\w+)"}
+    found = {name: (match.group(1) if (match := re.search(pattern, built)) else "none")
+             for name, pattern in names.items()}
+    if torch.cuda.is_available():
+        found.update(cuda=torch.version.cuda, cudnn=torch.backends.cudnn.version())
+    return found
+
+
+def threads() -> dict:
+    return {"torch": torch.get_num_threads(), "interop": torch.get_num_interop_threads(),
+            **{name: os.environ.get(name, "not set") for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}}
+
+
 def provenance(seed: int, device: torch.device, wall_s: float, compiled: bool) -> dict:
     """`compiled`: whether the loss ran through torch.compile (the `compile` setting as this run resolved it)."""
     return {
@@ -46,8 +92,10 @@ def provenance(seed: int, device: torch.device, wall_s: float, compiled: bool) -
         "platform": platform.platform(),
         "host": socket.gethostname(),
         "device": str(device),
-        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
-        "torch_threads": torch.get_num_threads(),
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else cpu()["model"],
+        "cpu": cpu(),
+        "libraries": libraries(),
+        "threads": threads(),
         "loss": "compiled" if compiled else "eager",
         "seed": seed,
         "wall_s": wall_s,

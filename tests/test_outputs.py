@@ -7,8 +7,11 @@ import json
 import os
 import re
 import shutil
+import subprocess
+import sys
 import tempfile
 from collections import namedtuple
+from pathlib import Path
 
 import pytest
 import torch
@@ -286,3 +289,25 @@ def test_a_run_logs_each_phase_in_its_own_unit(tmp_path, capsys, pong_demo_file)
     assert "[Pong/dqfd/seed 0 pretraining] 10/10 updates (100%)" in err
     assert "[Pong/dqfd/seed 0 interaction] 40/40 agent steps (100%)" in err
     assert " steps (" not in err.replace("agent steps (", ""), "no line counts both phases as steps"
+
+
+def test_an_unreadable_thread_count_in_the_environment_is_dropped_saying_so(tmp_path):
+    """OMP_NUM_THREADS=0 would make libgomp complain as torch loads and pick threads itself; the run drops it first.
+    The same run, checkpointing as often as it can (--checkpoint-every-min 0), says what that costs."""
+    import subprocess
+    import sys
+
+    config = {"protocol_overrides": {"max_episode_frames": 100}, "method_settings": {"pdd_dqn": {"learning_starts": 12}},
+              "settings": {"agent_steps": 24, "replay_capacity": 100, "batch_size": 4, "eval_episodes": 1}}
+    result = subprocess.run(
+        [sys.executable, "-m", "agents", "train", "--game", "Pong", "--method", "pdd_dqn", "--seed", "0", "--out",
+         str(tmp_path / "run"),
+         "--checkpoint-every-min", "0", "--config-json", json.dumps(config)],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "0"},
+        cwd=Path(__file__).resolve().parent.parent)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "libgomp" not in result.stderr
+    assert "OMP_NUM_THREADS='0' is not a whole number of 1 or more; ignored" in result.stderr
+    assert "--checkpoint-every-min 0: a checkpoint, the whole replay with it, after every update" in result.stderr
+    record = json.loads((tmp_path / "run" / "provenance.json").read_text())
+    assert record["threads"]["OMP_NUM_THREADS"] == "not set" and record["threads"]["torch"] == 1

@@ -223,7 +223,12 @@ def load(path: str | Path, game: str, protocol: dict) -> Demonstrations:
         raise DemoFileError(f"demo file {path} does not exist; record it with "
                             f"`python -m agents demos --game {game} --out {path}`")
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):  # a .npy file: one array, not the archive of a demo file
+            raise DemoFileError(f"demo file {path} holds a single NumPy array (.npy), not a demo file (an .npz "
+                                f"archive of {', '.join(ARRAYS)} and metadata); record demos with `python -m agents "
+                                f"demos --game {game} --out FILE.npz`")
+        with loaded as archive:
             missing = [name for name in (*ARRAYS, "metadata") if name not in archive.files]
             if missing:
                 raise DemoFileError(f"demo file {path} lacks {', '.join(missing)}; it is not a demo file of this "
