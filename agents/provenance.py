@@ -85,6 +85,7 @@ def threads() -> dict:
 
 def provenance(seed: int, device: torch.device, wall_s: float, compiled: bool) -> dict:
     """`compiled`: whether the loss ran through torch.compile (the `compile` setting as this run resolved it)."""
+    processor = cpu()
     return {
         "git": git_commit(),
         "packages": package_versions(),
@@ -92,8 +93,8 @@ def provenance(seed: int, device: torch.device, wall_s: float, compiled: bool) -
         "platform": platform.platform(),
         "host": socket.gethostname(),
         "device": str(device),
-        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else cpu()["model"],
-        "cpu": cpu(),
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else processor["model"],
+        "cpu": processor,
         "libraries": libraries(),
         "threads": threads(),
         "loss": "compiled" if compiled else "eager",
