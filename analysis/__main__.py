@@ -14,6 +14,10 @@ import pandas as pd
 from agents.io import write_csv, write_text
 
 
+REFERENCE = Path(__file__).resolve().parents[1] / "reference"
+REFERENCES = ("default", "claims", "transfer")
+
+
 def optional_csv(path, columns=()):
     return pd.read_csv(path) if path and Path(path).is_file() else pd.DataFrame(columns=list(columns))
 
@@ -32,7 +36,7 @@ def parser() -> argparse.ArgumentParser:
                  "missing-markdown"):
         collect.add_argument(f"--{name}", required=True)
 
-    scores = commands.add_parser("scores", help="the tidy run table: initial, best-window and final scores")
+    scores = commands.add_parser("scores", help="the tidy run table: initial, last-window and final scores")
     for name in ("runs", "episodes", "demonstrators", "random", "out"):
         scores.add_argument(f"--{name}", required=True)
     scores.add_argument("--window-fraction", type=float, required=True)
@@ -49,13 +53,26 @@ def parser() -> argparse.ArgumentParser:
                  "improvement-figure"):
         aggregate.add_argument(f"--{name}", required=True)
     aggregate.add_argument("--methods", required=True, help="comma-separated; the first is compared with the rest")
-    aggregate.add_argument("--seed", type=int, default=0, help="bootstrap seed")
 
     claims = commands.add_parser("claims", help="the claims ledger")
     for name in ("scores", "csv", "details", "markdown"):
         claims.add_argument(f"--{name}", required=True)
+    claims.add_argument("--demonstrators", help="the demonstrator's episodes (tables/demonstrators.csv)")
     claims.add_argument("--published")
-    claims.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    claims.add_argument("--error-rate", type=float, default=0.05,
+                        help="the ledger's familywise error rate (the workflow's error_rate)")
+
+    calibrate = commands.add_parser(
+        "calibrate", help="the ledger's coverage, error rate and power, measured by simulation on committed spreads")
+    calibrate.add_argument("--results", nargs="+", default=[str(REFERENCE / name) for name in REFERENCES],
+                           help="results folders whose tables/run_scores.csv and tables/demonstrators.csv give the "
+                                "scenarios (default: the committed reference results)")
+    calibrate.add_argument("--error-rate", type=float, default=0.05, help="the ledger's familywise error rate")
+    calibrate.add_argument("--studies", type=int, default=2000, help="simulated studies per cell")
+    calibrate.add_argument("--seed", type=int, default=0, help="the simulation's random seed")
+    calibrate.add_argument("--no-bootstrap", action="store_true",
+                           help="skip the (slow) coverage of the bootstrap intervals the suite does not print")
+    calibrate.add_argument("--markdown", help="also write the tables here")
 
     sweep = commands.add_parser("demo-sweep", help="final scores against demo quality and quantity")
     for name in ("runs", "demo-sets", "random", "csv", "markdown", "out"):
@@ -91,6 +108,12 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
+    if "error_rate" in args and not 0 < args.error_rate <= 0.5:
+        sys.exit(f"error: --error-rate={args.error_rate:g} is not a familywise error rate in (0, 0.5]; the ledger's "
+                 "is 0.05 unless the workflow config's error_rate says otherwise")
+    if "studies" in args and args.studies < 100:
+        sys.exit(f"error: --studies={args.studies} is too few to measure a coverage (±{50 / max(args.studies, 1) ** 0.5:.0f}"
+                 " points or worse); give at least 100, and 2,000 for the figures the README quotes")
     if args.command == "collect":
         from .collect import collect, read_tables
         from .failures import failed_cells, to_markdown
@@ -134,16 +157,16 @@ def main(argv=None) -> int:
 
         scores, methods = pd.read_csv(args.scores), args.methods.split(",")
         columns = ["initial_normalised", "final_normalised"]
-        aggregates = aggregate_table(scores, methods, columns, seed=args.seed)
+        aggregates = aggregate_table(scores, methods, columns)
         levels = thresholds(scores)
         normalised = [method for method in methods
                       if scores.loc[scores["method"] == method, "final_normalised"].notna().any()]
-        profiles = [performance_profile(scores, method, "final_normalised", levels, seed=args.seed)
-                    .assign(method=method) for method in normalised]
+        profiles = [performance_profile(scores, method, "final_normalised", levels).assign(method=method)
+                    for method in normalised]
         profiles = pd.concat(profiles, ignore_index=True) if profiles else pd.DataFrame(
-            columns=["threshold", "share", "ci95_low", "ci95_high", "method"])
+            columns=["threshold", "share", "method"])
         pairs = [(methods[0], other) for other in methods[1:]]
-        improvement = pd.concat([improvement_table(scores, pairs, column, seed=args.seed) for column in columns],
+        improvement = pd.concat([improvement_table(scores, pairs, column) for column in columns],
                                 ignore_index=True)
         write_csv(args.csv, aggregates)
         unnormalised = [method for method in methods if method not in normalised and (scores["method"] == method).any()]
@@ -158,10 +181,29 @@ def main(argv=None) -> int:
         from .tables import published_scores
 
         published = optional_csv(args.published, ["game", "method", "score", "metric", "status"])
-        summary, details = Ledger(pd.read_csv(args.scores), published_scores(published), seed=args.seed).evaluate()
+        demonstrators = optional_csv(args.demonstrators, ["game", "score"])
+        summary, details = Ledger(pd.read_csv(args.scores), published_scores(published), demonstrators,
+                                  args.error_rate).evaluate()
         write_csv(args.csv, summary)
         write_csv(args.details, details)
-        write_text(args.markdown, to_markdown(summary, details))
+        write_text(args.markdown, to_markdown(summary, details, args.error_rate))
+    elif args.command == "calibrate":
+        from .calibrate import calibrate, to_markdown
+        from .claims import Ledger
+
+        sections = []
+        for folder in args.results:
+            tables = Path(folder) / "tables"
+            if not (tables / "run_scores.csv").is_file():
+                sys.exit(f"error: {tables / 'run_scores.csv'} not found: give --results a results folder whose "
+                         "analysis has run (snakemake --cores N), or run from a clone that has reference/")
+            ledger = Ledger(pd.read_csv(tables / "run_scores.csv"), pd.DataFrame(columns=["game", "method", "published"]),
+                            optional_csv(tables / "demonstrators.csv", ["game", "score"]), args.error_rate)
+            result = calibrate(ledger, studies=args.studies, seed=args.seed, bootstrap=not args.no_bootstrap)
+            sections.append(f"## {folder}\n\n" + to_markdown(result, args.error_rate, args.studies))
+            print(sections[-1], flush=True)
+        if args.markdown:
+            write_text(args.markdown, "\n".join(sections))
     elif args.command == "demo-sweep":
         from .demo_sweep import plot_sweep, sweep_table, to_markdown
 
@@ -223,20 +265,23 @@ def report_migration(changes, folder, quiet: bool = False) -> int:
 
 
 def aggregates_markdown(aggregates: pd.DataFrame, improvement: pd.DataFrame, unnormalised: list[str] = ()) -> str:
-    def estimate(row, name):
-        return f"{row[name]:.2f} [{row[f'{name}_ci95_low']:.2f}, {row[f'{name}_ci95_high']:.2f}]"
-
-    lines = ["| method | score | games | runs | IQM | median | mean |", "|---|---|---|---|---|---|---|"]
-    lines += [f"| {row['method']} | {row['score'].replace('_normalised', '')} | {row['games']} | {row['runs']} | "
-              f"{estimate(row, 'iqm')} | {estimate(row, 'median')} | {estimate(row, 'mean')} |"
-              for row in aggregates.to_dict("records")]
+    lines = ["| method | score | games | runs | mean over games [95% interval] | IQM | median |",
+             "|---|---|---|---|---|---|---|"]
+    for row in aggregates.to_dict("records"):
+        interval = "" if pd.isna(row["mean_ci95_low"]) else \
+            f" [{row['mean_ci95_low']:.2f}, {row['mean_ci95_high']:.2f}]"
+        lines.append(f"| {row['method']} | {row['score'].replace('_normalised', '')} | {row['games']} | {row['runs']} | "
+                     f"{row['mean']:.2f}{interval} | {row['iqm']:.2f} | {row['median']:.2f} |")
     lines += ["", "| comparison | score | games | probability of improvement |", "|---|---|---|---|"]
     lines += [f"| P({row['x']} > {row['y']}) | {row['score'].replace('_normalised', '')} | {row['games']} | "
-              f"{estimate(row, 'probability')} |" for row in improvement.to_dict("records")]
+              f"{row['probability']:.2f} |" for row in improvement.to_dict("records")]
     lines += ["", "Demonstrator-normalised scores, (score − random)/(demonstrator mean − random): 0 is random play, 1 "
-              "the demonstrator. Estimates pool every run of every game; brackets are 95% stratified bootstrap "
-              "intervals (runs resampled within each game, 2,000 replicates). Probability of improvement: per game "
-              "the share of run pairs where the first method scores higher (ties count half), averaged over games."]
+              "the demonstrator. Mean over games: each game's mean over its runs, averaged with equal weight, with a "
+              "95% stratified t-interval (the claims ledger's; a single seed in a game leaves it open). IQM and "
+              "median pool every run of every game. Probability of improvement: per game the share of run pairs where "
+              "the first method scores higher (ties count half), averaged over games. IQM, median and probability of "
+              "improvement have no interval: with this few games and seeds their bootstrap intervals cover far less "
+              "than they state (`python -m analysis calibrate` measures it)."]
     if unnormalised:
         from .aggregate import NOT_NORMALISED
 

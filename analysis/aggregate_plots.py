@@ -8,7 +8,7 @@ import pandas as pd
 from .aggregate import NOT_NORMALISED
 from .style import method_colours, save, theme
 
-SCORE_LABELS = {"initial_normalised": "initial score", "best_window_normalised": "best-window score",
+SCORE_LABELS = {"initial_normalised": "initial score", "last_window_normalised": "last-window score",
                 "final_normalised": "final score"}
 
 
@@ -39,8 +39,9 @@ def plot_intervals(aggregates: pd.DataFrame, methods: list[str], out) -> None:
                 if method not in table.index:
                     continue
                 item = table.loc[method]
-                ax.plot([item[f"{statistic}_ci95_low"], item[f"{statistic}_ci95_high"]], [position, position],
-                        color=colours[method], linewidth=6, alpha=0.6, solid_capstyle="butt")
+                if f"{statistic}_ci95_low" in item:  # only the mean has an interval that holds its coverage
+                    ax.plot([item[f"{statistic}_ci95_low"], item[f"{statistic}_ci95_high"]], [position, position],
+                            color=colours[method], linewidth=6, alpha=0.6, solid_capstyle="butt")
                 ax.plot(item[statistic], position, "o", color=colours[method], markeredgecolor="black", markersize=6)
             for reference, label in [(0, "random"), (1, "demonstrator")]:
                 ax.axvline(reference, color="grey", linestyle="--" if reference else "-.", linewidth=1)
@@ -49,8 +50,8 @@ def plot_intervals(aggregates: pd.DataFrame, methods: list[str], out) -> None:
             ax.set_title(f"{statistic.upper() if statistic == 'iqm' else statistic} — {SCORE_LABELS[score]}",
                          fontsize=10)
             ax.set_xlabel("demonstrator-normalised score")
-    figure.suptitle("Across games: 95% stratified bootstrap intervals (0 = random play, 1 = demonstrator mean)",
-                    y=1.0)
+    figure.suptitle("Across games: IQM and median of the pooled runs; mean over games with its 95% stratified "
+                    "t-interval (0 = random play, 1 = demonstrator mean)", y=1.0)
     figure.tight_layout()
     save(figure, out)
 
@@ -68,14 +69,12 @@ def plot_profiles(profiles: pd.DataFrame, methods: list[str], out) -> None:
             continue
         ax.plot(curve["threshold"], curve["share"], color=colours[method], linewidth=2, label=method,
                 drawstyle="steps-post")
-        ax.fill_between(curve["threshold"], curve["ci95_low"], curve["ci95_high"], color=colours[method], alpha=0.15,
-                        linewidth=0, step="post")
     for reference in (0, 1):
         ax.axvline(reference, color="grey", linestyle="--" if reference else "-.", linewidth=1)
     ax.set_xlabel("threshold on the demonstrator-normalised final score (0 = random, 1 = demonstrator)")
     ax.set_ylabel("share of runs scoring above it")
     ax.set_ylim(-0.02, 1.02)
-    ax.set_title("Performance profiles: each game weighted equally, 95% bootstrap band")
+    ax.set_title("Performance profiles: each game weighted equally")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=min(4, len(methods)), frameon=False, fontsize=9)
     figure.tight_layout()
     save(figure, out)
@@ -99,8 +98,6 @@ def plot_improvement(improvement: pd.DataFrame, methods: list[str], out) -> None
             if item.empty:
                 continue
             item = item.iloc[0]
-            ax.plot([item["probability_ci95_low"], item["probability_ci95_high"]], [position, position], color=colours[y], linewidth=6,
-                    alpha=0.6, solid_capstyle="butt")
             ax.plot(item["probability"], position, "o", color=colours[y], markeredgecolor="black", markersize=6)
         ax.axvline(0.5, color="grey", linestyle="--", linewidth=1)
         ax.set_xlim(-0.02, 1.02)
@@ -108,7 +105,7 @@ def plot_improvement(improvement: pd.DataFrame, methods: list[str], out) -> None
         ax.set_ylim(len(pairs) - 0.5, -0.5)
         ax.set_xlabel("probability of improvement")
         ax.set_title(SCORE_LABELS[score], fontsize=10)
-    figure.suptitle("Probability of improvement over the games both ran, 95% stratified bootstrap", y=1.0)
+    figure.suptitle("Probability of improvement over the games both ran", y=1.0)
     figure.tight_layout()
     save(figure, out)
 

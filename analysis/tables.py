@@ -1,4 +1,4 @@
-"""The game × method score table (CSV, Markdown, LaTeX): initial, best-window and final scores as mean and 95% CI over
+"""The game × method score table (CSV, Markdown, LaTeX): initial, last-window and final scores as mean and 95% CI over
 seeds, the final score as a percentage of the demonstrator, the suite's baselines, and the published number beside
 ours where one exists."""
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pandas as pd
 from .scores import SCORES
 from .stats import mean_ci
 
-LABELS = {"initial": "initial", "best_window": "best window", "final": "final"}
+LABELS = {"initial": "initial", "last_window": "last window", "final": "final"}
 
 
 def published_scores(published: pd.DataFrame) -> pd.DataFrame:
@@ -69,7 +69,8 @@ def notes(window_fraction: float) -> list[str]:
     return [
         f"Scores are raw game scores, mean [95% t-interval] over seeds. Initial: the mean of the episodes a run played "
         f"while learning that ended in its first {window_fraction:.0%} of agent steps (after any pretraining). "
-        f"Best window: the best such mean over the run's consecutive {window_fraction:.0%} windows. Final: the mean of "
+        f"Last window: the same for the run's last {window_fraction:.0%} (a fixed window: the paper's best window is a "
+        "maximum over noisy means, biased upward). Final: the mean of "
         "the run's evaluation episodes after training. A method that never interacts is scored by its evaluation in "
         "all three columns.",
         "% of demonstrator: 100·(final − random)/(demonstrator mean − random), with the demonstrator and random play "

@@ -117,18 +117,22 @@ rule aggregates:
 rule claims:
     input:
         scores=rules.scores.output[0],
+        demonstrators=rules.collect.output.demonstrators,
         published=local(PUBLISHED),
     output:
         csv=report(f"{TABLES}/claims.csv", caption="../report/claims.rst", category="Claims ledger"),
         details=report(f"{TABLES}/claims_per_game.csv", caption="../report/claims_per_game.rst",
                        category="Claims ledger"),
         markdown=f"{TABLES}/claims.md",
+    params:
+        error_rate=config["error_rate"],
     conda:
         SUITE_ENV
     log:
         f"{RESULTS}/logs/analysis/claims.log",
     shell:
-        "python -m analysis claims --scores {input.scores:q} --published {input.published:q} --csv {output.csv:q}"
+        "python -m analysis claims --scores {input.scores:q} --demonstrators {input.demonstrators:q}"
+        " --published {input.published:q} --error-rate {params.error_rate} --csv {output.csv:q}"
         " --details {output.details:q} --markdown {output.markdown:q} > {log:q} 2>&1"
 
 

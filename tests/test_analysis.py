@@ -11,7 +11,8 @@ from analysis.__main__ import main as analysis_main
 from analysis.collect import collect
 from analysis.failures import failed_cells
 from analysis.scores import score_runs
-from analysis.stats import mean_ci
+from analysis import stats as stats_module
+from analysis.stats import linear, mean_ci
 from analysis.tables import scores_table, to_latex, to_markdown
 
 DEMOS = pd.DataFrame({"game": ["Pong"] * 3 + ["Breakout"] * 2, "score": [21.0, 15.0, 18.0, 40.0, 60.0]})
@@ -57,13 +58,13 @@ def test_mean_ci_is_a_t_interval():
 def test_run_scores_match_a_direct_computation(scored):
     row = scored.set_index(["game", "method", "seed"]).loc[("Pong", "dqfd", 0)]
     assert row["initial"] == (10.0 - 12.0 + 10.0 - 8.0) / 2  # episodes ending at steps 20 and 50: the first half
-    assert row["best_window"] == (10.0 - 6.0 + 10.0 - 4.0) / 2
+    assert row["last_window"] == (10.0 - 6.0 + 10.0 - 4.0) / 2
     assert row["final"] == 10.0
     assert row["final_normalised"] == pytest.approx((10.0 - (-20.0)) / SPAN["Pong"])
     assert row[["demonstrator_mean", "demonstrator_worst", "demonstrator_best", "random_mean"]].tolist() == [
         18.0, 15.0, 21.0, -20.0]
     bc = scored.set_index(["game", "method", "seed"]).loc[("Breakout", "bc", 1)]
-    assert bc["initial"] == bc["best_window"] == bc["final"] == 12.0  # never interacts: its evaluation stands
+    assert bc["initial"] == bc["last_window"] == bc["final"] == 12.0  # never interacts: its evaluation stands
 
 
 def test_transition_change_compares_the_windows_around_the_end_of_pretraining():
@@ -75,7 +76,7 @@ def test_transition_change_compares_the_windows_around_the_end_of_pretraining():
     # width 25: before = episodes ending in (15, 40] → 3, 5; after = (40, 65] → −2
     assert row["transition_change"] == -2.0 - 4.0
     assert row["transition_change_normalised"] == pytest.approx(-6.0 / SPAN["Pong"])
-    assert row["initial"] == 1.0 and row["best_window"] == 8.0  # windows of 25 steps: 1 | 3, 5 | −2 | 7, 9
+    assert row["initial"] == 1.0 and row["last_window"] == 8.0  # windows of 25 steps: 1 | 3, 5 | −2 | 7, 9
 
 
 def test_scores_table_matches_a_direct_computation(scored):
@@ -86,11 +87,11 @@ def test_scores_table_matches_a_direct_computation(scored):
     row = table.loc[("Pong", "dqfd")]
     assert row["final_mean"] == 12.0 and row["seeds"] == 3
     assert (row["final_ci95_low"], row["final_ci95_high"]) == pytest.approx(mean_ci([10.0, 14.0, 12.0])[1:])
-    for score in ("initial", "best_window", "final", "percent"):
+    for score in ("initial", "last_window", "final", "percent"):
         prefix = "percent_of_demonstrator" if score == "percent" else f"{score}_mean"
         low, high = row[f"{score}_ci95_low"], row[f"{score}_ci95_high"]
         assert low < row[prefix] < high
-    assert row["initial_mean"] == 12.0 - 10.0 and row["best_window_mean"] == 12.0 - 5.0
+    assert row["initial_mean"] == 12.0 - 10.0 and row["last_window_mean"] == 12.0 - 5.0
     assert row["percent_of_demonstrator"] == pytest.approx(100 * (12.0 + 20.0) / SPAN["Pong"])
     assert row["published"] == 11.0 and row["published_status"] == "verified"  # verified wins over a transcription
     assert np.isnan(table.loc[("Pong", "bc"), "published"])
@@ -100,79 +101,94 @@ def test_scores_table_matches_a_direct_computation(scored):
     assert r"pdd\_dqn" in latex and "[$-$" in latex and latex.count(r"\\") == len(table) + 1 and "308.1*" in latex
 
 
-def test_iqm_and_its_stratified_bootstrap(scored):
-    result = aggregate.aggregate_table(scored, ["dqfd", "bc"], ["final_normalised"], replicates=500)
+NO_PUBLISHED = pd.DataFrame(columns=["game", "method", "published"])
+
+
+def test_aggregates_give_the_mean_over_games_an_interval_and_the_pooled_statistics_none(scored):
+    result = aggregate.aggregate_table(scored, ["dqfd", "bc"], ["final_normalised"])
     dqfd = result.set_index("method").loc["dqfd"]
     pooled = scored.loc[scored["method"] == "dqfd", "final_normalised"].to_numpy()
     assert dqfd["iqm"] == pytest.approx(stats.trim_mean(pooled, 0.25))
-    assert dqfd["median"] == pytest.approx(np.median(pooled)) and dqfd["mean"] == pytest.approx(pooled.mean())
-    for name in ("iqm", "median", "mean"):
-        assert dqfd[f"{name}_ci95_low"] <= dqfd[name] <= dqfd[f"{name}_ci95_high"]
-    assert (dqfd["games"], dqfd["runs"]) == (2, 6)
-    # Resampling within games: a game's runs are never drawn from another game.
-    games = [np.array([0.0, 0.0]), np.array([1.0, 1.0, 1.0])]
-    samples = aggregate.resample(games, np.random.default_rng(0), 100)
-    assert (samples[0] == 0).all() and (samples[1] == 1).all() and samples[1].shape == (100, 3)
+    assert dqfd["median"] == pytest.approx(np.median(pooled))
+    games = aggregate.by_game(scored, "dqfd", "final_normalised")
+    assert dqfd["mean"] == pytest.approx(np.mean([runs.mean() for runs in games]))  # each game weighted equally
+    expected = linear([(0.5, runs) for runs in games]).interval(0.95)
+    assert (dqfd["mean_ci95_low"], dqfd["mean_ci95_high"]) == pytest.approx(expected)
+    assert "iqm_ci95_low" not in result and (dqfd["games"], dqfd["runs"]) == (2, 6)
 
 
 def test_performance_profile_and_probability_of_improvement_by_hand():
     table = pd.DataFrame({"game": ["A", "A", "B", "B"], "method": "m", "final_normalised": [0.2, 0.8, 0.5, 1.5]})
-    profile = aggregate.performance_profile(table, "m", "final_normalised", np.array([0.0, 0.6, 1.0]), replicates=200)
+    profile = aggregate.performance_profile(table, "m", "final_normalised", np.array([0.0, 0.6, 1.0]))
     assert profile["share"].tolist() == [1.0, (0.5 + 0.5) / 2, (0.0 + 0.5) / 2]  # each game weighted equally
-    assert (profile["ci95_low"] <= profile["share"]).all() and (profile["share"] <= profile["ci95_high"]).all()
     x, y = [np.array([1.0, 3.0]), np.array([5.0])], [np.array([2.0, 2.0]), np.array([5.0, 4.0])]
     # game 1: pairs (1,2),(1,2),(3,2),(3,2) → 2 of 4; game 2: (5,5) tie = ½, (5,4) = 1 → 0.75
     assert aggregate.probability_of_improvement(x, y) == pytest.approx((0.5 + 0.75) / 2)
 
 
-def test_claim_verdicts_follow_the_data_and_flip_when_it_flips():
+def test_claim_verdicts_follow_the_interval_of_the_difference_and_flip_when_the_data_flip():
     runs, episodes = synthetic_runs()
     scored = score_runs(runs, episodes, DEMOS, RANDOM, 0.5)
-    summary, details = claims.Ledger(scored, pd.DataFrame(columns=["game", "method", "published"]),
-                                     replicates=500).evaluate()
-    verdicts = summary.set_index("claim")["verdict"]
-    assert verdicts["dqfd_beats_pdd_dqn_early"] == "supported"
-    assert verdicts["imitation_below_demonstrator"] == "supported"
-    assert verdicts["dqfd_beats_best_demo"] == "contradicted"
-    assert verdicts["no_supervised_loss_lowers_early"] == "not run"
-    assert verdicts["dqfd_reaches_published"] == "not run"  # no published number for these games
-    row = summary.set_index("claim").loc["dqfd_beats_pdd_dqn_early"]
-    assert row["verdict_basis"] == "across games" and row["games_supported"] == 2 and row["seeds"] == "3"
-    expected = np.mean([(np.mean([10.0, 14.0, 12.0]) - 10.0 + 20.0) / SPAN["Pong"],
-                        (32.0 - 10.0 - 2.0) / SPAN["Breakout"]])
-    assert row["left_normalised"] == pytest.approx(expected)
-    pong = details[(details["claim"] == "dqfd_beats_pdd_dqn_early") & (details["game"] == "Pong")].iloc[0]
-    assert pong["left_mean"] == 2.0 and pong["right_mean"] == -30.0
-    # decided with room to spare: the seeds-to-decide estimate stops at the fewest seeds an across-game verdict uses
-    ratio = row["detectable_difference"] / abs(row["observed_difference"])
-    assert ratio < 1 / np.sqrt(3) and row["seeds_to_decide"] == claims.MIN_BOOTSTRAP_SEEDS
+    summary, details = claims.Ledger(scored, NO_PUBLISHED, DEMOS).evaluate()
+    rows = summary.set_index("claim")
+    assert rows.loc["dqfd_beats_pdd_dqn_early", "verdict"] == "supported"
+    assert rows.loc["no_supervised_loss_lowers_early", "verdict"] == "not run"
+    assert rows.loc["dqfd_beats_pdd_dqn_early_greedy", "note"].startswith("needs greedy evaluation")
+    assert rows.loc["dqfd_reaches_published", "verdict"] == "not run"  # no published number for these games
+    assert not any("best" in key or "worst" in key for key in rows.index)  # never a single demo episode
+    row = rows.loc["dqfd_beats_pdd_dqn_early"]
+    assert row["seeds"] == 3 and row["games"] == 2
+    # across games: the mean over games of each game's normalised difference (initial = final − 10 here)
+    left = {"Pong": np.array([0.0, 4.0, 2.0]), "Breakout": np.array([20.0, 24.0, 22.0])}
+    right = {"Pong": np.array([-31.0, -29.0, -30.0]), "Breakout": np.array([-7.0, -5.0, -6.0])}
+    terms = [(sign / (2 * SPAN[game]), side[game]) for game in ("Pong", "Breakout")
+             for sign, side in ((1.0, left), (-1.0, right))]
+    expected = linear(terms)
+    assert row["difference"] == pytest.approx(expected.value) and row["p_value"] == pytest.approx(expected.p_value())
+    assert (row["difference_low"], row["difference_high"]) == pytest.approx(expected.interval(row["level"]))
+    assert row["left_mean"] == pytest.approx(np.mean([(left[g].mean() - {"Pong": -20.0, "Breakout": 2.0}[g])
+                                                       / SPAN[g] for g in SPAN]))
+    # one family: Holm over every tested claim, the first step at 0.05 / its size
+    tested = summary[summary["p_value"].notna()]
+    assert (summary["family_size"] == len(tested)).all()
+    assert tested["level"].max() == pytest.approx(1 - 0.05 / len(tested))
+    # per game: a breakdown in raw scores with its 95% Welch interval, never a verdict of its own
+    pong = details.set_index(["claim", "game"]).loc[("dqfd_beats_pdd_dqn_early", "Pong")]
+    assert (pong["left_mean"], pong["right_mean"]) == (2.0, -30.0)
+    assert (pong["difference_low"], pong["difference_high"]) == pytest.approx(
+        linear([(1.0, left["Pong"]), (-1.0, right["Pong"])]).interval(0.95))
+    assert "verdict" not in details or details["verdict"].isna().all()
+    # the demonstrator is the sample of its episodes: its spread enters the difference
+    demo = details.set_index(["claim", "game"]).loc[("dqfd_beats_demonstrator", "Breakout")]
+    assert demo["right_mean"] == 50.0 and demo["right_n"] == "2" and demo["right_ci95_low"] < 50.0
 
     # DQfD now scores below PDD-DQN everywhere: the same claim is contradicted.
     flipped = runs.copy()
     swap = {"dqfd": "pdd_dqn", "pdd_dqn": "dqfd"}
     flipped["method"] = flipped["method"].map(lambda m: swap.get(m, m))
     flipped_episodes = episodes.assign(method=episodes["method"].map(lambda m: swap.get(m, m)))
-    summary, _ = claims.Ledger(score_runs(flipped, flipped_episodes, DEMOS, RANDOM, 0.5),
-                               pd.DataFrame(columns=["game", "method", "published"]), replicates=500).evaluate()
+    summary, _ = claims.Ledger(score_runs(flipped, flipped_episodes, DEMOS, RANDOM, 0.5), NO_PUBLISHED,
+                               DEMOS).evaluate()
     assert summary.set_index("claim").loc["dqfd_beats_pdd_dqn_early", "verdict"] == "contradicted"
 
 
-def test_with_two_seeds_the_per_game_intervals_decide():
-    runs, episodes = synthetic_runs(seeds=2)
-    summary, _ = claims.Ledger(score_runs(runs, episodes, DEMOS, RANDOM, 0.5),
-                               pd.DataFrame(columns=["game", "method", "published"]), replicates=500).evaluate()
+def test_one_seed_a_side_says_so_in_the_row():
+    runs, episodes = synthetic_runs(seeds=1)
+    summary, details = claims.Ledger(score_runs(runs, episodes, DEMOS, RANDOM, 0.5), NO_PUBLISHED, DEMOS).evaluate()
     row = summary.set_index("claim").loc["dqfd_beats_pdd_dqn_early"]
-    assert row["verdict_basis"].startswith("per game") and row["seeds"] == "2"
-    # The bootstrap over two seeds would call it supported; the t-intervals of both games overlap.
-    assert row["left_normalised_ci95_low"] > row["right_normalised_ci95_high"]
-    assert row["games_inconclusive"] == 2 and row["verdict"] == "inconclusive"
+    assert row["verdict"] == claims.TOO_FEW and np.isnan(row["p_value"]) and np.isnan(row["detectable_80"])
+    markdown = claims.to_markdown(summary, details, 0.05)
+    assert f"**{claims.TOO_FEW}**" in markdown and "of 0 verdicts" not in markdown
 
 
-def test_claim_verdict_compares_intervals():
-    assert claims.verdict((2.0, 3.0), (1.0, 1.5)) == "supported"
-    assert claims.verdict((0.0, 1.0), (1.5, 1.5)) == "contradicted"
-    assert claims.verdict((0.0, 2.0), (1.5, 1.5)) == "inconclusive"
-    assert claims.verdict((np.nan, np.nan), (1.0, 1.0)) == "inconclusive"
+def test_opposite_games_are_flagged():
+    per_game = [{"game": "A", "difference": 2.0, "difference_low": 1.0, "difference_high": 3.0},
+                {"game": "B", "difference": -2.0, "difference_low": -3.0, "difference_high": -1.0}]
+    assert claims.heterogeneity(per_game, np.array([1.0, 1.0])).startswith("games disagree: above 0 on A, below on B")
+    per_game[1].update(difference_low=-3.0, difference_high=0.5)
+    assert "differ in sign" in claims.heterogeneity(per_game, np.array([1.0, 1.0]))
+    per_game[1].update(difference=-0.004)  # ±0.00 as printed takes no side
+    assert claims.heterogeneity(per_game, np.array([1.0, 1.0])) == ""
 
 
 def write_run(folder, game, method, seed, score, demos="scripted_noise0_ep5"):
@@ -227,8 +243,8 @@ def test_every_figure_and_table_builds_from_the_command_line(tmp_path):
         ["aggregate", "--scores", paths["scores"], "--methods", methods, "--csv", out["a.csv"], "--markdown",
          out["a.md"], "--profiles", out["p.csv"], "--improvement", out["i.csv"], "--intervals-figure", out["a.png"],
          "--profiles-figure", out["p.png"], "--improvement-figure", out["i.png"]],
-        ["claims", "--scores", paths["scores"], "--csv", out["c.csv"], "--details", out["cd.csv"], "--markdown",
-         out["c.md"]],
+        ["claims", "--scores", paths["scores"], "--demonstrators", paths["demos"], "--csv", out["c.csv"], "--details",
+         out["cd.csv"], "--markdown", out["c.md"]],
         ["curves", "--episodes", paths["episodes"], "--runs", paths["runs"], "--scores", paths["scores"],
          "--methods", methods, "--bins", "4", "--out", out["curves.png"]],
         ["transition", "--episodes", paths["episodes"], "--runs", paths["runs"], "--scores", paths["scores"],
@@ -244,44 +260,16 @@ def test_every_figure_and_table_builds_from_the_command_line(tmp_path):
     assert "**supported**" in open(out["c.md"]).read()
 
 
-def test_power_adds_the_facing_half_widths_and_counts_the_seeds_that_would_decide():
-    # left 10 [8, 12] over right 5 [4, 6]: the lower half of the left and the upper half of the right face each other
-    assert claims.detectable((10.0, 8.0, 12.0), (5.0, 4.0, 6.0)) == (5.0, 2.0 + 1.0)
-    # the other direction: the left's upper half and the right's lower half
-    assert claims.detectable((0.0, -1.0, 1.0), (5.0, 3.0, 8.0)) == (-5.0, 1.0 + 2.0)
-    # standard deviations adding to 2, a difference of 3: t(0.975, n−1)·2/√n falls below 3 first at n = 5
-    # (n = 4: 3.182·2/2 = 3.18; n = 5: 2.776·2/2.236 = 2.48)
-    assert claims.seeds_for_t_intervals(2.0, 3.0) == 5.0
-    assert claims.seeds_for_t_intervals(2.0, -3.0) == 5.0
-    assert np.isnan(claims.seeds_for_t_intervals(2.0, 0.0))
-    assert claims.seeds_for_t_intervals(2.0, 1e-6) == claims.MAX_SEEDS + 1
-
-
-def test_every_ledger_row_states_its_power():
-    runs, episodes = synthetic_runs(seeds=2)
-    summary, details = claims.Ledger(score_runs(runs, episodes, DEMOS, RANDOM, 0.5),
-                                     pd.DataFrame(columns=["game", "method", "published"]), replicates=500).evaluate()
-    pong = details.set_index(["claim", "game"]).loc[("dqfd_beats_pdd_dqn_early", "Pong")]
-    # dqfd initial on Pong: 10 − 10 + ... per seed (final − 12 and final − 8 averaged: final − 10) = 0, 4
-    left, right = np.array([0.0, 4.0]), np.array([-31.0, -29.0])
-    half = stats.t.ppf(0.975, 1) * np.array([left.std(ddof=1), right.std(ddof=1)]) / np.sqrt(2)
-    assert pong["observed_difference"] == pytest.approx(left.mean() - right.mean())
-    assert pong["detectable_difference"] == pytest.approx(half.sum())
-    assert pong["seeds_to_decide"] == claims.seeds_for_t_intervals(left.std(ddof=1) + right.std(ddof=1), 32.0)
-    run = summary.set_index("claim")
-    row = run.loc["dqfd_beats_pdd_dqn_early"]
-    # per-game basis: the game needing the most seeds decides
-    games = details[details["claim"] == "dqfd_beats_pdd_dqn_early"]["seeds_to_decide"]
-    assert row["seeds_to_decide"] == games.max()
-    # and its power is the hardest game's detectable difference, in demonstrator-normalised units
-    widths = [details.set_index(["claim", "game"]).loc[("dqfd_beats_pdd_dqn_early", game), "detectable_difference"]
-              / SPAN[game] for game in ("Pong", "Breakout")]
-    assert row["detectable_difference"] == pytest.approx(max(widths))
-    assert row["observed_difference"] == pytest.approx(row["left_normalised"] - row["right_normalised"])
-    ran = run[run["verdict"] != "not run"]
-    assert ran["detectable_difference"].notna().all()
-    markdown = claims.to_markdown(summary, details)
-    assert "power: observed / detectable difference (seeds to decide)" in markdown
+def test_every_tested_ledger_row_states_its_power():
+    runs, episodes = synthetic_runs(seeds=3)
+    summary, details = claims.Ledger(score_runs(runs, episodes, DEMOS, RANDOM, 0.5), NO_PUBLISHED, DEMOS).evaluate()
+    tested = summary[summary["p_value"].notna()]
+    assert len(tested) >= 4 and tested["detectable_80"].gt(0).all() and tested["seeds_for_80"].notna().all()
+    row = summary.set_index("claim").loc["dqfd_beats_pdd_dqn_early"]
+    assert row["seeds_for_80"] == stats_module.MIN_SEEDS  # decided with room to spare: the floor
+    markdown = claims.to_markdown(summary, details, 0.05)
+    assert "80% power: detectable difference" in markdown
+    assert f"The ledger's {len(tested)} verdicts are one family" in markdown and "Holm" in markdown
 
 
 def test_transfer_table_reads_the_ladder_and_the_top_rung(tmp_path):
