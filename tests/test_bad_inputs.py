@@ -196,6 +196,7 @@ WORKFLOW_CASES = [
      "replay_capacity=0 keeps none"),
     ("batch larger than the replay", {"settings": {"batch_size": 4096}}, "exceeds replay_capacity=2000"),
     ("workflow number that is not finite", {"window_fraction": math.nan}, "window_fraction=nan"),
+    ("ledger error rate above one half", {"error_rate": 0.7}, "0.7 is greater than the maximum of 0.5"),
     ("infinite training speed", {"resources": {"updates_per_s": math.inf}}, "resources.updates_per_s=inf"),
     ("no CPU threads for a training job", {"resources": {"threads_per_run": 0}}, "0 is less than the minimum of 1"),
     ("seed beyond the seed range", {"seeds": [2**70]}, "is greater than the maximum of 4294967295"),

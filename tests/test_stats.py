@@ -121,3 +121,17 @@ def test_stated_power_is_the_power_simulated(calibration, name):
     assert (counts["decided"] >= 0.75).all()
     above_floor = counts[counts["seeds"] > stats.MIN_SEEDS]
     assert above_floor["decided"].between(0.75, 0.85).all(), above_floor.to_dict("records")
+
+
+def test_calibrate_prints_its_tables_and_refuses_bad_numbers(tmp_path, capsys):
+    from analysis.__main__ import main
+
+    out = tmp_path / "calibration.md"
+    assert main(["calibrate", "--results", str(REFERENCE / "default"), "--studies", "200", "--no-bootstrap",
+                 "--markdown", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "| normal | 3 |" in printed and "any verdict wrong" in printed and printed.strip() in out.read_text()
+    for argv, message in ((["--error-rate", "2"], "is not a familywise error rate"), (["--studies", "5"], "too few"),
+                          (["--results", str(tmp_path)], "run_scores.csv not found")):
+        with pytest.raises(SystemExit, match=message):
+            main(["calibrate", *argv])
