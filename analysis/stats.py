@@ -40,10 +40,11 @@ def degrees(parts: Sequence[np.ndarray], counts: Sequence[int]) -> np.ndarray:
     Satterthwaite's (Σ c²s²/n)² / Σ (c²s²/n)²/(n − 1) and the fewest of any term with a spread, min(n − 1).
 
     Why not Satterthwaite's alone: its t covers 95% well, but rejects too often in the far tails a corrected family
-    tests at (simulated on the committed spreads: the whole ledger decided a non-existent difference 5.3–5.9% of the
+    tests at (simulated on the committed spreads: a whole ledger decided a non-existent difference up to 5.9% of the
     time at a declared 5%). The fewest (Hsu; Mickey & Brown 1966) never rejects more often than its level but throws
-    much of the power away (1.3–2% against 5%). Halfway held 1.9–4.3% with most of the power; `analysis calibrate`
-    measures it again on any results. One term: both are n − 1, the exact t."""
+    much of the power away (0.04–2.3% against 5%; claim 1 decided at 3 seeds 37% of the time against 93%). Halfway
+    held 1.9–4.3% and 85%; `analysis calibrate` measures it again on any results. One term: both are n − 1, the
+    exact t."""
     parts = [np.asarray(part, dtype=float) for part in parts]
     variance = sum(parts)
     with np.errstate(divide="ignore", invalid="ignore"):
