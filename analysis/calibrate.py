@@ -60,12 +60,14 @@ class Scenario:
 
 
 def scenarios(ledger: Ledger) -> list[Scenario]:
-    """The ledger's tested comparisons (not the context rows) whose every side has a spread on every game."""
-    found = []
+    """The ledger's tested comparisons (not the context rows, each test once) whose every side has a spread on every
+    game."""
+    found, seen = [], set()
     for claim in CLAIMS:
         games = ledger.games(claim)
-        if not games or PUBLISHED in (claim.left.score, claim.right.score):
+        if not games or PUBLISHED in (claim.left.score, claim.right.score) or ledger.signature(claim, games) in seen:
             continue
+        seen.add(ledger.signature(claim, games))
         unit, sides = span(ledger.baselines, games), []
         for side in (claim.left, claim.right):
             samples = []

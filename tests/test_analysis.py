@@ -426,3 +426,15 @@ def test_the_demo_sweep_reads_each_sets_knobs_from_its_values_never_from_its_nam
     assert "| Freeway | bc | noisy | scripted | 0.5 | 2 | 200 | 9.0 |" in sweep_markdown(table)
     plot_sweep(table, ["bc"], "clean", tmp_path / "sweep.png")
     assert (tmp_path / "sweep.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_two_claims_on_the_same_numbers_are_one_test():
+    runs, episodes = synthetic_runs()
+    runs.loc[runs["method"] == "dqfd", "agent_steps"] = 0  # pretraining only: its initial score is its final one
+    summary, _ = claims.Ledger(score_runs(runs, episodes[episodes["method"] != "dqfd"], DEMOS, RANDOM, 0.5),
+                               NO_PUBLISHED, DEMOS).evaluate()
+    rows = summary.set_index("claim")
+    assert rows.loc["dqfd_beats_imitation", "note"].startswith("the same numbers as dqfd_initial_beats_imitation")
+    assert rows.loc["dqfd_beats_imitation", "verdict"] == rows.loc["dqfd_initial_beats_imitation", "verdict"]
+    tested = rows[rows["p_value"].notna()]
+    assert (rows["family_size"] == len(tested) - 1).all()  # counted once
