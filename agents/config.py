@@ -333,6 +333,15 @@ def _pretrain_ladder(s, p, method, algorithm):
                 f"between 1 and pretrain_updates={pretrain}")
 
 
+@_rule("a greedy evaluation during interaction falls within it: interaction_eval_every <= agent_steps when both are "
+       "above 0")
+def _interaction_evaluations(s, p, method, algorithm):
+    every, steps = s["interaction_eval_every"], s["agent_steps"]
+    if every > 0 and steps > 0 and every > steps:
+        return (f"interaction_eval_every={every} of method {method!r} is longer than its agent_steps={steps}, so its "
+                f"interaction would never be evaluated; set interaction_eval_every to at most {steps}, or 0 for none")
+
+
 @_rule("a run that interacts keeps its transitions: replay_capacity > 0 when agent_steps > 0")
 def _replay_holds_the_interaction(s, p, method, algorithm):
     if s["agent_steps"] > 0 and s["replay_capacity"] == 0:

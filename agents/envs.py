@@ -28,8 +28,46 @@ ENV_KEYS = (
 )
 
 
+class NoopStartPreprocessing(gym.wrappers.AtariPreprocessing):
+    """gymnasium's AtariPreprocessing, whose reset can also be told how many no-ops start the episode.
+
+    `reset()` draws the count from the emulator's generator (1 to noop_max) exactly as AtariPreprocessing does: it is
+    AtariPreprocessing's own reset, so training and demonstrations are untouched. `reset(options={"noops": k})` plays
+    k raw-frame no-ops instead of a drawn count, as AtariPreprocessing plays its drawn ones (action 0 on the
+    unwrapped emulator, frame by frame, a game that ends during them reset), and does not draw. Evaluation uses it to
+    give each of its episodes a start of its own (agents/evaluation.py). The count played is returned in the reset's
+    info as "noops".
+    """
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        if not options or "noops" not in options:
+            return super().reset(seed=seed, options=options)
+        options = dict(options)
+        noops = options.pop("noops")
+        allowed = range(1, self.noop_max + 1) if self.noop_max > 0 else range(0, 1)
+        if isinstance(noops, bool) or not isinstance(noops, (int, np.integer)) or int(noops) not in allowed:
+            raise ValueError(f"noops={noops!r}: with noop_max={self.noop_max} an episode starts with "
+                             f"{'1 to ' + str(self.noop_max) if self.noop_max > 0 else '0'} no-ops")
+        options = options or None
+        # AtariPreprocessing.reset with the count given instead of drawn.
+        _, reset_info = self.env.reset(seed=seed, options=options)
+        for _ in range(int(noops)):
+            _, _, terminated, truncated, step_info = self.env.step(0)
+            reset_info.update(step_info)
+            if terminated or truncated:
+                _, reset_info = self.env.reset(seed=seed, options=options)
+        self.lives = self.ale.lives()
+        if self.grayscale_obs:
+            self.ale.getScreenGrayscale(self.obs_buffer[0])
+        else:
+            self.ale.getScreenRGB(self.obs_buffer[0])
+        self.obs_buffer[1].fill(0)
+        return self._get_obs(), {**reset_info, "noops": int(noops)}
+
+
 def make_env(game: str, protocol: dict, seed: int) -> gym.Env:
-    """Pass `seed` to the first `reset` as well. DQN-style preprocessing: max over the last two of `frame_skip` frames, 84×84 grey, random no-op starts.
+    """Pass `seed` to the first `reset` as well. DQN-style preprocessing: max over the last two of `frame_skip` frames,
+    84×84 grey, random no-op starts (or, for evaluation, a given number of them: NoopStartPreprocessing).
 
     Frames are returned one at a time: stacking happens in the agent and the replay so each frame is stored once.
     """
@@ -41,7 +79,7 @@ def make_env(game: str, protocol: dict, seed: int) -> gym.Env:
         full_action_space=protocol["full_action_space"],
         max_num_frames_per_episode=protocol["max_episode_frames"],
     )
-    env = gym.wrappers.AtariPreprocessing(
+    env = NoopStartPreprocessing(
         env,
         noop_max=protocol["noop_max"],
         frame_skip=protocol["frame_skip"],
@@ -62,11 +100,34 @@ def frame_from_screen(rgb: np.ndarray, screen_size: int) -> np.ndarray:
 
 
 def episode_starts(env: gym.Env, seed: int, episodes: int) -> Iterator[tuple[int, np.ndarray]]:
-    """Index and first frame of each of `episodes` episodes. Only the first reset is seeded: later ones continue the
-    streams it seeded (no-op starts, sticky actions), so that no two episodes replay the same start."""
+    """Index and first frame of each of `episodes` episodes (demonstrations, random play). Only the first reset is
+    seeded: later ones continue the streams it seeded (no-op starts drawn at random, sticky actions). Drawn at random,
+    two no-op counts can coincide, and without sticky actions two such episodes start alike; evaluation gives each
+    episode a count of its own instead (`noop_counts`, `evaluation_starts`)."""
     for index in range(episodes):
         frame, _ = env.reset(seed=seed if index == 0 else None)
         yield index, frame
+
+
+def noop_counts(noop_max: int, episodes: int, rng: np.random.Generator) -> list[int]:
+    """The no-op count of each of `episodes` episodes: a permutation of 1..noop_max drawn from `rng`, episode i taking
+    count i, so that no two episodes share a start while there are counts to go round; beyond noop_max episodes a
+    fresh permutation follows, and counts repeat. Without no-op starts (noop_max 0: sticky actions vary the episodes
+    instead) every count is 0."""
+    if noop_max == 0:
+        return [0] * episodes
+    counts: list[int] = []
+    while len(counts) < episodes:
+        counts += (rng.permutation(noop_max) + 1).tolist()
+    return counts[:episodes]
+
+
+def evaluation_starts(env: gym.Env, seed: int, counts: list[int]) -> Iterator[tuple[int, int, np.ndarray]]:
+    """Index, no-op count and first frame of each episode, episode i starting with `counts[i]` no-ops (an env from
+    `make_env`). Only the first reset is seeded: with sticky actions later episodes continue its stream."""
+    for index, noops in enumerate(counts):
+        frame, _ = env.reset(seed=seed if index == 0 else None, options={"noops": noops})
+        yield index, noops, frame
 
 
 def emulator_state(env: gym.Env) -> dict:

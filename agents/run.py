@@ -1,7 +1,7 @@
 """A run of one cell (Dopamine's runner): phase I, updates on the demonstrations only, evaluated along the way at the
-pretraining ladder's rungs; phase II, interaction, one update every `update_period` agent steps; then a final
-evaluation and the run's records. The learner (agents/learner.py) learns; the run owns the emulator and its episode,
-checkpoints, evaluation and outputs.
+pretraining ladder's rungs; phase II, interaction, one update every `update_period` agent steps, the greedy policy
+evaluated every `interaction_eval_every` agent steps; then a final evaluation and the run's records. The learner
+(agents/learner.py) learns; the run owns the emulator and its episode, checkpoints, evaluation and outputs.
 
 Everything the rest of a run depends on (the learner's state, counters, the current episode, the emulator's state and
 every random generator) is checkpointed every few minutes, so a killed run resumes where its last checkpoint stopped
@@ -29,7 +29,7 @@ from .config import SCRIPTED, values
 from .demos import files as demo_files
 from .envs import FrameStacker, emulator_state, make_env, restore_emulator
 from .errors import ConfigError, OutputError
-from .evaluation import EVAL_SEED_OFFSET, demo_agreement, evaluate
+from .evaluation import EVAL_COLUMNS, EVAL_SEED_OFFSET, demo_agreement, distinct_starts, evaluate, start_variety
 from .io import atomic_write, write_csv, write_json, write_yaml
 from .learner import Learner, pick_device
 from .progress import Progress
@@ -37,11 +37,12 @@ from .provenance import provenance
 from .replay import check_fits_in_memory
 from .space import check_space, output_bytes
 
-CHECKPOINT_FORMAT = 2  # part of a checkpoint's fingerprint: one written by an older layout is never loaded
+CHECKPOINT_FORMAT = 3  # part of a checkpoint's fingerprint: one written by an older layout is never loaded
 LOG_ROWS = 200  # loss rows per run in the progress table
 PROGRESS_FLUSH_S = 60.0  # the live progress table is rewritten this often while a run is going
 LIVE_PROGRESS = "progress.live.csv"  # not a declared output: the workflow never mistakes it for a finished run
-PRETRAIN_EVAL_COLUMNS = ["update", "episode", "score", "length", "ended_by", "expert_agreement", "demo_agreement"]
+PRETRAIN_EVAL_COLUMNS = ["update", *EVAL_COLUMNS, "demo_agreement"]
+INTERACTION_EVAL_COLUMNS = ["agent_step", "update", *EVAL_COLUMNS]  # interaction_eval.csv
 
 
 def file_sha256(path: str | Path) -> str:
@@ -133,6 +134,7 @@ class Run:
         self.checkpoint_every_s = checkpoint_every_s
         self.rows: list[dict] = []  # the progress table: update metrics and interaction episodes
         self.ladder_rows: list[dict] = []  # evaluations during pretraining (pretrain_eval_updates)
+        self.interaction_eval_rows: list[dict] = []  # evaluations during interaction (interaction_eval_every)
         self.metrics = Means()  # of the updates since the last progress row
         self.pretrained = 0  # updates of phase I
         self.step = 0  # agent steps of phase II
@@ -242,6 +244,16 @@ class Run:
         self.ladder_rows.extend(evaluation.to_dict("records"))
         self._save_checkpoint()
 
+    def _evaluate_interaction(self) -> None:
+        """The greedy policy (ε = eval_epsilon) after `self.step` agent steps, on the evaluation's own emulator and
+        generators, so the training stream is untouched. A checkpoint follows, so that a resumed run never evaluates
+        an agent step twice."""
+        evaluation = self.evaluate(self.settings["interaction_eval_episodes"], f"agent step {self.step}")
+        evaluation.insert(0, "agent_step", self.step)
+        evaluation.insert(1, "update", self.learner.updates)
+        self.interaction_eval_rows.extend(evaluation.to_dict("records"))
+        self._save_checkpoint()
+
     def _interact(self) -> None:
         s, env = self.settings, self.env
         if self.step >= s["agent_steps"]:
@@ -277,6 +289,8 @@ class Run:
             self.step += 1
             recent = episode["recent"]
             progress.update(1, f"return(last 10) {np.mean(recent):.1f}" if recent else "")
+            if s["interaction_eval_every"] and self.step % s["interaction_eval_every"] == 0:
+                self._evaluate_interaction()
             self._maybe_checkpoint()
         progress.close()
 
@@ -296,8 +310,9 @@ class Run:
             self.last_flush = now
 
     def evaluate(self, episodes: int, label: str = "evaluation") -> pd.DataFrame:
-        """`episodes` evaluation episodes of the greedy policy (ε = eval_epsilon), from a generator seeded by the
-        cell's seed and the update count."""
+        """`episodes` evaluation episodes of the greedy policy (ε = eval_epsilon): its random actions from a generator
+        seeded by the cell's seed and the update count, the episodes' no-op starts from one seeded by the cell's seed
+        alone (agents/evaluation.py)."""
         seed, epsilon = self.cell["seed"], self.settings["eval_epsilon"]
         rng = np.random.default_rng([seed, EVAL_SEED_OFFSET, self.learner.updates])
         return evaluate(lambda state: int(self.learner.act_greedy(state[None], epsilon, rng)[0]),
@@ -325,6 +340,7 @@ class Run:
                     "cuda": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None},
             "rows": self.rows,
             "ladder_rows": self.ladder_rows,
+            "interaction_eval_rows": self.interaction_eval_rows,
             "metrics": self.metrics.state_dict(),
             "episode": None if self.episode is None else  # mid-interaction: the emulator and the frame stack
             {**self.episode, "frames": list(self.stacker.frames), "emulator": emulator_state(self.env)},
@@ -349,6 +365,7 @@ class Run:
         if state["rng"]["cuda"] is not None and self.device.type == "cuda":
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])
         self.rows, self.ladder_rows = state["rows"], state["ladder_rows"]
+        self.interaction_eval_rows = state["interaction_eval_rows"]
         self.metrics.load_state_dict(state["metrics"], self.device)
         episode = state["episode"]
         if episode is not None:
@@ -392,6 +409,8 @@ class Run:
         write_csv(self.run_dir / "progress.csv", progress)
         write_csv(self.run_dir / "eval.csv", evaluation)
         write_csv(self.run_dir / "pretrain_eval.csv", pd.DataFrame(self.ladder_rows, columns=PRETRAIN_EVAL_COLUMNS))
+        write_csv(self.run_dir / "interaction_eval.csv",
+                  pd.DataFrame(self.interaction_eval_rows, columns=INTERACTION_EVAL_COLUMNS))
         atomic_write(self.run_dir / "model.pt", lambda stream: torch.save(self.learner.online.state_dict(), stream))
         write_yaml(self.run_dir / "config.yaml", config)
         write_json(self.run_dir / "provenance.json", provenance(self.cell["seed"], self.device, summary["wall_s"],
@@ -415,6 +434,9 @@ def summarise(cell: dict, protocol: dict, evaluation: pd.DataFrame, progress: pd
         "eval_score_mean": float(evaluation["score"].mean()),
         "eval_score_std": float(evaluation["score"].std(ddof=0)),
         "eval_episodes": len(evaluation),
+        "eval_distinct_starts": distinct_starts(protocol, evaluation),
+        "eval_starts": start_variety(protocol, evaluation),
+        "eval_time_limit_episodes": int((evaluation["ended_by"] == "time_limit").sum()),
         "eval_expert_agreement": (None if evaluation["expert_agreement"].isna().all()
                                   else float(evaluation["expert_agreement"].mean())),
         "eval_demo_agreement": None if agreement is None or math.isnan(agreement) else agreement,

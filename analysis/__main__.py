@@ -35,11 +35,15 @@ def parser() -> argparse.ArgumentParser:
     for name in ("runs", "episodes", "demonstrators", "demo-sets", "sweep-runs", "random", "missing-csv",
                  "missing-markdown"):
         collect.add_argument(f"--{name}", required=True)
+    collect.add_argument("--interaction-evals", help="every episode of the runs' greedy evaluations along interaction "
+                                                     "(interaction_eval.csv), one table")
 
     scores = commands.add_parser("scores", help="the tidy run table: initial, last-window and final scores")
     for name in ("runs", "episodes", "demonstrators", "random", "out"):
         scores.add_argument(f"--{name}", required=True)
     scores.add_argument("--window-fraction", type=float, required=True)
+    scores.add_argument("--interaction-evals", help="the greedy evaluations along interaction (collect's table), for "
+                                                    "initial_greedy")
 
     table = commands.add_parser("table", help="game × method score table (CSV, Markdown, LaTeX)")
     for name in ("scores", "csv", "markdown", "latex"):
@@ -115,7 +119,7 @@ def main(argv=None) -> int:
         sys.exit(f"error: --studies={args.studies} is too few to measure a coverage (±{50 / max(args.studies, 1) ** 0.5:.0f}"
                  " points or worse); give at least 100, and 2,000 for the figures the README quotes")
     if args.command == "collect":
-        from .collect import collect, read_tables
+        from .collect import collect, interaction_evaluations, read_tables
         from .failures import failed_cells, to_markdown
 
         cells = [tuple(cell.split("/")) for cell in args.cells]
@@ -130,6 +134,8 @@ def main(argv=None) -> int:
         write_csv(args.demo_sets, demo_sets)
         write_csv(args.sweep_runs, sweep)
         write_csv(args.missing_csv, missing)
+        if args.interaction_evals:
+            write_csv(args.interaction_evals, interaction_evaluations(args.results, cells, args.reference_demos))
         write_text(args.missing_markdown, to_markdown(missing, len(cells)))
         print(f"{len(runs)} of {len(cells)} runs complete, {len(episodes)} interaction episodes, "
               f"{len(demonstrators)} demo episodes")
@@ -138,7 +144,7 @@ def main(argv=None) -> int:
 
         write_csv(args.out, score_runs(pd.read_csv(args.runs), pd.read_csv(args.episodes),
                                        pd.read_csv(args.demonstrators), pd.read_csv(args.random),
-                                       args.window_fraction))
+                                       args.window_fraction, optional_csv(args.interaction_evals)))
     elif args.command == "table":
         from .tables import scores_table, to_latex, to_markdown
 

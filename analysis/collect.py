@@ -1,5 +1,10 @@
 """Gather the stored runs of the matrix into tidy tables: one row per run, one row per interaction episode, one row
-per demonstration episode. Cells without a complete run are left to `failures.failed_cells`, which lists them.
+per demonstration episode, one row per episode of the greedy evaluations along interaction. Cells without a complete
+run are left to `failures.failed_cells`, which lists them.
+
+Each run's row also counts its final evaluation's episodes that reached the time limit and its distinct episodes:
+distinct no-op starts where eval.csv records them (`noops`), otherwise, for records written before it did or under a
+protocol without no-op starts, distinct (score, length) pairs (`eval_distinct_by` says which).
 
 The main comparison (tables, curves, claims) uses the reference demo set and the methods without demonstrations; every
 run of a method with demonstrations, on every demo set, goes to the demo sweep as well.
@@ -9,11 +14,29 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from agents.config import NO_DEMOS
 
 EPISODE_COLUMNS = ["agent_step", "update", "episode", "episode_return", "episode_length", "epsilon", "ended_by"]
+# interaction_eval.csv (agents/run.py), absent from runs recorded before it existed
+GREEDY_COLUMNS = ["agent_step", "update", "episode", "score", "length", "ended_by", "noops", "expert_agreement"]
+DISTINCT_BY_NOOPS, DISTINCT_BY_SCORE_LENGTH = "noops", "score_length"
+
+
+def evaluation_counts(evaluation: pd.DataFrame | None) -> dict:
+    """A final evaluation's episodes, those that reached the time limit, and its distinct episodes: by no-op start
+    where the record has them, else by (score, length) pair (records without a no-op column, or all starts 0: no no-op
+    starts, sticky actions vary the episodes), two different episodes that end alike counting once."""
+    if evaluation is None:
+        return {"eval_time_limit_episodes": np.nan, "eval_distinct_episodes": np.nan, "eval_distinct_by": None}
+    time_limit = (int((evaluation["ended_by"] == "time_limit").sum()) if "ended_by" in evaluation else np.nan)
+    if "noops" in evaluation and (evaluation["noops"] > 0).any():
+        distinct, by = int(evaluation["noops"].nunique()), DISTINCT_BY_NOOPS
+    else:
+        distinct, by = len(evaluation.drop_duplicates(["score", "length"])), DISTINCT_BY_SCORE_LENGTH
+    return {"eval_time_limit_episodes": time_limit, "eval_distinct_episodes": distinct, "eval_distinct_by": by}
 
 
 def read_tables(paths: list[str], columns: list[str]) -> pd.DataFrame:
@@ -54,6 +77,8 @@ def collect(results: str | Path, cells, demo_stats_paths: list[str], reference: 
         used = summary.pop("demos") or {}
         summary.update({f"demo_{key}": value for key, value in used.items() if key != "sha256"})
         summary.update(demo_set=demos, run_dir=str(folder))
+        evaluation = folder / "eval.csv"
+        summary.update(evaluation_counts(pd.read_csv(evaluation) if evaluation.is_file() else None))
         runs.append(summary)
         if demos not in (reference, NO_DEMOS):
             continue
@@ -73,3 +98,18 @@ def collect(results: str | Path, cells, demo_stats_paths: list[str], reference: 
     episodes = pd.concat(episodes, ignore_index=True) if episodes else pd.DataFrame(
         columns=["game", "method", "seed"] + EPISODE_COLUMNS)
     return main, episodes, demonstrators, demo_set_table(stats), sweep
+
+
+def interaction_evaluations(results: str | Path, cells, reference: str) -> pd.DataFrame:
+    """Every episode of the greedy evaluations along interaction (interaction_eval.csv) of the main comparison's
+    complete runs; a run recorded before the record existed, or without such evaluations, has none."""
+    tables = []
+    for game, method, demos, seed in cells:
+        folder = run_folder(results, game, method, demos, seed)
+        record = folder / "interaction_eval.csv"
+        if demos in (reference, NO_DEMOS) and (folder / "summary.json").is_file() and record.is_file():
+            table = pd.read_csv(record)
+            tables.append(table.reindex(columns=GREEDY_COLUMNS).assign(game=game, method=method, seed=seed))
+    tables = [table for table in tables if len(table)]
+    return (pd.concat(tables, ignore_index=True) if tables
+            else pd.DataFrame(columns=GREEDY_COLUMNS + ["game", "method", "seed"]))

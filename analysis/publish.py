@@ -15,7 +15,8 @@ from agents.io import atomic_write
 
 from .migrate import Change, migrate, migrated, new_path
 
-RUN_RECORDS = ("summary.json", "progress.csv", "eval.csv", "pretrain_eval.csv", "config.yaml", "provenance.json")
+RUN_RECORDS = ("summary.json", "progress.csv", "eval.csv", "pretrain_eval.csv", "interaction_eval.csv", "config.yaml",
+               "provenance.json")
 
 
 def records(results: Path) -> list[Path]:

@@ -11,6 +11,12 @@
 A method that never interacts has one policy, so its evaluation score stands for all three scores.
 Each score is also demonstrator-normalised: (score − random) / (demonstrator mean − random), both baselines measured by
 the suite on the same game.
+
+Beside them: initial_greedy, the mean score of the greedy evaluations along interaction (interaction_eval.csv,
+`interaction_eval_every`) made at agent steps in the initial window, the window of `initial` (each evaluation's mean,
+then their mean); NaN for a run with none there (its records predate them, or it was not evaluated along
+interaction). A method that never interacts is scored by its evaluation here too. The run's final-evaluation counts
+(episodes at the time limit, distinct episodes; analysis/collect.py) are carried along for the score table.
 """
 from __future__ import annotations
 
@@ -78,8 +84,9 @@ def normalise(scores, game_baselines: pd.DataFrame, games) -> np.ndarray:
 
 
 def score_runs(runs: pd.DataFrame, episodes: pd.DataFrame, demonstrators: pd.DataFrame, random: pd.DataFrame,
-               window_fraction: float) -> pd.DataFrame:
-    """The tidy run table: one row per run, raw and demonstrator-normalised scores beside the game's baselines."""
+               window_fraction: float, greedy: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The tidy run table: one row per run, raw and demonstrator-normalised scores beside the game's baselines.
+    `greedy`: the episodes of the runs' greedy evaluations along interaction (analysis/collect.py), if any."""
     grouped = {key: group for key, group in episodes.groupby(KEYS)} if len(episodes) else {}
     rows = []
     for run in runs.to_dict("records"):
@@ -92,4 +99,34 @@ def score_runs(runs: pd.DataFrame, episodes: pd.DataFrame, demonstrators: pd.Dat
         table[f"{score}_normalised"] = normalise(table[score], game_baselines, table["game"])
     # A difference of two scores: only its unit changes.
     table["transition_change_normalised"] = table["transition_change"] / span(game_baselines, table["game"])
+    return add_greedy_scores(table, runs, greedy, game_baselines, window_fraction)
+
+
+EVALUATION_COUNTS = ["eval_episodes", "eval_time_limit_episodes", "eval_distinct_episodes", "eval_distinct_by"]
+
+
+def initial_greedy(run: dict, evaluations: pd.DataFrame, window_fraction: float) -> float:
+    """Mean score of the greedy evaluations at agent steps in the run's initial window (0, window_fraction · agent
+    steps], the window of `initial`: the mean of each evaluation's episodes, then over evaluations. NaN without one."""
+    horizon = int(run["agent_steps"])
+    if horizon == 0:
+        return run["eval_score_mean"]
+    if evaluations.empty:
+        return np.nan
+    inside = evaluations[(evaluations["agent_step"] > 0) & (evaluations["agent_step"] <= window_fraction * horizon)]
+    return float(inside.groupby("agent_step")["score"].mean().mean()) if len(inside) else np.nan
+
+
+def add_greedy_scores(table: pd.DataFrame, runs: pd.DataFrame, greedy: pd.DataFrame | None,
+                      game_baselines: pd.DataFrame, window_fraction: float) -> pd.DataFrame:
+    """`table` (one row per run of `runs`, in order) with initial_greedy, raw and normalised, and the final
+    evaluation's counts."""
+    grouped = {key: group for key, group in greedy.groupby(KEYS)} if greedy is not None and len(greedy) else {}
+    none = pd.DataFrame(columns=["agent_step", "score"])
+    records = runs.to_dict("records")
+    table["initial_greedy"] = [initial_greedy(run, grouped.get(tuple(run[key] for key in KEYS), none),
+                                              window_fraction) for run in records]
+    table["initial_greedy_normalised"] = normalise(table["initial_greedy"], game_baselines, table["game"])
+    for column in EVALUATION_COUNTS:
+        table[column] = [run.get(column, np.nan) for run in records]
     return table

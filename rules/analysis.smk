@@ -18,12 +18,14 @@ rule collect:
     input:
         summaries=stored([f"{RESULTS}/runs/{g}/{m}/{d}/seed_{s}/summary.json" for g, m, d, s in CELLS]),
         progress=stored([f"{RESULTS}/runs/{g}/{m}/{d}/seed_{s}/progress.csv" for g, m, d, s in CELLS]),
+        evaluations=stored([f"{RESULTS}/runs/{g}/{m}/{d}/seed_{s}/eval.csv" for g, m, d, s in CELLS]),
         demo_stats=stored(expand(f"{RESULTS}/demos/{{game}}/{{demos}}.stats.csv", game=DEMO_GAMES, demos=DEMO_SETS)),
         random=stored(expand(f"{RESULTS}/baselines/{{game}}.random.csv", game=GAMES)),
         code=[local(path) for path in ANALYSIS_CODE],
     output:
         runs=f"{TABLES}/runs.csv",
         episodes=f"{TABLES}/episodes.csv",
+        interaction_evals=f"{TABLES}/interaction_evals.csv",
         demonstrators=f"{TABLES}/demonstrators.csv",
         demo_sets=f"{TABLES}/demo_sets.csv",
         sweep_runs=f"{TABLES}/demo_sweep_runs.csv",
@@ -42,7 +44,8 @@ rule collect:
         "python -m analysis collect --results {params.results:q} --cells {params.cells}"
         " --demo-stats {input.demo_stats:q} --reference-demos {params.reference} --random-scores {input.random:q}"
         " --runs {output.runs:q}"
-        " --episodes {output.episodes:q} --demonstrators {output.demonstrators:q} --demo-sets {output.demo_sets:q}"
+        " --episodes {output.episodes:q} --interaction-evals {output.interaction_evals:q}"
+        " --demonstrators {output.demonstrators:q} --demo-sets {output.demo_sets:q}"
         " --sweep-runs {output.sweep_runs:q} --random {output.random:q}"
         " --missing-csv {output.missing_csv:q} --missing-markdown {output.missing_markdown:q} > {log:q} 2>&1"
 
@@ -51,6 +54,7 @@ rule scores:
     input:
         runs=rules.collect.output.runs,
         episodes=rules.collect.output.episodes,
+        interaction_evals=rules.collect.output.interaction_evals,
         demonstrators=rules.collect.output.demonstrators,
         random=rules.collect.output.random,
     output:
@@ -63,7 +67,8 @@ rule scores:
         f"{RESULTS}/logs/analysis/scores.log",
     shell:
         "python -m analysis scores --runs {input.runs:q} --episodes {input.episodes:q}"
-        " --demonstrators {input.demonstrators:q} --random {input.random:q} --window-fraction {params.window_fraction}"
+        " --interaction-evals {input.interaction_evals:q} --demonstrators {input.demonstrators:q}"
+        " --random {input.random:q} --window-fraction {params.window_fraction}"
         " --out {output:q} > {log:q} 2>&1"
 
 

@@ -1,3 +1,6 @@
+# A run also writes interaction_eval.csv (its greedy evaluations along interaction, empty when interaction_eval_every
+# is 0). It is not declared below: runs recorded before it existed would count as incomplete and train again; the
+# analysis reads it where it is (analysis/collect.py), and summary.json, declared and written last, marks the run done.
 rule train:
     input:
         demos=demo_input,

@@ -226,7 +226,9 @@ def test_every_figure_and_table_builds_from_the_command_line(tmp_path):
     """The workflow's analysis steps end to end on synthetic runs; each figure is a PNG."""
     runs, episodes = synthetic_runs()
     runs.loc[runs["method"] == "pdd_dqn", "demo_phase_end"] = 40  # stands in for soft-Q's N_p
-    paths = {name: tmp_path / f"{name}.csv" for name in ("runs", "episodes", "demos", "random", "scores")}
+    paths = {name: tmp_path / f"{name}.csv" for name in ("runs", "episodes", "demos", "random", "scores", "greedy")}
+    pd.DataFrame({"game": "Pong", "method": "dqfd", "seed": 0, "agent_step": [50], "score": [7.0]}).to_csv(
+        paths["greedy"], index=False)
     runs.to_csv(paths["runs"], index=False)
     episodes.to_csv(paths["episodes"], index=False)
     DEMOS.to_csv(paths["demos"], index=False)
@@ -237,7 +239,8 @@ def test_every_figure_and_table_builds_from_the_command_line(tmp_path):
     methods = "dqfd,pdd_dqn,bc"
     for argv in (
         ["scores", "--runs", paths["runs"], "--episodes", paths["episodes"], "--demonstrators", paths["demos"],
-         "--random", paths["random"], "--window-fraction", "0.5", "--out", paths["scores"]],
+         "--random", paths["random"], "--window-fraction", "0.5", "--out", paths["scores"], "--interaction-evals",
+         paths["greedy"]],
         ["table", "--scores", paths["scores"], "--csv", out["t.csv"], "--markdown", out["t.md"], "--latex",
          out["t.tex"], "--window-fraction", "0.5"],
         ["aggregate", "--scores", paths["scores"], "--methods", methods, "--csv", out["a.csv"], "--markdown",
@@ -258,6 +261,7 @@ def test_every_figure_and_table_builds_from_the_command_line(tmp_path):
     assert improvement.loc[("dqfd", "pdd_dqn", "final_normalised"), "probability"] == 1.0
     assert "P(dqfd > bc)" in open(out["a.md"]).read()
     assert "**supported**" in open(out["c.md"]).read()
+    assert pd.read_csv(paths["scores"])["initial_greedy"].notna().sum() == 1 + 6, "Pong/dqfd/0 and the bc runs"
 
 
 def test_every_tested_ledger_row_states_its_power():
@@ -438,3 +442,84 @@ def test_two_claims_on_the_same_numbers_are_one_test():
     assert rows.loc["dqfd_beats_imitation", "verdict"] == rows.loc["dqfd_initial_beats_imitation", "verdict"]
     tested = rows[rows["p_value"].notna()]
     assert (rows["family_size"] == len(tested) - 1).all()  # counted once
+
+
+# ------------------------------------------------------------------- greedy evaluations and evaluation episodes
+def test_initial_greedy_is_the_mean_of_the_greedy_evaluations_in_the_initial_window():
+    runs, episodes = synthetic_runs()
+    # Pong/dqfd seed 0 (100 agent steps, window 50): evaluations at 25 and 50 inside, at 75 and 100 outside; seed 1
+    # evaluated only after its initial window; seed 2 never.
+    greedy = pd.DataFrame({"game": "Pong", "method": "dqfd", "seed": [0] * 8 + [1] * 2,
+                           "agent_step": [25, 25, 50, 50, 75, 75, 100, 100, 75, 75],
+                           "score": [1.0, 3.0, 6.0, 10.0, 100.0, 100.0, 100.0, 100.0, 5.0, 5.0]})
+    scored = score_runs(runs, episodes, DEMOS, RANDOM, 0.5, greedy).set_index(["game", "method", "seed"])
+    assert scored.loc[("Pong", "dqfd", 0), "initial_greedy"] == ((1.0 + 3.0) / 2 + (6.0 + 10.0) / 2) / 2
+    assert np.isnan(scored.loc[("Pong", "dqfd", 1), "initial_greedy"])
+    assert np.isnan(scored.loc[("Pong", "dqfd", 2), "initial_greedy"])
+    assert np.isnan(scored.loc[("Pong", "pdd_dqn", 0), "initial_greedy"])
+    assert scored.loc[("Pong", "dqfd", 0), "initial_greedy_normalised"] == pytest.approx((5.0 + 20.0) / SPAN["Pong"])
+    assert scored.loc[("Breakout", "bc", 1), "initial_greedy"] == 12.0, "never interacts: its evaluation stands"
+    # The other scores are what they are without greedy evaluations.
+    plain = score_runs(runs, episodes, DEMOS, RANDOM, 0.5).set_index(["game", "method", "seed"])
+    pd.testing.assert_frame_equal(plain.drop(columns=["initial_greedy", "initial_greedy_normalised"]),
+                                  scored.drop(columns=["initial_greedy", "initial_greedy_normalised"]))
+    interacting = plain.index.get_level_values("method") != "bc"
+    assert plain.loc[interacting, "initial_greedy"].isna().all(), "no greedy evaluation, no initial_greedy"
+
+
+def test_the_score_table_counts_the_evaluation_episodes_at_the_time_limit_and_the_distinct_ones(scored):
+    scored = scored.assign(eval_episodes=5, eval_time_limit_episodes=0, eval_distinct_episodes=5,
+                           eval_distinct_by="noops")
+    pdd_pong = (scored["game"] == "Pong") & (scored["method"] == "pdd_dqn")
+    scored.loc[pdd_pong, "eval_time_limit_episodes"] = [5, 0, 2]
+    scored.loc[pdd_pong, "eval_distinct_episodes"] = [3, 5, 4]
+    scored.loc[pdd_pong, "eval_distinct_by"] = "score_length"  # old records: no no-op column
+    table = scores_table(scored)
+    row = table.set_index(["game", "method"]).loc[("Pong", "pdd_dqn")]
+    assert (row["eval_episodes"], row["eval_time_limit_episodes"], row["eval_distinct_episodes"]) == (15, 7, 12)
+    assert row["eval_distinct_per_seed"] == "3 5 4" and row["eval_distinct_by"] == "score_length"
+    dqfd = table.set_index(["game", "method"]).loc[("Pong", "dqfd")]
+    assert (dqfd["eval_time_limit_episodes"], dqfd["eval_distinct_episodes"], dqfd["eval_distinct_by"]) == (
+        0, 15, "noops")
+    markdown = to_markdown(table, 0.5)
+    pdd_line = next(line for line in markdown.splitlines() if line.startswith("| Pong | pdd_dqn |"))
+    assert "-20.0 [" in pdd_line and "]† | 12 of 15‡ |" in pdd_line
+    dqfd_line = next(line for line in markdown.splitlines() if line.startswith("| Pong | dqfd |"))
+    assert "†" not in dqfd_line and "| 15 of 15 |" in dqfd_line
+    assert "† Pong, pdd_dqn: 7 of 15 evaluation episodes reached the time limit" in markdown
+    assert markdown.count("reached the time limit") == 1 and "‡: counted as distinct (score, length) pairs" in markdown
+    assert r"\textsuperscript{\dag}" in to_latex(table, 0.5)
+
+
+def test_collect_counts_distinct_evaluation_episodes_by_noop_start_or_by_score_and_length(tmp_path):
+    """A run of today records each episode's no-op start; one recorded before that is told apart by score and
+    length; a run without eval.csv has no counts. The greedy evaluations along interaction are gathered where a run
+    has them."""
+    for seed in range(3):
+        write_run(tmp_path, "Pong", "dqfd", seed, 5.0)
+    folder = tmp_path / "runs/Pong/dqfd/scripted_noise0_ep5"
+    # Today's record: five episodes, four starts, two of them alike in score and length but another start.
+    pd.DataFrame({"episode": range(5), "score": [1.0, 1.0, 2.0, 3.0, 3.0], "length": [10, 10, 12, 14, 14],
+                  "ended_by": ["terminal", "terminal", "time_limit", "terminal", "terminal"],
+                  "noops": [4, 9, 17, 30, 30], "expert_agreement": np.nan}).to_csv(folder / "seed_0/eval.csv",
+                                                                                 index=False)
+    # An old record: no noops column; two episodes coincide.
+    pd.DataFrame({"episode": range(3), "score": [1.0, 1.0, 2.0], "length": [10, 10, 12],
+                  "ended_by": ["time_limit"] * 3}).to_csv(folder / "seed_1/eval.csv", index=False)
+    pd.DataFrame({"agent_step": [50, 50], "update": [7, 7], "episode": [0, 1], "score": [2.0, 4.0],
+                  "length": [10, 11], "ended_by": "terminal", "noops": [4, 9], "expert_agreement": np.nan}).to_csv(
+        folder / "seed_0/interaction_eval.csv", index=False)
+    cells = [("Pong", "dqfd", "scripted_noise0_ep5", seed) for seed in range(3)]
+    runs = collect(tmp_path, cells, [], "scripted_noise0_ep5")[0].set_index("seed")
+    assert runs.loc[0, ["eval_time_limit_episodes", "eval_distinct_episodes", "eval_distinct_by"]].tolist() == [
+        1, 4, "noops"]
+    assert runs.loc[1, ["eval_time_limit_episodes", "eval_distinct_episodes", "eval_distinct_by"]].tolist() == [
+        3, 2, "score_length"]
+    assert np.isnan(runs.loc[2, "eval_distinct_episodes"])
+    from analysis.collect import interaction_evaluations
+
+    greedy = interaction_evaluations(tmp_path, cells, "scripted_noise0_ep5")
+    assert greedy["seed"].tolist() == [0, 0] and greedy["score"].tolist() == [2.0, 4.0]
+    scored = score_runs(runs.reset_index(), pd.DataFrame(columns=["game", "method", "seed", "agent_step",
+                                                                  "episode_return"]), DEMOS, RANDOM, 0.5, greedy)
+    assert scored["initial_greedy"].tolist()[0] == 3.0 and scored["eval_distinct_episodes"].tolist()[:2] == [4, 2]

@@ -165,6 +165,15 @@ CLI_CASES = [
     ("method definitions that are not a mapping", "method_definitions: [dqfd]",
      ["train", "--game", "Pong", "--method", "pdd_dqn"], {"method_definitions": ["dqfd"]},
      "config method_definitions is a list"),
+    ("greedy evaluations along interaction without episodes",
+     "settings: {interaction_eval_every: 100, interaction_eval_episodes: 0}",
+     ["train", "--game", "Pong", "--method", "pdd_dqn"],
+     settings(interaction_eval_every=100, interaction_eval_episodes=0),
+     "interaction_eval_episodes=0 in config settings must be >= 1"),
+    ("greedy evaluations along interaction beyond it", "settings: {agent_steps: 1000, interaction_eval_every: 5000}",
+     ["train", "--game", "Pong", "--method", "dqfd", "--demos", "DEMO"],
+     settings(agent_steps=1000, interaction_eval_every=5000),
+     "is longer than its agent_steps=1000"),
 ]
 
 # (bad input, how it is given, what is prepared): where a run would write, refused before anything is computed.

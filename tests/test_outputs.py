@@ -31,8 +31,8 @@ CONFIG = {"protocol_overrides": {"max_episode_frames": 400},
            "settings": {"agent_steps": 200, "replay_capacity": 1000, "batch_size": 8, "target_update_period": 20,
                         "eval_episodes": 1},
            "method_settings": {"pdd_dqn": {"learning_starts": 50, "epsilon_decay_steps": 100}}}
-OUTPUTS = ("summary.json", "progress.csv", "eval.csv", "pretrain_eval.csv", "config.yaml", "provenance.json",
-           "model.pt")
+OUTPUTS = ("summary.json", "progress.csv", "eval.csv", "pretrain_eval.csv", "interaction_eval.csv", "config.yaml",
+           "provenance.json", "model.pt")
 
 
 def train(out, *extra):

@@ -16,13 +16,16 @@ import torch
 from agents.checkpoint import Checkpoints
 
 ROOT = Path(__file__).resolve().parent.parent
-# Pong with 400-frame episodes (the demo fixture's protocol), so the interaction crosses several episode ends.
+# Pong with 400-frame episodes (the demo fixture's protocol), so the interaction crosses several episode ends; the
+# greedy policy evaluated every 100 agent steps (interaction_eval.csv), each evaluation followed by a checkpoint.
 CONFIG = {
     "protocol_overrides": {"max_episode_frames": 400},
     "settings": {"pretrain_updates": 30, "agent_steps": 400, "replay_capacity": 1000, "batch_size": 8,
-                 "target_update_period": 20, "eval_episodes": 1},
+                 "target_update_period": 20, "eval_episodes": 1, "interaction_eval_every": 100,
+                 "interaction_eval_episodes": 1},
 }
-OUTPUTS = ("summary.json", "progress.csv", "eval.csv", "config.yaml", "provenance.json", "model.pt")
+OUTPUTS = ("summary.json", "progress.csv", "eval.csv", "interaction_eval.csv", "config.yaml", "provenance.json",
+           "model.pt")
 
 
 def train_command(demo_file, run_dir, compile="auto"):
@@ -46,7 +49,7 @@ def outcome(run_dir):
     summary.pop("wall_s")
     progress = pd.read_csv(run_dir / "progress.csv").drop(columns="wall_s")
     weights = torch.load(run_dir / "model.pt", weights_only=True)
-    return summary, progress, pd.read_csv(run_dir / "eval.csv"), weights
+    return summary, progress, pd.read_csv(run_dir / "eval.csv"), weights, pd.read_csv(run_dir / "interaction_eval.csv")
 
 
 def assert_same_outcome(first, second):
@@ -55,6 +58,8 @@ def assert_same_outcome(first, second):
     pd.testing.assert_frame_equal(first[2], second[2])
     assert first[3].keys() == second[3].keys()
     assert all(torch.equal(first[3][key], second[3][key]) for key in first[3])
+    pd.testing.assert_frame_equal(first[4], second[4])
+    assert first[4]["agent_step"].tolist() == [100, 200, 300, 400], "each agent step evaluated once"
 
 
 @pytest.fixture(scope="module")
