@@ -22,6 +22,10 @@ def optional_csv(path, columns=()):
     return pd.read_csv(path) if path and Path(path).is_file() else pd.DataFrame(columns=list(columns))
 
 
+FIGURE = ("the figure's double-column PNG; its PDF and the single-column pair (NAME_column.png, NAME_column.pdf) are "
+          "written beside it")
+
+
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(prog="python -m analysis", description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -53,9 +57,10 @@ def parser() -> argparse.ArgumentParser:
     table.add_argument("--window-fraction", type=float, required=True)
 
     aggregate = commands.add_parser("aggregate", help="IQM, performance profiles, probability of improvement")
-    for name in ("scores", "csv", "markdown", "profiles", "improvement", "intervals-figure", "profiles-figure",
-                 "improvement-figure"):
+    for name in ("scores", "csv", "markdown", "profiles", "improvement"):
         aggregate.add_argument(f"--{name}", required=True)
+    for name in ("intervals-figure", "profiles-figure", "improvement-figure"):
+        aggregate.add_argument(f"--{name}", required=True, help=FIGURE)
     aggregate.add_argument("--methods", required=True, help="comma-separated; the first is compared with the rest")
 
     claims = commands.add_parser("claims", help="the claims ledger")
@@ -79,15 +84,17 @@ def parser() -> argparse.ArgumentParser:
     calibrate.add_argument("--markdown", help="also write the tables here")
 
     sweep = commands.add_parser("demo-sweep", help="final scores against demo quality and quantity")
-    for name in ("runs", "demo-sets", "random", "csv", "markdown", "out"):
+    for name in ("runs", "demo-sets", "random", "csv", "markdown"):
         sweep.add_argument(f"--{name}", required=True)
-    sweep.add_argument("--methods", required=True, help="comma-separated, in colour order")
+    sweep.add_argument("--out", required=True, help=FIGURE)
+    sweep.add_argument("--methods", required=True, help="comma-separated, in legend order")
     sweep.add_argument("--reference-demos", required=True)
 
     transfer = commands.add_parser("transfer", help="scores and agreement with the demonstrator along pretraining")
-    for name in ("runs", "demonstrators", "random", "csv", "rungs", "markdown", "out"):
+    for name in ("runs", "demonstrators", "random", "csv", "rungs", "markdown"):
         transfer.add_argument(f"--{name}", required=True)
-    transfer.add_argument("--methods", required=True, help="comma-separated, in colour order")
+    transfer.add_argument("--out", required=True, help=FIGURE)
+    transfer.add_argument("--methods", required=True, help="comma-separated, in legend order")
 
     publish = commands.add_parser("publish", help="copy a results folder's run records, tables and figures into a "
                                                   "reference folder (reference/<config>), without weights, under "
@@ -103,9 +110,10 @@ def parser() -> argparse.ArgumentParser:
     for name, text in (("curves", "learning curves, one panel per game"),
                        ("transition", "scores around the end of the demonstration phase (N_p)")):
         curves = commands.add_parser(name, help=text)
-        for option in ("episodes", "runs", "scores", "out"):
+        for option in ("episodes", "runs", "scores"):
             curves.add_argument(f"--{option}", required=True)
-        curves.add_argument("--methods", required=True, help="comma-separated, in legend and colour order")
+        curves.add_argument("--out", required=True, help=FIGURE)
+        curves.add_argument("--methods", required=True, help="comma-separated, in legend order")
         curves.add_argument("--bins", type=int, default=20)
     return main
 
@@ -181,7 +189,7 @@ def main(argv=None) -> int:
         write_csv(args.improvement, improvement)
         plot_intervals(aggregates, methods, args.intervals_figure)
         plot_profiles(profiles, methods, args.profiles_figure)
-        plot_improvement(improvement, methods, args.improvement_figure)
+        plot_improvement(improvement, args.improvement_figure)
     elif args.command == "claims":
         from .claims import Ledger, to_markdown
         from .tables import published_scores

@@ -8,14 +8,13 @@ whether a method follows, falls short of, or outgrows its demonstrations as they
 """
 from __future__ import annotations
 
-import math
-
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from .panels import Reference, draw_references, name_beyond, number, references, score_limits
+from .score_range import clip_scores, score_range
 from .stats import mean_ci
-from .style import method_colours, save, theme
+from .style import collect_legend, legend_below, method_style, new_figure, save
 
 COLUMNS = ["game", "method", "demo_set", "source", "noise", "episodes", "transitions", "demo_mean", "seeds",
            "final_mean", "final_ci95_low", "final_ci95_high", "random_mean"]
@@ -70,15 +69,16 @@ def knobs(table: pd.DataFrame, reference: str) -> list[tuple[str, str, pd.DataFr
     return panels
 
 
-def plot_sweep(table: pd.DataFrame, methods: list[str], reference: str, out) -> None:
-    theme()
-    colours = method_colours(methods)
+def sweep_figure(table: pd.DataFrame, methods: list[str], reference: str, width: float):
+    """One row of panels per game, one panel per knob (`knobs`): each method's final score with its interval
+    (clipped to the game's possible scores), the demonstrations' own mean and random play's."""
     games = list(dict.fromkeys(table["game"]))
     panels = knobs(table, reference) if (table["demo_set"] == reference).any() else []
     if not panels:
         panels = [("demo set", "demo_set", table)]
-    figure, axes = plt.subplots(len(games), len(panels), figsize=(5.2 * len(panels), 3.6 * len(games)),
-                                squeeze=False)
+    panel_height = min(max(0.75 * width / len(panels), 1.4), 1.9)
+    figure, axes = new_figure(width, panel_height * len(games), nrows=len(games), ncols=len(panels))
+    beyond = []
     for row, game in enumerate(games):
         for column, (title, x, rows) in enumerate(panels):
             ax, rows = axes[row][column], rows[rows["game"] == game]
@@ -88,24 +88,45 @@ def plot_sweep(table: pd.DataFrame, methods: list[str], reference: str, out) -> 
             categorical = x == "demo_set"
             rows = rows.assign(position=rows[x].map(order.index) if categorical else rows[x]).sort_values("position")
             demos = rows.drop_duplicates("demo_set")
-            ax.plot(demos["position"], demos["demo_mean"], color="black", linestyle="--", marker="x",
-                    label="demonstrations")
-            if rows["random_mean"].notna().any():
-                ax.axhline(rows["random_mean"].iloc[0], color="grey", linestyle=":", label="random play")
+            ax.plot(demos["position"], demos["demo_mean"], color="black", linestyle=(0, (5, 2)), marker="x",
+                    label="demonstrations: mean")
+            levels = []
+            limits = score_range(game)  # the table holds means, not episode scores: only the rules' ends bound them
             for method in [m for m in methods if (rows["method"] == m).any()]:
                 mine = rows[rows["method"] == method]
+                style = method_style(method)
                 xs, mean = mine["position"].to_numpy(dtype=float), mine["final_mean"].to_numpy()
-                low, high = mine["final_ci95_low"].to_numpy(), mine["final_ci95_high"].to_numpy()
-                error = np.vstack([mean - low, high - mean])
-                ax.errorbar(xs, mean, yerr=np.where(np.isnan(error), 0, error), color=colours[method], marker="o",
-                            capsize=3, label=method)
+                low = clip_scores(mine["final_ci95_low"], limits)
+                high = clip_scores(mine["final_ci95_high"], limits)
+                error = np.nan_to_num(np.vstack([mean - low, high - mean]))
+                ax.errorbar(xs, mean, yerr=error, color=style["color"], linestyle=style["linestyle"],
+                            marker=style["marker"], capsize=2, label=method)
+                levels += [*mean, *low[~np.isnan(low)], *high[~np.isnan(high)]]
+            # The demonstrations' scores are what each method is read against, but like any reference they join
+            # the y-range only when near the methods' (analysis/panels.py); far off, the panel names them at its edge.
+            shown = Reference("demonstrations: mean", "demos", demos["demo_mean"].min(), demos["demo_mean"].max(), {})
+            refs = references(rows.groupby("game")[["random_mean"]].first(), game)
+            ax.set_ylim(*score_limits(levels, [shown, *refs]))
+            sides = draw_references(ax, refs)
+            bottom, top = ax.get_ylim()
+            span = number(shown.low) + ("" if shown.low == shown.high else f"–{number(shown.high)}")
+            if shown.low > top:
+                sides["above"].insert(0, f"↑ {shown.short} {span}")
+            elif shown.high < bottom:
+                sides["below"].insert(0, f"↓ {shown.short} {span}")
+            beyond.append((ax, sides))
             if categorical:
                 ax.set_xticks(range(len(order)), order, rotation=20, ha="right")
-            ax.set_title(f"{game}: {title}")
-            ax.set_xlabel(title.split(": ")[-1])
+            else:  # the knob's own values: a tick between them (2.5 episodes) names no demo set
+                ax.set_xticks(sorted(demos["position"].unique()))
+            ax.set_title(f"{game}: {title.split(': ')[-1]}")
+            ax.set_xlabel(title.split(": ")[-1] if row == len(games) - 1 else "")
             ax.set_ylabel("final score" if column == 0 else "")
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    figure.legend(handles, labels, loc="lower center", ncol=min(6, len(labels)), frameon=False,
-                  bbox_to_anchor=(0.5, -0.02 - 0.01 * math.ceil(len(labels) / 6)))
-    figure.tight_layout(rect=(0, 0.06, 1, 1))
-    save(figure, out)
+    legend = legend_below(figure, *collect_legend(axes.flat, last={"demonstrations: mean", "random play: mean"}))
+    figure.set_figheight(panel_height * len(games) + legend + 0.1)
+    name_beyond(figure, beyond)
+    return figure
+
+
+def plot_sweep(table: pd.DataFrame, methods: list[str], reference: str, out) -> None:
+    save(lambda width: sweep_figure(table, methods, reference, width), out)

@@ -140,47 +140,71 @@ def to_markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot_transfer(rungs: pd.DataFrame, table: pd.DataFrame, methods: list[str], out) -> None:
-    """One column per game: the score above, the two agreements below, against pretraining updates (log scale).
-    Each seed is drawn thin and the mean over seeds thick, since with a few seeds an interval band says less than
-    the seeds themselves; methods differ in colour and in marker, so lines that coincide stay apart."""
-    from .style import method_colours, plt, save, theme
+def transfer_figure(rungs: pd.DataFrame, table: pd.DataFrame, methods: list[str], width: float):
+    """Per game two panels, the score above and the two agreements below, against pretraining updates (log scale).
+    Each seed's score is drawn thin and the mean over seeds thick, since with a few seeds an interval band says less
+    than the seeds themselves; methods differ in colour and in marker, so lines that coincide stay apart. The score
+    panel fits its y-range to the methods, with the game's demonstrator and random play (analysis/panels.py)."""
+    from matplotlib.lines import Line2D
 
-    theme()
+    from .panels import draw_references, name_beyond, references, score_limits
+    from .style import PANEL_WIDTH, legend_below, message_figure, method_style, new_figure
+
     games = sorted(table["game"].unique()) if len(table) else []
-    colours, markers = method_colours(methods), dict(zip(methods, "osD^vP*Xph"))
-    figure, axes = plt.subplots(2, max(len(games), 1), figsize=(3.4 * max(len(games), 1), 6.2), squeeze=False,
-                                sharex=True)
-    for column, game in enumerate(games):
-        top, bottom = axes[0, column], axes[1, column]
+    if not games:
+        return message_figure("No transfer study: no run of this matrix has a pretraining ladder.", width)
+    columns = min(len(games), 3, int(width / PANEL_WIDTH))
+    rows = -(-len(games) // columns)
+    heights = [1.15, 0.9] * rows
+    figure, axes = new_figure(width, sum(heights), nrows=2 * rows, ncols=columns, sharex=True,
+                              gridspec_kw={"height_ratios": heights})
+    baselines = table.groupby("game")[["demonstrator_mean", "random_mean"]].first()
+    beyond = []
+    for index, game in enumerate(games):
+        top, bottom = axes[2 * (index // columns), index % columns], axes[2 * (index // columns) + 1, index % columns]
+        levels = []
         for method in methods:
             mine = table[(table["game"] == game) & (table["method"] == method)]
             if mine.empty:
                 continue
-            style = {"color": colours[method], "marker": markers[method]}
+            style = method_style(method)
             for _, seed in rungs[(rungs["game"] == game) & (rungs["method"] == method)].groupby("seed"):
-                top.plot(seed["update"], seed["score"], color=colours[method], alpha=0.3, linewidth=0.8)
-            top.plot(mine["update"], mine["score"], linewidth=2, markersize=5, label=method, **style)
-            bottom.plot(mine["update"], 100 * mine["expert_agreement"], linewidth=2, markersize=5,
-                        label=f"{method}, own states", **style)
-            bottom.plot(mine["update"], 100 * mine["demo_agreement"], linewidth=1.2, linestyle=":", markersize=4,
-                        markerfacecolor="white", label=f"{method}, demo states", **style)
-        baseline = table[table["game"] == game].iloc[0]
-        top.axhline(baseline["demonstrator_mean"], color="black", linestyle="--", linewidth=1, label="demonstrator")
-        top.axhline(baseline["random_mean"], color="grey", linestyle="-.", linewidth=1, label="random play")
+                top.plot(seed["update"], seed["score"], color=style["color"], alpha=0.3, linewidth=0.6)
+                levels.extend(seed["score"])
+            top.plot(mine["update"], mine["score"], color=style["color"], marker=style["marker"])
+            bottom.plot(mine["update"], 100 * mine["expert_agreement"], color=style["color"], marker=style["marker"])
+            bottom.plot(mine["update"], 100 * mine["demo_agreement"], color=style["color"], marker=style["marker"],
+                        linestyle=":", linewidth=0.9, markerfacecolor="white")
+            levels.extend(mine["score"])
+        refs = references(baselines, game)
+        top.set_ylim(*score_limits(levels, refs))
+        beyond.append((top, draw_references(top, refs)))
         top.set_title(game)
         bottom.set_ylim(0, 100)
         bottom.set_xscale("log")
-        bottom.set_xlabel("pretraining updates")
-        if column == 0:
-            top.set_ylabel("evaluation score")
-            bottom.set_ylabel("agreement with demonstrator, %")
-    if games:
+        if index % columns == 0:
+            top.set_ylabel("score")
+            bottom.set_ylabel("agreement, %")
+        if index + columns >= len(games):  # the lowest game of its column
+            bottom.set_xlabel("pretraining updates")
+    for extra in range(len(games), rows * columns):
         for row in (0, 1):
-            handles, labels = axes[row, 0].get_legend_handles_labels()
-            axes[row, -1].legend(handles, labels, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8,
-                                 frameon=False)
-    else:
-        axes[0, 0].text(0.5, 0.5, "no run with a pretraining ladder", ha="center", va="center")
-    figure.tight_layout()
-    save(figure, out)
+            axes[2 * (extra // columns) + row, extra % columns].set_visible(False)
+    proxies = [(Line2D([], [], color=method_style(method)["color"], marker=method_style(method)["marker"]), method)
+               for method in methods if (table["method"] == method).any()]
+    proxies += [(Line2D([], [], color="black", alpha=0.3, linewidth=0.6), "one seed's score"),
+                (Line2D([], [], color="black"), "agreement, own states"),
+                (Line2D([], [], color="black", linestyle=":", marker="o", markerfacecolor="white", linewidth=0.9),
+                 "agreement, demo states")]
+    handles = {label: handle for axes_ in axes.flat for handle, label in zip(*axes_.get_legend_handles_labels())}
+    proxies += [(handle, label) for label, handle in handles.items()]  # the game's references
+    legend = legend_below(figure, [handle for handle, _ in proxies], [label for _, label in proxies])
+    figure.set_figheight(sum(heights) + legend + 0.1)
+    name_beyond(figure, beyond)
+    return figure
+
+
+def plot_transfer(rungs: pd.DataFrame, table: pd.DataFrame, methods: list[str], out) -> None:
+    from .style import save
+
+    save(lambda width: transfer_figure(rungs, table, methods, width), out)

@@ -101,11 +101,9 @@ rule aggregates:
         markdown=f"{TABLES}/aggregates.md",
         profiles=f"{TABLES}/performance_profiles.csv",
         improvement=f"{TABLES}/improvement.csv",
-        intervals=report(f"{FIGURES}/aggregates.png", caption="../report/aggregates.rst", category="Figures"),
-        profiles_figure=report(f"{FIGURES}/performance_profiles.png", caption="../report/profiles.rst",
-                               category="Figures"),
-        improvement_figure=report(f"{FIGURES}/improvement.png", caption="../report/improvement.rst",
-                                  category="Figures"),
+        **figure_outputs("intervals", f"{FIGURES}/aggregates.png", "../report/aggregates.rst"),
+        **figure_outputs("profiles_figure", f"{FIGURES}/performance_profiles.png", "../report/profiles.rst"),
+        **figure_outputs("improvement_figure", f"{FIGURES}/improvement.png", "../report/improvement.rst"),
     params:
         methods=",".join(METHODS),
     conda:
@@ -147,7 +145,7 @@ rule learning_curves:
         runs=rules.collect.output.runs,
         scores=rules.scores.output[0],
     output:
-        report(f"{FIGURES}/learning_curves.png", caption="../report/learning_curves.rst", category="Figures"),
+        **figure_outputs("figure", f"{FIGURES}/learning_curves.png", "../report/learning_curves.rst"),
     params:
         methods=",".join(METHODS),
         bins=config["curve_bins"],
@@ -157,7 +155,7 @@ rule learning_curves:
         f"{RESULTS}/logs/analysis/learning_curves.log",
     shell:
         "python -m analysis curves --episodes {input.episodes:q} --runs {input.runs:q} --scores {input.scores:q}"
-        " --methods {params.methods} --bins {params.bins} --out {output:q} > {log:q} 2>&1"
+        " --methods {params.methods} --bins {params.bins} --out {output.figure:q} > {log:q} 2>&1"
 
 
 rule transition:
@@ -166,7 +164,7 @@ rule transition:
         runs=rules.collect.output.runs,
         scores=rules.scores.output[0],
     output:
-        report(f"{FIGURES}/transition.png", caption="../report/transition.rst", category="Figures"),
+        **figure_outputs("figure", f"{FIGURES}/transition.png", "../report/transition.rst"),
     params:
         methods=",".join(PHASED_METHODS),
         bins=config["curve_bins"],
@@ -176,7 +174,7 @@ rule transition:
         f"{RESULTS}/logs/analysis/transition.log",
     shell:
         "python -m analysis transition --episodes {input.episodes:q} --runs {input.runs:q} --scores {input.scores:q}"
-        " --methods {params.methods} --bins {params.bins} --out {output:q} > {log:q} 2>&1"
+        " --methods {params.methods} --bins {params.bins} --out {output.figure:q} > {log:q} 2>&1"
 
 
 # Scores against demo quality and quantity, when the matrix has more than one demo set.
@@ -188,9 +186,9 @@ rule demo_sweep:
     output:
         csv=report(f"{TABLES}/demo_sweep.csv", caption="../report/demo_sweep_table.rst", category="Tables"),
         markdown=f"{TABLES}/demo_sweep.md",
-        figure=report(f"{FIGURES}/demo_sweep.png", caption="../report/demo_sweep.rst", category="Figures"),
+        **figure_outputs("figure", f"{FIGURES}/demo_sweep.png", "../report/demo_sweep.rst"),
     params:
-        methods=",".join(METHODS),  # all of them: a method keeps its colour across figures
+        methods=",".join(METHODS),
         reference=REFERENCE_DEMOS,
     conda:
         SUITE_ENV
@@ -214,7 +212,7 @@ rule transfer:
         csv=report(f"{TABLES}/transfer.csv", caption="../report/transfer_table.rst", category="Tables"),
         rungs=f"{TABLES}/transfer_runs.csv",
         markdown=f"{TABLES}/transfer.md",
-        figure=report(f"{FIGURES}/transfer.png", caption="../report/transfer.rst", category="Figures"),
+        **figure_outputs("figure", f"{FIGURES}/transfer.png", "../report/transfer.rst"),
     params:
         methods=",".join(LADDER_METHODS),
     conda:
@@ -231,7 +229,7 @@ ANALYSIS_OUTPUTS = [
     *rules.scores_table.output,
     *rules.aggregates.output,
     *rules.claims.output,
-    *rules.learning_curves.output,
+    *(rules.learning_curves.output if INTERACTING_METHODS else []),
     *(rules.transition.output if PHASED_METHODS else []),
     *(rules.transfer.output if LADDER_METHODS else []),
     *(rules.demo_sweep.output if len(DEMO_SETS) > 1 and any(USES_DEMOS.values()) else []),

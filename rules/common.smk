@@ -14,6 +14,7 @@ from agents.errors import ConfigError, OutputError
 from agents.io import check_folder
 from agents.methods import ALGORITHMS
 from agents.replay import replay_bytes
+from analysis.figure_files import figure_files
 from analysis.migrate import old_names
 
 # Sweeps become methods of their own (dqfd_margin_0p4, ...), so they plan, run and report like any method.
@@ -155,6 +156,15 @@ def report_failed_cells():
 
 # Analysis (rules/analysis.smk).
 TABLES, FIGURES = f"{RESULTS}/tables", f"{RESULTS}/figures"
+
+
+def figure_outputs(name, png, caption):
+    """A figure's outputs: its double-column PNG under `name`, which the report shows with its caption (relative to
+    rules/), and the files written beside it (its PDF, the single-column PNG and PDF: analysis/figure_files.py) under
+    name_<key>."""
+    return {name: report(png, caption=caption, category="Figures"),
+            **{f"{name}_{key}": str(path) for key, (_, path) in figure_files(png).items() if key != "png"}}
+
 CELL_IDS = [f"{game}/{method}/{demos}/{seed}" for game, method, demos, seed in CELLS]
 
 
@@ -165,6 +175,10 @@ def demo_phase_end(cell):
 # Methods whose demonstrations stop shaping the updates during interaction (soft-Q's N_p) get the transition view.
 PHASED_METHODS = [method for method in METHODS if any(demo_phase_end(RESOLVED[(game, method, SEEDS[0])]) > 0
                                                        for game in GAMES)]
+# Methods that interact with the game get learning curves; a matrix of pretraining only (the transfer config) has none.
+INTERACTING_METHODS = [method for method in METHODS
+                       if any(values(RESOLVED[(game, method, SEEDS[0])]["settings"])["agent_steps"] > 0
+                              for game in GAMES)]
 # Methods evaluated along their pretraining (the transfer study's ladder) get the transfer table and figure.
 LADDER_METHODS = [method for method in METHODS
                   if values(RESOLVED[(GAMES[0], method, SEEDS[0])]["settings"])["pretrain_eval_updates"]]

@@ -10,6 +10,7 @@ from analysis import aggregate, claims, failures
 from analysis.__main__ import main as analysis_main
 from analysis.collect import collect
 from analysis.failures import failed_cells
+from analysis.figure_files import figure_files
 from analysis.scores import score_runs
 from analysis import stats as stats_module
 from analysis.stats import linear, mean_ci
@@ -223,7 +224,7 @@ def test_missing_and_unfinished_runs_are_listed_not_dropped(tmp_path):
 
 
 def test_every_figure_and_table_builds_from_the_command_line(tmp_path):
-    """The workflow's analysis steps end to end on synthetic runs; each figure is a PNG."""
+    """The workflow's analysis steps end to end on synthetic runs; each figure is a PNG and a PDF at each width."""
     runs, episodes = synthetic_runs()
     runs.loc[runs["method"] == "pdd_dqn", "demo_phase_end"] = 40  # stands in for soft-Q's N_p
     paths = {name: tmp_path / f"{name}.csv" for name in ("runs", "episodes", "demos", "random", "scores", "greedy")}
@@ -255,8 +256,9 @@ def test_every_figure_and_table_builds_from_the_command_line(tmp_path):
     ):
         assert analysis_main([str(arg) for arg in argv]) == 0
     for name, path in out.items():
-        if name.endswith(".png"):
-            assert open(path, "rb").read(8) == b"\x89PNG\r\n\x1a\n", name
+        if name.endswith(".png"):  # each figure at both widths, as PNG and PDF
+            for _, drawn in figure_files(path).values():
+                assert drawn.read_bytes()[:4] == (b"\x89PNG" if drawn.suffix == ".png" else b"%PDF"), drawn
     improvement = pd.read_csv(out["i.csv"]).set_index(["x", "y", "score"])
     assert improvement.loc[("dqfd", "pdd_dqn", "final_normalised"), "probability"] == 1.0
     assert "P(dqfd > bc)" in open(out["a.md"]).read()
@@ -353,18 +355,16 @@ def test_a_run_that_ended_no_episode_is_scored_without_one(tmp_path):
 
 
 @pytest.mark.parametrize("seeds", [2, 5])
-def test_learning_curves_show_few_seeds_as_seeds_and_many_as_a_band(seeds, monkeypatch):
+def test_learning_curves_show_few_seeds_as_seeds_and_many_as_a_band(seeds):
     from matplotlib.collections import PolyCollection
 
     from analysis import curves
     from analysis.scores import per_game
 
-    drawn = {}
-    monkeypatch.setattr(curves, "save", lambda figure, out: drawn.update(figure=figure))
     runs, episodes = synthetic_runs(seeds=seeds)
     scored = score_runs(runs, episodes, DEMOS, RANDOM, 0.5)
-    curves.plot_learning_curves(episodes, runs, per_game(scored), ["dqfd", "pdd_dqn", "bc"], 4, "unused.png")
-    pong = next(axes for axes in drawn["figure"].axes if axes.get_title() == "Pong")
+    figure = curves.learning_curves_figure(episodes, runs, per_game(scored), ["dqfd", "pdd_dqn", "bc"], 4, 7.0)
+    pong = next(axes for axes in figure.axes if axes.get_title() == "Pong")
     thin = [line for line in pong.get_lines() if line.get_linewidth() < 1 and line.get_alpha() == curves.SEED_ALPHA]
     bands = [patch for patch in pong.collections if isinstance(patch, PolyCollection)]
     if seeds < curves.FEW_SEEDS:  # a thin line per seed of dqfd, pdd_dqn and bc, no band
@@ -375,10 +375,10 @@ def test_learning_curves_show_few_seeds_as_seeds_and_many_as_a_band(seeds, monke
     styles = {line.get_label(): (line.get_linestyle(), line.get_marker()) for line in pong.get_lines()
               if line.get_label().startswith(("dqfd", "pdd_dqn"))}
     assert len(set(styles.values())) == 2, "methods differ in line style and marker, not only in colour"
-    assert any("end of pretraining (50 updates)" in text.get_text() for text in pong.texts), labels
+    assert f"dqfd (n={seeds}; 50 pretraining updates)" in labels, labels
 
 
-def test_a_step_bin_that_few_seeds_reach_shows_those_seeds_not_a_band(monkeypatch):
+def test_a_step_bin_that_few_seeds_reach_shows_those_seeds_not_a_band():
     """Five seeds, but only two end an episode in the last bin: the band stops before it, the two values are points
     there, and the y-range holds what is drawn rather than a t-interval 12.7 standard errors wide."""
     from matplotlib.collections import PathCollection, PolyCollection
@@ -386,15 +386,13 @@ def test_a_step_bin_that_few_seeds_reach_shows_those_seeds_not_a_band(monkeypatc
     from analysis import curves
     from analysis.scores import per_game
 
-    drawn = {}
-    monkeypatch.setattr(curves, "save", lambda figure, out: drawn.update(figure=figure))
     runs, episodes = synthetic_runs(seeds=5)
     late = (episodes["agent_step"] == 100) & (episodes["seed"] >= 2)
     episodes = episodes[~late].copy()
     episodes.loc[(episodes["agent_step"] == 100) & (episodes["seed"] == 1), "episode_return"] += 200.0
     scored = score_runs(runs, episodes, DEMOS, RANDOM, 0.5)
-    curves.plot_learning_curves(episodes, runs, per_game(scored), ["dqfd", "pdd_dqn"], 4, "unused.png")
-    pong = next(axes for axes in drawn["figure"].axes if axes.get_title() == "Pong")
+    figure = curves.learning_curves_figure(episodes, runs, per_game(scored), ["dqfd", "pdd_dqn"], 4, 7.0)
+    pong = next(axes for axes in figure.axes if axes.get_title() == "Pong")
     bands = [patch for patch in pong.collections if isinstance(patch, PolyCollection)]
     points = [dots for dots in pong.collections if isinstance(dots, PathCollection)]
     assert len(bands) == 2 and all(band.get_paths()[0].vertices[:, 0].max() < 87.5 for band in bands)

@@ -132,6 +132,8 @@ def test_every_expected_output_exists_and_is_well_formed(workflow):
     assert "| game | method |" in (results / "tables/scores.md").read_text()
     for figure in ("learning_curves", "aggregates", "performance_profiles", "improvement"):
         assert (results / f"figures/{figure}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        for other in (f"{figure}.pdf", f"{figure}_column.pdf", f"{figure}_column.png"):  # both print widths
+            assert (results / "figures" / other).stat().st_size > 0, other
     for table in ("scores.tex", "aggregates.md", "claims.md", "claims_per_game.csv", "run_scores.csv"):
         assert (results / "tables" / table).stat().st_size > 0
     assert f"All {len(cells)} cells of the matrix have a complete run" in (results / "tables/missing_runs.md").read_text()

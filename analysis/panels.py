@@ -1,0 +1,121 @@
+"""What every panel of scores shares: its y-range fitted to the methods' scores, and the game's reference scores
+(the demonstrator's mean, the unit of every normalised score, its episodes' range, and random play's mean) drawn
+across it.
+
+A reference far outside the methods' scores would squeeze them into a flat line at the bottom of the panel
+(DemonAttack: methods below 1,000, a demonstrator at 6,390 and best episode at 14,200), so the y-range takes in a
+reference only when it lies within NEAR of the methods' span beyond their range; one further out is left outside the
+panel and named with its value at the edge it lies beyond, with an arrow.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .style import FONT
+
+REACH = 3.0  # a reference joins the y-range if the methods' scores keep at least a third of the panel's height
+PAD = 0.06  # of the range, above and below, so lines at its ends stay clear of the frame
+
+
+@dataclass
+class Reference:
+    """A score level drawn across a panel: a line (low == high) or a band from low to high; `label` names it in the
+    legend, `short` at the panel's edge when it lies beyond the y-range."""
+
+    label: str
+    short: str
+    low: float
+    high: float
+    style: dict
+
+    @property
+    def is_band(self) -> bool:
+        return self.low != self.high
+
+
+def references(baselines: pd.DataFrame, game: str) -> list[Reference]:
+    """The game's demonstrator mean, the range of its episodes, and random play's mean, where `baselines` (indexed by
+    game) has them."""
+    if game not in baselines.index:
+        return []
+    row = baselines.loc[game]
+    found = []
+    if pd.notna(row.get("demonstrator_mean")):
+        found.append(Reference("demonstrator: mean", "demonstrator", row["demonstrator_mean"],
+                               row["demonstrator_mean"], {"color": "black", "linestyle": (0, (5, 2)),
+                                                          "linewidth": 1.0}))
+    if row.get("demonstrator_worst", np.nan) < row.get("demonstrator_best", np.nan):  # a band: two episodes or more
+        found.append(Reference("demonstrator: worst to best episode", "episodes", row["demonstrator_worst"],
+                               row["demonstrator_best"], {"color": "0.55", "alpha": 0.13, "linewidth": 0}))
+    if pd.notna(row.get("random_mean")):
+        found.append(Reference("random play: mean", "random play", row["random_mean"], row["random_mean"],
+                               {"color": "0.45", "linestyle": (0, (5, 1.5, 1, 1.5)), "linewidth": 1.0}))
+    return found
+
+
+def score_limits(levels, refs: list[Reference]) -> tuple[float, float]:
+    """The y-range: the methods' levels (what they draw: means, bands, seeds), and each reference level (a band's
+    nearer end) that leaves the methods at least 1/REACH of the panel's height. Only references where no method drew
+    anything."""
+    levels = [float(level) for level in levels if pd.notna(level) and np.isfinite(level)]
+    if not levels:
+        levels = [value for ref in refs for value in (ref.low, ref.high)] or [0.0]
+        low, high = min(levels), max(levels)
+    else:
+        low, high = min(levels), max(levels)
+        span = max(high - low, 0.05 * max(abs(low), abs(high)), 1.0)
+        nearer = [ref.low if ref.low > high else ref.high if ref.high < low else None for ref in refs]
+        near = [value for value in nearer if value is not None and max(high, value) - min(low, value) <= REACH * span]
+        low, high = min([low, *near]), max([high, *near])
+    pad = PAD * max(high - low, 1.0)
+    return low - pad, high + pad
+
+
+def number(value: float) -> str:
+    text = f"{value:,.0f}" if abs(value) >= 100 else f"{value:.1f}"
+    return text.replace("-", "−")
+
+
+def draw_references(axes, refs: list[Reference]) -> dict[str, list[str]]:
+    """Each reference across the panel, in the legend. Returns those beyond the y-range (already set), per side
+    ("above", "below"), as the lines that name them with their values, for `name_beyond`."""
+    bottom, top = axes.get_ylim()
+    beyond = {"above": [], "below": []}
+    for ref in refs:
+        if ref.is_band:
+            axes.axhspan(ref.low, ref.high, label=ref.label, zorder=0, **ref.style)
+        else:
+            axes.axhline(ref.low, label=ref.label, zorder=1.5, **ref.style)
+        if bottom <= ref.high and ref.low <= top:
+            continue
+        above = ref.low > top
+        # A band (the demonstrator's episodes) lies beyond only where its mean does: named on the line after it.
+        beyond["above" if above else "below"].append(
+            f"({ref.short} {number(ref.low)}–{number(ref.high)})" if ref.is_band
+            else f"{'↑' if above else '↓'} {ref.short} {number(ref.low)}")
+    return beyond
+
+
+def name_beyond(figure, panels: list[tuple]) -> None:
+    """For each (axes, beyond) of `panels`: the references beyond its y-range named at the edge they lie beyond, in
+    room made for them by widening the y-range on that side, so that the names hide no data. Call it once the figure
+    is complete: the room is measured on its layout."""
+    if not any(lines for _, beyond in panels for lines in beyond.values()):
+        return
+    figure.draw_without_rendering()
+    for axes, beyond in panels:
+        height = axes.get_window_extent().height / figure.dpi * 72  # points
+        share = {side: min(0.4, (len(lines) * FONT * 1.25 + 3) / height) if lines else 0.0
+                 for side, lines in beyond.items()}
+        bottom, top = axes.get_ylim()
+        span = (top - bottom) / (1 - share["above"] - share["below"])
+        axes.set_ylim(bottom - share["below"] * span, top + share["above"] * span)
+        for side, lines in beyond.items():
+            if lines:
+                above = side == "above"
+                axes.annotate("\n".join(lines), xy=(0.985, 1.0 if above else 0.0), xycoords="axes fraction",
+                              xytext=(0, -1.5 if above else 1.5), textcoords="offset points", ha="right",
+                              va="top" if above else "bottom", fontsize=FONT, linespacing=1.05).set_in_layout(False)
