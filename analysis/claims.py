@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .scores import span
+from .scores import CHANGES, span
 from .stats import MAX_SEEDS, POWER, Design, Estimate, holm, linear, verdict
 
 DEMONSTRATOR = "demonstrator"
@@ -151,7 +151,8 @@ class Ledger:
 
     def side(self, side: Side, games: list[str], normalised: bool) -> Estimate:
         unit = span(self.baselines, games) if normalised else np.ones(len(games))
-        random = self.baselines.reindex(games)["random_mean"].to_numpy(dtype=float) if normalised \
+        shifted = normalised and side.score not in CHANGES
+        random = self.baselines.reindex(games)["random_mean"].to_numpy(dtype=float) if shifted \
             else np.zeros(len(games))
         estimate = linear([(1.0 / (width * len(games)), self.sample(side, game))
                            for game, width in zip(games, unit)])

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 SCORES = ["initial", "last_window", "final"]
+CHANGES = ["transition_change"]  # differences of two scores: normalising one changes only its unit
 KEYS = ["game", "method", "seed"]
 
 
@@ -92,13 +93,14 @@ def score_runs(runs: pd.DataFrame, episodes: pd.DataFrame, demonstrators: pd.Dat
     for run in runs.to_dict("records"):
         played = grouped.get(tuple(run[key] for key in KEYS), episodes.iloc[:0])
         rows.append({**{key: run[key] for key in KEYS}, **run_scores(pd.Series(run), played, window_fraction)})
-    table = pd.DataFrame(rows, columns=KEYS + SCORES + ["transition_change"])
+    table = pd.DataFrame(rows, columns=KEYS + SCORES + CHANGES)
     game_baselines = baselines(demonstrators, random)
     table = table.join(game_baselines, on="game")
     for score in SCORES:
         table[f"{score}_normalised"] = normalise(table[score], game_baselines, table["game"])
     # A difference of two scores: only its unit changes.
-    table["transition_change_normalised"] = table["transition_change"] / span(game_baselines, table["game"])
+    for change in CHANGES:
+        table[f"{change}_normalised"] = table[change] / span(game_baselines, table["game"])
     return add_greedy_scores(table, runs, greedy, game_baselines, window_fraction)
 
 

@@ -521,3 +521,17 @@ def test_collect_counts_distinct_evaluation_episodes_by_noop_start_or_by_score_a
     scored = score_runs(runs.reset_index(), pd.DataFrame(columns=["game", "method", "seed", "agent_step",
                                                                   "episode_return"]), DEMOS, RANDOM, 0.5, greedy)
     assert scored["initial_greedy"].tolist()[0] == 3.0 and scored["eval_distinct_episodes"].tolist()[:2] == [4, 2]
+
+
+def test_a_change_across_games_is_normalised_by_its_unit_alone():
+    runs = pd.DataFrame([{"game": game, "method": method, "seed": seed, "eval_score_mean": 0.0, "agent_steps": 100,
+                          "demo_phase_end": 40} for game in ("Pong", "Breakout") for method in ("soft_q_pretrain",
+                                                                                           "soft_q_bc")
+                         for seed in range(3)])
+    episodes = pd.DataFrame([{"game": run["game"], "method": run["method"], "seed": run["seed"], "agent_step": step,
+                              "episode_return": value + run["seed"]}
+                             for run in runs.to_dict("records") for step, value in ((30, 10.0), (60, 4.0))])
+    summary, _ = claims.Ledger(score_runs(runs, episodes, DEMOS, RANDOM, 0.5), NO_PUBLISHED, DEMOS).evaluate()
+    row = summary.set_index("claim").loc["soft_q_pretrain_smooth_transition"]
+    # every run drops 6 points across N_p: −6 / unit per game, never shifted by random play's score
+    assert row["left_mean"] == pytest.approx(np.mean([-6.0 / SPAN["Pong"], -6.0 / SPAN["Breakout"]]))
