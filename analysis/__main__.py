@@ -6,6 +6,7 @@ publish copies a results folder's records into reference/; migrate brings record
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -214,7 +215,9 @@ def main(argv=None) -> int:
             ledger = Ledger(pd.read_csv(tables / "run_scores.csv"), pd.DataFrame(columns=["game", "method", "published"]),
                             optional_csv(tables / "demonstrators.csv", ["game", "score"]), args.error_rate)
             result = calibrate(ledger, studies=args.studies, seed=args.seed, bootstrap=not args.no_bootstrap)
-            sections.append(f"## {folder}\n\n" + to_markdown(result, args.error_rate, args.studies))
+            # Named as the repository names it, never by a machine's absolute path.
+            name = os.path.relpath(folder, REFERENCE.parent) if Path(folder).is_absolute() else folder
+            sections.append(f"## {name}\n\n" + to_markdown(result, args.error_rate, args.studies))
             print(sections[-1], flush=True)
         if args.markdown:
             write_text(args.markdown, "\n".join(sections))
