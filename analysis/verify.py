@@ -295,7 +295,7 @@ def code_drift(recorded: str, code: Code) -> str:
     head = git("rev-parse", "HEAD")
     if head is None:
         return "this checkout is not a git clone: the code cannot be compared with the recorded commit"
-    dirty = " (with uncommitted changes)" if git("status", "--porcelain", "--untracked-files=no") else ""
+    dirty = " (agents/ with uncommitted changes)" if git("status", "--porcelain", "--", "agents") else ""
     if head == recorded:
         return f"the recorded commit {recorded[:12]}{dirty}"
     changed = git("log", "--format=%h", f"{recorded}..{head}", "--", "agents")
