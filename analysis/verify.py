@@ -253,22 +253,22 @@ def eval_label(row: pd.Series) -> str:
 
 def machine(provenance: dict, config: dict) -> dict:
     """What a run's records say of the machine and code that made it; None where they do not say."""
-    cpu, numerics = provenance.get("cpu") or {}, provenance.get("numerics") or {}
+    cpu, numerics, code = provenance.get("cpu") or {}, provenance.get("numerics") or {}, provenance.get("git") or {}
     threads = (provenance.get("threads") or {}).get("torch", provenance.get("torch_threads"))
     settings = values(config.get("settings") or {})
+    caps = {name: value for name, value in (cpu.get("caps") or {}).items() if value != "not set"}
     return {
         "CPU": cpu.get("model"),
         "vector instructions": " ".join(cpu["vector_isa"]) if "vector_isa" in cpu else None,
         "torch dispatch": cpu.get("torch_dispatch"),
-        "kernel caps": (" ".join(f"{name}={value}" for name, value in cpu["caps"].items() if value != "not set") or "none")
-        if "caps" in cpu else None,
+        "kernel caps": " ".join(f"{name}={value}" for name, value in caps.items()) or "none" if "caps" in cpu else None,
         "oneDNN": numerics.get("onednn_isa"),
         "MKL branch": numerics.get("mkl_branch"),
         "numpy dispatch": " ".join(numerics["numpy_dispatch"]) if "numpy_dispatch" in numerics else None,
         "numerics": settings.get("numerics", "native"),  # a record before the setting: native, its only numerics
         "threads": threads,
         "loss": provenance.get("loss"),
-        "commit": (provenance.get("git") or {}).get("commit"),
+        "commit": f"{code['commit']}{' with uncommitted changes' * bool(code.get('dirty'))}" if code else None,
         **{f"package {name}": version for name, version in (provenance.get("packages") or {}).items()},
     }
 
