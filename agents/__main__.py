@@ -97,8 +97,6 @@ def check_arguments(args) -> None:
         if args.game not in known_games():
             raise ConfigError(f"unknown game {args.game!r}; use an ALE name such as Pong or Breakout "
                               "(python -m agents games lists them)")
-    if args.command == "train":
-        check_device(args.device)
 
 
 def check_device(name: str) -> None:
@@ -277,10 +275,17 @@ def _random(args) -> None:
 
 
 def _train(args) -> None:
-    from .config import resolve
+    from .config import resolve, setting
+    from .numerics import pin
+
+    config = _config(args)
+    # The numerics setting pins the CPU kernels through variables each library reads as it loads: set before
+    # anything loads torch or numpy (resolve() loads numpy, the device check torch).
+    pin(setting(args.method, "numerics", config), args.threads, args.device)
+    check_device(args.device)
     from .run import Run
 
-    cell = resolve(args.game, args.method, args.seed, _config(args))
+    cell = resolve(args.game, args.method, args.seed, config)
     run = Run(cell, args.out, args.demos, args.threads, args.device, args.checkpoint_dir,
               60.0 * args.checkpoint_every_min)
     try:

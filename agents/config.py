@@ -396,6 +396,20 @@ def _epsilon_schedule(s, p, method, algorithm):
                 "epsilon_start equal to epsilon_final")
 
 
+@_rule("portable numerics compute eagerly in float32: compile is not always and mixed_precision is false when "
+       "numerics is portable (compile: auto leaves them eager)")
+def _portable_numerics(s, p, method, algorithm):
+    if s["numerics"] != "portable":
+        return None
+    if s["compile"] == "always":
+        return (f"method {method!r} has numerics: portable and compile: always, but a compiled loss is code generated "
+                "for the CPU at hand; set compile: auto or never, or numerics: native")
+    if s["mixed_precision"]:
+        return (f"method {method!r} has numerics: portable and mixed_precision: true, but bfloat16 has no AVX2 "
+                "instructions (its convolutions leave oneDNN's AVX2 kernels for slower fallbacks); set "
+                "mixed_precision: false, or numerics: native")
+
+
 # Sections of a workflow config that hold settings and protocol knobs, which resolve() checks against their
 # declarations; check_finite_numbers() looks at the rest.
 SETTING_SECTIONS = ("settings", "method_settings", "method_definitions", "protocol_overrides", "sweeps")
@@ -472,12 +486,8 @@ def expand_sweeps(config: dict) -> dict:
     return config
 
 
-def resolve(game: str, method: str, seed: int, config: dict) -> dict:
-    """The complete, checked configuration of one cell of the matrix."""
-    from .games import known_games
-    from .methods import ALGORITHMS
-
-    declared = _declarations()["settings"]
+def _definition(method: str, config: dict) -> dict:
+    """The definition of a method, from the package or the config's method_definitions."""
     for section, example in (("method_settings", "{pdd_dqn: {learning_starts: 1000}}"),
                              ("method_definitions", "{dqfd_small_margin: {algorithm: dqfd, settings: {margin: 0.4}}}")):
         if not isinstance(config.get(section) or {}, dict):
@@ -487,7 +497,33 @@ def resolve(game: str, method: str, seed: int, config: dict) -> dict:
     if method not in methods:
         raise ConfigError(f"unknown method {method!r}; known methods: {', '.join(sorted(methods))} "
                           "(define new ones under method_definitions)")
-    definition = methods[method]
+    return methods[method]
+
+
+def _layered(method: str, definition: dict, config: dict) -> dict:
+    """A method's settings with their origins: the package defaults < the config's settings < the method's
+    definition < the config's method_settings for it, each value checked against its declaration."""
+    declared = _declarations()["settings"]
+    settings = {key: {"value": copy.deepcopy(spec["value"]), "origin": spec["origin"]}
+                for key, spec in declared.items()}
+    _apply(settings, config.get("settings"), "config settings", declared)
+    _apply(settings, definition.get("settings"), f"method {method!r}", declared)
+    _apply(settings, (config.get("method_settings") or {}).get(method), f"config method_settings.{method}", declared)
+    return settings
+
+
+def setting(method: str, key: str, config: dict):
+    """One setting of a method's cells, resolved without the rest of the cell: what must be known before torch and
+    numpy load (`numerics`), while resolve() loads numpy through the algorithms' rules."""
+    return _layered(method, _definition(method, config), config)[key]["value"]
+
+
+def resolve(game: str, method: str, seed: int, config: dict) -> dict:
+    """The complete, checked configuration of one cell of the matrix."""
+    from .games import known_games
+    from .methods import ALGORITHMS
+
+    definition = _definition(method, config)
     algorithm = definition.get("algorithm")
     if algorithm not in ALGORITHMS:
         raise ConfigError(f"method {method!r} names unknown algorithm {algorithm!r}; "
@@ -496,12 +532,7 @@ def resolve(game: str, method: str, seed: int, config: dict) -> dict:
         raise ConfigError(f"unknown game {game!r}; use an ALE name such as Pong or Breakout "
                           "(python -m agents games lists them)")
     protocol = resolve_protocol(config)
-
-    settings = {key: {"value": copy.deepcopy(spec["value"]), "origin": spec["origin"]}
-                for key, spec in declared.items()}
-    _apply(settings, config.get("settings"), "config settings", declared)
-    _apply(settings, definition.get("settings"), f"method {method!r}", declared)
-    _apply(settings, (config.get("method_settings") or {}).get(method), f"config method_settings.{method}", declared)
+    settings = _layered(method, definition, config)
     resolved, knobs = values(settings), values(protocol)
     for _, check in RULES:
         problem = check(resolved, knobs, method, algorithm)

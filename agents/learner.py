@@ -18,10 +18,11 @@ from .network import QNetwork
 from .replay import PrioritizedReplay
 
 
-def pick_device(name: str) -> torch.device:
-    """auto: CUDA when torch finds a GPU, else the CPU; otherwise the device named (cpu, cuda, cuda:N)."""
+def pick_device(name: str, numerics: str = "native") -> torch.device:
+    """auto: CUDA when torch finds a GPU, else the CPU, and always the CPU under portable numerics (which pin CPU
+    kernels); otherwise the device named (cpu, cuda, cuda:N)."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return torch.device("cuda" if torch.cuda.is_available() and numerics == "native" else "cpu")
     return torch.device(name)
 
 
@@ -29,9 +30,11 @@ COMPILE_FROM_UPDATES = 20_000  # compile: auto compiles runs this long; the comp
 
 
 def compiles(settings: dict) -> bool:
-    """Whether a run with these settings compiles its loss (the `compile` setting)."""
+    """Whether a run with these settings compiles its loss (the `compile` setting). auto leaves a run with portable
+    numerics eager: the compiled kernels are generated for the CPU at hand."""
     choice = settings["compile"]
-    return choice == "always" or (choice == "auto" and planned_updates(settings) >= COMPILE_FROM_UPDATES)
+    return choice == "always" or (choice == "auto" and settings["numerics"] == "native"
+                                  and planned_updates(settings) >= COMPILE_FROM_UPDATES)
 
 
 class Learner:

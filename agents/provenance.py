@@ -13,6 +13,8 @@ from pathlib import Path
 
 import torch
 
+from .numerics import PINS, cpuinfo
+
 PACKAGES = ("agents", "torch", "gymnasium", "ale-py", "numpy", "pandas", "opencv-python-headless")
 
 
@@ -46,22 +48,15 @@ VECTOR_ISA = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx_vnni", "avx512f", "av
 
 
 def cpu() -> dict:
-    """The CPU's model and vector instruction sets, what torch's kernels dispatch to, and any cap set on them."""
-    model, flags = platform.processor() or platform.machine(), set()
-    try:
-        info = Path("/proc/cpuinfo").read_text()
-    except OSError:  # not Linux: the model platform reports, no flags
-        info = ""
-    if found := re.search(r"^model name\s*:\s*(.+)$", info, re.MULTILINE):
-        model = found.group(1).strip()
-    if found := re.search(r"^flags\s*:\s*(.+)$", info, re.MULTILINE):
-        flags = set(found.group(1).split())
+    """The CPU's model and vector instruction sets, what torch's kernels dispatch to, and any cap set on the kernels
+    (by hand, or by portable numerics: agents/numerics.py)."""
+    model, flags = cpuinfo()  # not Linux: the model platform reports, no flags
     return {
-        "model": model,
+        "model": model or platform.processor() or platform.machine(),
         "architecture": platform.machine(),
         "vector_isa": [name for name in VECTOR_ISA if name in flags],
         "torch_dispatch": torch.backends.cpu.get_cpu_capability(),  # ATen's kernels: DEFAULT, AVX2, AVX512, ...
-        "caps": {name: os.environ.get(name, "not set") for name in ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA")},
+        "caps": {name: os.environ.get(name, "not set") for name in PINS},
     }
 
 
@@ -83,8 +78,9 @@ def threads() -> dict:
             **{name: os.environ.get(name, "not set") for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}}
 
 
-def provenance(seed: int, device: torch.device, wall_s: float, compiled: bool) -> dict:
-    """`compiled`: whether the loss ran through torch.compile (the `compile` setting as this run resolved it)."""
+def provenance(seed: int, device: torch.device, wall_s: float, compiled: bool, numerics: dict) -> dict:
+    """`compiled`: whether the loss ran through torch.compile (the `compile` setting as this run resolved it);
+    `numerics`: the run's numerics and what each library dispatched to (agents/numerics.py's check)."""
     processor = cpu()
     return {
         "git": git_commit(),
@@ -98,6 +94,7 @@ def provenance(seed: int, device: torch.device, wall_s: float, compiled: bool) -
         "libraries": libraries(),
         "threads": threads(),
         "loss": "compiled" if compiled else "eager",
+        "numerics": numerics,
         "seed": seed,
         "wall_s": wall_s,
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -24,6 +24,7 @@ import pandas as pd
 import torch
 import yaml
 
+from . import numerics
 from .checkpoint import Checkpoints, describe
 from .config import SCRIPTED, values
 from .demos import files as demo_files
@@ -128,7 +129,7 @@ class Run:
         self.cell, self.run_dir = cell, Path(run_dir)
         self.settings, self.protocol = values(cell["settings"]), values(cell["protocol"])
         self.demo_path, self.threads = demo_path, threads
-        self.device = pick_device(device)
+        self.device = pick_device(device, self.settings["numerics"])
         checkpoint_dir = Path(checkpoint_dir or self.run_dir / "checkpoints")
         self.checkpoints = Checkpoints(checkpoint_dir, root=checkpoint_root(checkpoint_dir, self.run_dir))
         self.checkpoint_every_s = checkpoint_every_s
@@ -148,6 +149,7 @@ class Run:
         its replay."""
         s, p, seed = self.settings, self.protocol, self.cell["seed"]
         torch.set_num_threads(self.threads)
+        self.numerics = numerics.check(s["numerics"], self.threads, self.device)  # before any compute
         keep_freed_memory()
         torch.manual_seed(seed)
         self.rng = np.random.default_rng(seed)
@@ -414,7 +416,7 @@ class Run:
         atomic_write(self.run_dir / "model.pt", lambda stream: torch.save(self.learner.online.state_dict(), stream))
         write_yaml(self.run_dir / "config.yaml", config)
         write_json(self.run_dir / "provenance.json", provenance(self.cell["seed"], self.device, summary["wall_s"],
-                                                                  self.learner.compiled))
+                                                                  self.learner.compiled, self.numerics))
         write_json(self.run_dir / "summary.json", summary)  # last: its presence means the run is complete
         return summary
 

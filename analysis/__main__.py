@@ -1,7 +1,8 @@
 """`python -m analysis COMMAND`: the workflow's aggregation steps, each reading stored run outputs.
 
 collect → scores (the tidy run table) → table, aggregate, claims, curves, transition; collect → transfer.
-publish copies a results folder's records into reference/; migrate brings records written under old names to today's.
+publish copies a results folder's records into reference/; migrate brings records written under old names to today's;
+verify reruns a sample of a reference's cells on this machine and compares them with their records.
 """
 from __future__ import annotations
 
@@ -102,6 +103,20 @@ def parser() -> argparse.ArgumentParser:
                                                   "today's names")
     publish.add_argument("--results", required=True, help="the working results folder, e.g. results/default")
     publish.add_argument("--reference", required=True, help="the reference folder, e.g. reference/default")
+
+    verify = commands.add_parser("verify", help="rerun a sample of a reference's cells on this machine, compare them "
+                                                "with their records and say which claims ledger verdicts hold")
+    verify.add_argument("--reference", required=True, help="a reference folder, e.g. reference/default")
+    verify.add_argument("--cells", nargs="+", required=True,
+                        help="how many cells, the cheapest first by recorded wall time, or the cells as GAME/METHOD/SEED "
+                             "(GAME/METHOD/DEMO_SET/SEED where a method ran on several demo sets)")
+    verify.add_argument("--out", help="scratch folder of the reruns and report.md (default: "
+                                      "results/<reference name>/verify; never inside reference/)")
+    verify.add_argument("--config", help="the workflow config that made the reference (default: the config/*.yaml "
+                                         "whose results_dir has the reference's name)")
+    verify.add_argument("--code", choices=("checkout", "recorded"), default="checkout",
+                        help="train with this checkout's agents package, or with the commit each run records "
+                             "(extracted from git): tells a difference the code made from one the machine made")
 
     migrate = commands.add_parser("migrate", help="rewrite, in place, a results or reference folder written under "
                                                   "the suite's old names (set names scripted_eps…, demos.epsilon, "
@@ -255,6 +270,16 @@ def main(argv=None) -> int:
                   file=sys.stderr)
             return 2
         return report_migration(migrate(args.results), args.results)
+    elif args.command == "verify":
+        from agents.errors import ConfigError, OutputError
+
+        from .verify import verify
+
+        try:
+            print(verify(args.reference, args.cells, args.out, args.config, args.code))
+        except (ConfigError, OutputError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
     elif args.command in ("curves", "transition"):
         from .curves import plot_learning_curves, plot_transition
         from .scores import per_game

@@ -16,16 +16,21 @@ exploration of all but the start of a run: greedy forward passes are part of the
   a user would otherwise pick (`pip install stable-baselines3`; skipped with a note when it is missing);
 - the replay: bytes per stored transition at 1M capacity, and the time to sample a prioritized batch of 32 from a
   full 1M-entry buffer.
-Our methods run in each of four variants, side by side in the same run: eager float32 (the reference of every ratio),
-the compiled loss (`compile: always`), bfloat16 convolutions (`mixed_precision: true`) and both; for the compiled
-variants it also times the compile itself (the first update of a fresh learner with an empty kernel cache, less a
-steady one).
+Our methods run in each of six variants, side by side in the same run: eager float32 (the reference of the next
+three ratios), the compiled loss (`compile: always`), bfloat16 convolutions (`mixed_precision: true`) and both; for
+the compiled variants it also times the compile itself (the first update of a fresh learner with an empty kernel cache,
+less a steady one). The last two, native and portable numerics (agents/numerics.py), each measure every round in a
+process of their own, since the portable pins must be set before torch loads: native is the reference of portable's
+ratio, and eager float32 like the first (`--variants native portable --threads 1` measures these two alone).
 It prints each figure and its ratio, and writes them all to a CSV.
 """
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import platform
+import subprocess
 import sys
 import tempfile
 import time
@@ -43,15 +48,20 @@ from agents.envs import make_env  # noqa: E402
 from agents.replay import PrioritizedReplay, replay_bytes  # noqa: E402
 from agents.learner import Learner, pick_device  # noqa: E402
 from agents.network import QNetwork  # noqa: E402
+from agents.numerics import PINS, refusal  # noqa: E402
 from agents.run import Run  # noqa: E402
 
 BATCH, UPDATE_PERIOD, METHODS = 32, 4, ("dqn", "pdd_dqn", "dqfd")
-VARIANTS = {  # name: the settings that make it; the first is the reference of the ratios
+VARIANTS = {  # name: the settings that make it. A variant that sets numerics is measured in a process of its own.
     "eager": {"compile": "never", "mixed_precision": False},
     "compiled": {"compile": "always", "mixed_precision": False},
     "bf16": {"compile": "never", "mixed_precision": True},
     "compiled+bf16": {"compile": "always", "mixed_precision": True},
+    "native": {"compile": "never", "mixed_precision": False, "numerics": "native"},
+    "portable": {"compile": "never", "mixed_precision": False, "numerics": "portable"},
 }
+REFERENCES = {"eager": None, "compiled": "eager", "bf16": "eager", "compiled+bf16": "eager", "native": None,
+              "portable": "native"}  # the variant each one's ratio is taken against
 rows: list[dict] = []
 
 
@@ -143,34 +153,53 @@ def rates(progress: pd.DataFrame, phase: str) -> tuple[float, float]:
 
 
 def end_to_end(game: str, method: str, demo_path, device: str, threads: int, updates: int, starts: int,
-               capacity: int, rounds: int) -> dict[str, dict[str, float]]:
+               capacity: int, rounds: int, variants: list[str]) -> dict[str, dict[str, float]]:
     """Rounds in which every variant runs the method through a real run, each run followed by the ceiling measured on
     its own learner; per variant, the medians over rounds of the rates and of their ratios to the ceiling. Variants
-    alternate within a round, so that all see the same machine. Each run compiles afresh, as a run does in its own
-    process; its progress rows start after the first update, so its rates leave the compile out."""
-    measured = {name: [] for name in VARIANTS}
+    alternate within a round, so that all see the same machine."""
+    measured = {name: [] for name in variants}
     for seed in range(rounds):
-        for name, variant in VARIANTS.items():
-            overrides = {"agent_steps": starts + UPDATE_PERIOD * updates, "learning_starts": starts,
-                         "replay_capacity": capacity, "eval_episodes": 1, **variant}
-            if method == "dqfd":
-                overrides["pretrain_updates"] = updates
-            torch._dynamo.reset()
-            with tempfile.TemporaryDirectory() as folder:
-                run = Run(dict(cell(game, method, overrides), seed=seed), folder,
-                          demo_path if method == "dqfd" else None, threads, device,
-                          checkpoint_dir=f"{folder}/checkpoints", checkpoint_every_s=1e9)
-                run.execute()
-                progress = pd.read_csv(f"{folder}/progress.csv")
-            ceiling, compile_s = network_alone(run.learner, updates)
-            steps, _ = rates(progress, "interact")
-            round_ = {"ceiling": ceiling, "interact": steps, "interact_share": steps / (UPDATE_PERIOD * ceiling),
-                      "compile_s": compile_s}
-            if method == "dqfd":
-                _, pretrain = rates(progress, "pretrain")
-                round_.update(pretrain=pretrain, pretrain_share=pretrain / ceiling)
-            measured[name].append(round_)
+        for name in variants:
+            task = [game, method, demo_path, device, threads, updates, starts, capacity, seed, VARIANTS[name]]
+            measured[name].append(in_own_process(task) if "numerics" in VARIANTS[name] else measure(*task))
     return {name: pd.DataFrame(rounds_).median().to_dict() for name, rounds_ in measured.items()}
+
+
+def measure(game: str, method: str, demo_path, device: str, threads: int, updates: int, starts: int, capacity: int,
+            seed: int, variant: dict) -> dict[str, float]:
+    """One round of one variant: a real run, then the ceiling on its learner. Each run compiles afresh, as a run does
+    in its own process; its progress rows start after the first update, so its rates leave the compile out."""
+    overrides = {"agent_steps": starts + UPDATE_PERIOD * updates, "learning_starts": starts,
+                 "replay_capacity": capacity, "eval_episodes": 1, **variant}
+    if method == "dqfd":
+        overrides["pretrain_updates"] = updates
+    torch._dynamo.reset()
+    with tempfile.TemporaryDirectory() as folder:
+        run = Run(dict(cell(game, method, overrides), seed=seed), folder, demo_path if method == "dqfd" else None,
+                  threads, device, checkpoint_dir=f"{folder}/checkpoints", checkpoint_every_s=1e9)
+        run.execute()
+        progress = pd.read_csv(f"{folder}/progress.csv")
+    ceiling, compile_s = network_alone(run.learner, updates)
+    steps, _ = rates(progress, "interact")
+    result = {"ceiling": ceiling, "interact": steps, "interact_share": steps / (UPDATE_PERIOD * ceiling),
+              "compile_s": compile_s}
+    if method == "dqfd":
+        _, pretrain = rates(progress, "pretrain")
+        result.update(pretrain=pretrain, pretrain_share=pretrain / ceiling)
+    return result
+
+
+def in_own_process(task: list) -> dict[str, float]:
+    """`measure(*task)` in a fresh process of this script, with the portable pins in its environment from the start
+    when the variant's numerics are portable (they take effect only before torch loads) and none of them otherwise."""
+    environment = {name: value for name, value in os.environ.items() if name not in PINS}
+    if task[-1]["numerics"] == "portable":
+        environment.update(PINS)
+    done = subprocess.run([sys.executable, __file__, "--measure", json.dumps(task)], capture_output=True, text=True,
+                          env=environment)
+    if done.returncode != 0:
+        sys.exit(f"the {task[-1]['numerics']} variant's process failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.splitlines()[-1])
 
 
 def acting(device: torch.device, steps: int) -> None:
@@ -261,15 +290,24 @@ def main() -> int:
     parser.add_argument("--learning-starts", type=int, default=1000)
     parser.add_argument("--capacity", type=int, default=100_000, help="replay capacity of the end-to-end runs")
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS,
+                        help="the variants of the end-to-end runs; portable needs --threads 1")
+    parser.add_argument("--measure", help=argparse.SUPPRESS)  # one round of one variant, in a process of its own
     parser.add_argument("--demos", help="a demo file for DQfD (default: one episode recorded now)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks/results.csv"))
     args = parser.parse_args()
+    if args.measure:
+        print(json.dumps(measure(*json.loads(args.measure))))
+        return 0
+    problem = refusal("portable", args.threads, args.device) if "portable" in args.variants else None
+    if problem:
+        sys.exit(f"error: the portable variant: {problem}")
     torch.set_num_threads(args.threads)
     device = pick_device(args.device)
     machine = (torch.cuda.get_device_name(device) if device.type == "cuda"
                else f"{platform.processor() or platform.machine()}, {args.threads} threads")
     print(f"{args.game}, batch {BATCH}, one update per {UPDATE_PERIOD} agent steps, torch {torch.__version__}, "
-          f"{device} ({machine}); variants: {', '.join(VARIANTS)}", flush=True)
+          f"{device} ({machine}); variants: {', '.join(args.variants)}", flush=True)
 
     environment_alone(args.game, 5000, args.threads)
     acting(device, 2000)
@@ -284,11 +322,12 @@ def main() -> int:
     ours = {}
     for method in args.methods:
         results = end_to_end(args.game, method, demo_path, str(device), args.threads, args.updates // args.rounds,
-                             args.learning_starts, args.capacity, args.rounds)
-        reference = results["eager"]
+                             args.learning_starts, args.capacity, args.rounds, args.variants)
         for name, result in results.items():
             def versus(key: str) -> str:
-                return "" if name == "eager" else f"; {result[key] / reference[key]:.2f}× eager"
+                reference = REFERENCES[name]
+                return (f"; {result[key] / results[reference][key]:.2f}× {reference}" if reference in results
+                        else "")
 
             ceiling = result["ceiling"]
             record("network", f"{method} loss alone, {name}", ceiling, "updates/s",

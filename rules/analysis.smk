@@ -3,6 +3,7 @@
 
 
 localrules:
+    verify,
     collect,
     scores,
     scores_table,
@@ -240,3 +241,18 @@ ANALYSIS_OUTPUTS = [
 rule figures:
     input:
         ANALYSIS_OUTPUTS,
+
+
+# `snakemake verify --cores 1`: rerun the cheapest `verify_cells` cells of this config's committed reference results
+# (reference/<name of results_dir>) on this machine and compare them with their records (python -m analysis verify):
+# the report is RESULTS/verify/report.md. With no output it runs whenever it is asked for, and never otherwise.
+rule verify:
+    params:
+        reference=f"reference/{os.path.basename(os.path.normpath(RESULTS))}",
+        cells=config["verify_cells"],
+        out=f"{RESULTS}/verify",
+    conda:
+        SUITE_ENV
+    threads: 1  # each rerun trains on the threads its record states, one after the other (the reference's: 1)
+    shell:
+        "python -m analysis verify --reference {params.reference:q} --cells {params.cells} --out {params.out:q}"

@@ -87,6 +87,14 @@ try:
 except ConfigError as error:
     raise WorkflowError(f"config error: {error}")
 
+# Portable numerics compute on one CPU thread (agents/numerics.py): a training job's request must be one.
+PORTABLE = sorted({method for (_, method, _), cell in RESOLVED.items()
+                   if values(cell["settings"])["numerics"] == "portable"})
+if PORTABLE and (config["resources"]["threads_per_run"] != 1 or config["resources"]["gpus_per_run"] > 0):
+    raise WorkflowError(f"config error: {', '.join(PORTABLE)} run numerics: portable, which compute on one CPU thread "
+                        f"and no GPU, and resources ask threads_per_run: {config['resources']['threads_per_run']}, "
+                        f"gpus_per_run: {config['resources']['gpus_per_run']}; set them to 1 and 0, or numerics: "
+                        "native")
 USES_DEMOS = {method: values(RESOLVED[(GAMES[0], method, SEEDS[0])]["settings"])["use_demos"] for method in METHODS}
 CELLS = {(game, method, demos, seed): RESOLVED[(game, method, seed)]
          for game in GAMES for method in METHODS for demos in (DEMO_SETS if USES_DEMOS[method] else [NO_DEMOS])

@@ -174,6 +174,11 @@ CLI_CASES = [
      ["train", "--game", "Pong", "--method", "dqfd", "--demos", "DEMO"],
      settings(agent_steps=1000, interaction_eval_every=5000),
      "is longer than its agent_steps=1000"),
+    ("unknown numerics", "settings: {numerics: exact}", ["train", "--game", "Pong", "--method", "pdd_dqn"],
+     settings(numerics="exact"), "numerics='exact' in config settings is not one of native, portable"),
+    ("portable numerics on CUDA", "settings: {numerics: portable} with --device cuda",
+     ["train", "--game", "Pong", "--method", "pdd_dqn", "--device", "cuda"], settings(numerics="portable"),
+     "numerics: portable pins CPU kernels, and --device cuda computes on CUDA"),
 ]
 
 # (bad input, how it is given, what is prepared): where a run would write, refused before anything is computed.
@@ -220,6 +225,11 @@ WORKFLOW_CASES = [
      "config file bad.yaml gives 'settings' twice in one mapping, at lines 1 and 3"),
     ("tab in the workflow's base config", ("config/config.yaml", "seeds:\n\t- 0\n"),
      "config file config/config.yaml is not valid YAML at line"),
+    ("portable numerics with the compiled loss", {"settings": {"numerics": "portable", "compile": "always"}},
+     "has numerics: portable and compile: always"),
+    ("portable numerics on several threads",
+     {"settings": {"numerics": "portable"}, "resources": {"threads_per_run": 2}},
+     "run numerics: portable, which compute on one CPU thread"),
 ]
 
 
