@@ -254,5 +254,9 @@ rule verify:
     conda:
         SUITE_ENV
     threads: 1  # each rerun trains on the threads its record states, one after the other (the reference's: 1)
+    log:
+        f"{RESULTS}/logs/analysis/verify.log",
     shell:
+        # The report goes to the terminal as well as the log: the user asked for it and waits on it.
         "python -m analysis verify --reference {params.reference:q} --cells {params.cells} --out {params.out:q}"
+        " 2>&1 | tee {log:q}"
