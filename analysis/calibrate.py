@@ -65,9 +65,12 @@ def scenarios(ledger: Ledger) -> list[Scenario]:
     found, seen = [], set()
     for claim in CLAIMS:
         games = ledger.games(claim)
-        if not games or PUBLISHED in (claim.left.score, claim.right.score) or ledger.signature(claim, games) in seen:
+        if not games or PUBLISHED in (claim.left.score, claim.right.score):
             continue
-        seen.add(ledger.signature(claim, games))
+        signature = ledger.signature(claim, games)
+        if signature in seen:
+            continue
+        seen.add(signature)
         unit, sides = span(ledger.baselines, games), []
         for side in (claim.left, claim.right):
             samples = []
