@@ -293,10 +293,14 @@ def _screen_fits_the_network(s, p, method, algorithm):
 @_rule("a run updates its network: pretrain_updates > 0, or an update step (a multiple of update_period) from "
        "learning_starts on comes before agent_steps")
 def _makes_updates(s, p, method, algorithm):
+    from .methods import ALGORITHMS
+
     if s["pretrain_updates"] > 0:
         return None
     if s["agent_steps"] == 0:
         return f"method {method!r} has neither pretrain_updates nor agent_steps; set one above 0"
+    if ALGORITHMS[algorithm].interaction_updates(s) > 0:  # by the algorithm's own schedule (DAgger's iterations)
+        return None
     first = _multiples_below(s["learning_starts"], s["update_period"]) * s["update_period"]
     if first >= s["agent_steps"]:
         return (f"method {method!r} never updates its network: pretrain_updates is 0 and its first update would come "
@@ -507,7 +511,8 @@ def resolve(game: str, method: str, seed: int, config: dict) -> dict:
         problem = check(resolved, knobs, method, algorithm)
         if problem:
             raise ConfigError(problem)
-    problem = ALGORITHMS[algorithm].check(resolved, method)  # the rules of the algorithm's own mathematics
+    # The rules of the algorithm's own mathematics, then what it needs of the game.
+    problem = ALGORITHMS[algorithm].check(resolved, method) or ALGORITHMS[algorithm].check_game(game, method)
     if problem:
         raise ConfigError(problem)
     if not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
@@ -524,12 +529,13 @@ def resolve(game: str, method: str, seed: int, config: dict) -> dict:
     }
 
 
-def planned_updates(settings: dict) -> int:
-    """Gradient updates a run makes: phase I plus one at every agent step t with learning_starts ≤ t < agent_steps
-    that `update_period` divides (agents/run.py), counted exactly, as the importance-weight annealing ends on it."""
-    period = settings["update_period"]
-    first, end = (_multiples_below(settings[key], period) for key in ("learning_starts", "agent_steps"))
-    return settings["pretrain_updates"] + max(0, end - first)
+def planned_updates(settings: dict, algorithm: str) -> int:
+    """Gradient updates a run makes: phase I plus those of the algorithm's schedule over its agent steps (by default one
+    at every agent step t with learning_starts ≤ t < agent_steps that `update_period` divides, agents/run.py), counted
+    exactly, as the importance-weight annealing ends on it."""
+    from .methods import ALGORITHMS
+
+    return settings["pretrain_updates"] + ALGORITHMS[algorithm].interaction_updates(settings)
 
 
 def _multiples_below(step: int, period: int) -> int:
