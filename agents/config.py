@@ -370,18 +370,27 @@ def _something_to_sample(s, p, method, algorithm):
                 f"learning_starts to at least {s['n_step']}")
 
 
-@_rule("a fixed demo share draws its agent part from agent data: when the algorithm mixes the demonstrations in at a "
-       "fixed share at its first interaction update, learning_starts >= n_step + the batch's agent part "
-       "(batch_size − round(share · batch_size)), the agent transitions the replay holds by then")
+@_rule("a fixed demo share draws its agent part from agent data: when the algorithm fixes the demonstrations' share "
+       "of a batch at its first interaction update, learning_starts >= n_step + the batch's agent part "
+       "(batch_size − round(share · batch_size)), the agent transitions the replay holds by then; with a share of 0 "
+       "(agent data alone, as pretrain & finetune), learning_starts >= n_step, as without demonstrations")
 def _fixed_share_has_agent_data(s, p, method, algorithm):
     from .methods import ALGORITHMS
 
     share = ALGORITHMS[algorithm](s).demo_share(s["learning_starts"]) if s["agent_steps"] > 0 else None
-    if not share:  # by priority (None), or agent data only (0)
+    if share is None:  # by priority
         return None
     # An agent transition becomes sampleable once its n-step look-ahead exists, so after learning_starts agent
-    # steps at least learning_starts − n_step of them are; fewer than the agent part and batches repeat a few of
-    # them, none and the batch is demonstrations alone (agents/replay.py).
+    # steps at least learning_starts − n_step of them are. A share above 0 needs the batch's agent part: fewer and
+    # batches repeat a few of them, none and the batch is demonstrations alone (agents/replay.py). A share of 0 needs
+    # one, as a run without demonstrations does: none, and the batch would be demonstrations after all.
+    if share == 0:
+        if s["learning_starts"] < s["n_step"]:
+            return (f"method {method!r} learns from agent data alone once it interacts, but its first update at "
+                    f"learning_starts={s['learning_starts']} would find no agent transition (each needs "
+                    f"n_step={s['n_step']} later steps first) and draw demonstrations instead; set learning_starts to "
+                    f"at least {s['n_step']}")
+        return None
     needed = s["n_step"] + s["batch_size"] - round(share * s["batch_size"])
     if s["learning_starts"] < needed:
         return (f"method {method!r} draws a share {share} of each batch from the demonstrations, but its first update "

@@ -135,4 +135,4 @@ class Algorithm:
 
 
 # Importing the modules registers the algorithms.
-from . import bc, dqfd, soft_q  # noqa: E402,F401
+from . import apex_dqfd, bc, dagger, dqfd, finetune, soft_q  # noqa: E402,F401
