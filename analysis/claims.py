@@ -88,6 +88,34 @@ CLAIMS = [
     Claim("soft_q_pretrain_smooth_transition", "soft-Q paper",
           "Soft-Q pretraining passes the end of pretraining more smoothly than BC pretraining, which drops",
           Side("soft_q_pretrain", "transition_change"), Side("soft_q_bc", "transition_change")),
+    # The rest of the lecture's map of combining demonstrations and RL (../shared/seeds/003_…).
+    Claim("bc_finetune_drops_below_pretrained", "lecture: pretrain & finetune",
+          "Pretrain & finetune drops below its own pretrained policy early in finetuning",
+          Side("bc_finetune", "pretrained"), Side("bc_finetune", "initial_greedy"),
+          "both sides are the same runs (the greedy evaluation at the end of pretraining, and those early in "
+          "finetuning), tested as independent samples, which is conservative where a run's two scores go together; "
+          "needs pretrain_eval_updates to end at pretrain_updates and interaction_eval_every > 0"),
+    Claim("dqfd_beats_bc_finetune_early", "lecture: demonstrations kept, not forgotten",
+          "DQfD beats pretrain & finetune early in interaction",
+          Side("dqfd", "initial"), Side("bc_finetune", "initial"),
+          "online learning episodes; both act at ε = 0.01 after pretraining on the same demonstrations, so the rows "
+          "compare what each goes on learning from (DQfD keeps the demonstrations and its supervised loss, finetuning "
+          "drops both), not exploration"),
+    Claim("dagger_beats_bc_agreement", "lecture; Ross et al. 2011",
+          "DAgger agrees with its demonstrator on its own states more than behaviour cloning",
+          Side("dagger", "expert_agreement"), Side("bc", "expert_agreement"),
+          "agreement is a share of the final evaluation's steps, not a score: across games the ledger still divides "
+          "each game's difference by the game's score span (demonstrator − random), which weighs the games but "
+          "leaves each game's verdict as it is"),
+    Claim("dagger_beats_bc", "lecture; Ross et al. 2011", "DAgger scores higher than behaviour cloning",
+          Side("dagger", "final"), Side("bc", "final"),
+          "DAgger also makes its iterations' updates beyond behaviour cloning's: the rows compare the methods as "
+          "defined, at the config's budgets"),
+    Claim("dqfd_beats_rbs_early_greedy", "lecture: demonstrations as off-policy data alone don't always help",
+          "DQfD beats replay buffer spiking early in interaction, both evaluated greedily",
+          Side("dqfd", "initial_greedy"), Side("rbs", "initial_greedy"),
+          "RBS is PDD-DQN with the demonstrations dropped into its replay, without pretraining or supervised loss: the "
+          "rows compare the hybrid objective, pretraining included, with off-policy demonstrations alone"),
 ]
 CONTEXT = "context: not tested"
 TOO_FEW = "too few seeds"
