@@ -516,14 +516,15 @@ def resolve(game: str, method: str, seed: int, config: dict) -> dict:
     _apply(settings, definition.get("settings"), f"method {method!r}", declared)
     _apply(settings, (config.get("method_settings") or {}).get(method), f"config method_settings.{method}", declared)
     resolved, knobs = values(settings), values(protocol)
+    # What the algorithm needs of the game and the rules of its own mathematics first: where one of the suite's rules
+    # would also refuse the cell, the algorithm's says what that method needs (bc_finetune without demonstrations).
+    problem = ALGORITHMS[algorithm].check_game(game, method) or ALGORITHMS[algorithm].check(resolved, method)
+    if problem:
+        raise ConfigError(problem)
     for _, check in RULES:
         problem = check(resolved, knobs, method, algorithm)
         if problem:
             raise ConfigError(problem)
-    # The rules of the algorithm's own mathematics, then what it needs of the game.
-    problem = ALGORITHMS[algorithm].check(resolved, method) or ALGORITHMS[algorithm].check_game(game, method)
-    if problem:
-        raise ConfigError(problem)
     if not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
         raise ConfigError(f"seed {seed!r} must be a whole number from 0 to {MAX_SEED:,} (2**32 - 1)")
     return {

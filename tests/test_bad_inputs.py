@@ -174,6 +174,21 @@ CLI_CASES = [
      ["train", "--game", "Pong", "--method", "dqfd", "--demos", "DEMO"],
      settings(agent_steps=1000, interaction_eval_every=5000),
      "is longer than its agent_steps=1000"),
+    ("DAgger on a game without a scripted demonstrator", "--game Seaquest --method dagger",
+     ["train", "--game", "Seaquest", "--method", "dagger"], SHORT, "Seaquest has none; run it on a game with one"),
+    ("DAgger iterations of no agent steps", "settings: {dagger_iteration_steps: 0}",
+     ["train", "--game", "Pong", "--method", "dagger"], settings(dagger_iteration_steps=0),
+     "dagger_iteration_steps=0 in config settings must be >= 1"),
+    ("DAgger's β schedule outside [0, 1]", "settings: {dagger_beta_decay: 1.5}",
+     ["train", "--game", "Pong", "--method", "dagger"], settings(dagger_beta_decay=1.5),
+     "dagger_beta_decay=1.5 in config settings must be in [0, 1]"),
+    ("pretrain & finetune without demonstrations", "method_settings: {bc_finetune: {use_demos: false}}",
+     ["train", "--game", "Pong", "--method", "bc_finetune"],
+     {**SHORT, "method_settings": {"bc_finetune": {"use_demos": False}}},
+     "pretrains by cloning demonstrations before it finetunes; set use_demos: true"),
+    ("Ape-X DQfD with an expert share outside [0, 1]", "settings: {demo_share: 1.5}",
+     ["train", "--game", "Pong", "--method", "apex_dqfd"], settings(demo_share=1.5),
+     "demo_share=1.5 in config settings must be in [0, 0.99]"),
 ]
 
 # (bad input, how it is given, what is prepared): where a run would write, refused before anything is computed.
@@ -220,6 +235,8 @@ WORKFLOW_CASES = [
      "config file bad.yaml gives 'settings' twice in one mapping, at lines 1 and 3"),
     ("tab in the workflow's base config", ("config/config.yaml", "seeds:\n\t- 0\n"),
      "config file config/config.yaml is not valid YAML at line"),
+    ("DAgger on a game without a scripted demonstrator", {"games": ["Seaquest"], "methods": ["dagger"]},
+     "method 'dagger' asks the game's scripted demonstrator to label the states it reaches, and Seaquest has none"),
 ]
 
 

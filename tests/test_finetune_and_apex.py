@@ -57,7 +57,7 @@ def test_bc_finetune_clones_the_demonstrations_then_finetunes_pdd_dqn_on_agent_d
 @pytest.mark.parametrize("changes, expected", [
     ({"use_demos": False, "pretrain_updates": 0}, "pretrains by cloning demonstrations before it finetunes"),
     ({"pretrain_updates": 0}, "pretrains by cloning demonstrations before it finetunes"),
-    ({"use_demos": False}, "pretrains without demonstrations"),
+    ({"use_demos": False}, "pretrains by cloning demonstrations before it finetunes; set use_demos: true"),
     # Its first interaction update must find an agent transition, or it would draw demonstrations: n_step 10.
     ({"learning_starts": 9}, "would find no agent transition (each needs n_step=10 later steps first) and draw "
                              "demonstrations instead; set learning_starts to at least 10"),
@@ -93,7 +93,7 @@ def test_apex_dqfd_mixes_a_fixed_quarter_of_expert_data_into_every_batch_under_t
     ({"demo_share": 1.5}, "demo_share=1.5 in config method_settings.apex_dqfd must be in [0, 0.99]"),
     ({"demo_share": -0.25}, "must be in [0, 0.99]"),
     ({"demo_share": 0.0}, "set use_demos: true and demo_share above 0"),
-    ({"use_demos": False}, "sets demo_share or demos_overwritable without demonstrations"),
+    ({"use_demos": False}, "mixes expert data into every batch at a fixed share; set use_demos: true"),
 ])
 def test_apex_dqfd_is_refused_without_a_fixed_expert_share(changes, expected):
     with pytest.raises(ConfigError, match=re.escape(expected)):
