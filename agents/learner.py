@@ -52,11 +52,11 @@ class Learner:
         # they are; the fused kernels change the floating-point order, so a compiled run differs from an eager one in
         # the last bits (the setting is recorded with the run), while two compiled runs on one machine agree.
         self.compiled = compiles(s, algorithm)
-        compiled = (lambda loss: torch.compile(loss, dynamic=False)) if self.compiled else (lambda loss: loss)
+        prepare = (lambda loss: torch.compile(loss, dynamic=False)) if self.compiled else (lambda loss: loss)
         pretraining, interaction = self.algorithm.phase_losses()
-        self.interaction_loss = compiled(interaction)
+        self.interaction_loss = prepare(interaction)
         # One compiled function where both phases share the loss; the loss of the phase the run is in.
-        self.loss = self.interaction_loss if pretraining == interaction else compiled(pretraining)
+        self.loss = self.interaction_loss if pretraining == interaction else prepare(pretraining)
         self.replay = PrioritizedReplay(
             demo_capacity=demo_capacity,
             agent_capacity=agent_capacity,
