@@ -595,6 +595,12 @@ def test_the_ledger_decides_the_lectures_claims_and_says_which_are_not_run():
     assert per_game.loc["dagger_beats_bc_agreement", "difference"] == pytest.approx(0.8 - 0.5)
     assert per_game.loc["dagger_beats_bc", "difference"] == pytest.approx(6.0)
     assert per_game.loc["dqfd_beats_rbs_early_greedy", "difference"] == pytest.approx(8.0)
+    # Across games a score difference is in spans of the game; a share stays a share (its own unit), and each side's
+    # mean is the share itself, not shifted by the random policy's score.
+    assert rows.loc["dagger_beats_bc", "difference"] == pytest.approx(6.0 / SPAN["Pong"])
+    assert rows.loc["dagger_beats_bc_agreement", "difference"] == pytest.approx(0.3)
+    assert rows.loc["dagger_beats_bc_agreement", "left_mean"] == pytest.approx(0.8)
+    assert rows.loc["dagger_beats_bc_agreement", "per_game"] == "Pong +0.30"
     # One Holm family with the rest of the ledger; without their methods the claims are not run.
     assert (rows["family_size"] == rows["p_value"].notna().sum()).all()
     without = claims.Ledger(score_runs(runs[runs["method"] != "dagger"], episodes[episodes["method"] != "dagger"],

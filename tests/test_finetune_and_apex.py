@@ -11,9 +11,11 @@ import pandas as pd
 import pytest
 import torch
 
+from agents.checkpoint import Checkpoints
 from agents.config import resolve, values
 from agents.errors import ConfigError
 from agents.learner import Learner
+from agents.run import Run
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = {"settings": {"replay_capacity": 64, "batch_size": 4, "agent_steps": 60, "pretrain_updates": 5},
@@ -129,3 +131,43 @@ def test_each_method_trains_end_to_end_on_a_tiny_budget(method, updates, pong_de
         assert pd.read_csv(tmp_path / "pretrain_eval.csv")["update"].tolist() == [20, 20, 20]
     else:
         assert (rows["demo_fraction"] == 0.25).all() and rows["loss_temporal_consistency"].notna().all()
+
+
+class Killed(Exception):
+    """Stands in for SIGKILL: the process stops right after the checkpoint that follows an evaluation."""
+
+
+class KilledInFinetuning(Run):
+    def _evaluate_interaction(self):
+        super()._evaluate_interaction()
+        if self.step == 100:
+            raise Killed
+
+
+def test_a_bc_finetune_run_stopped_in_finetuning_resumes_with_the_finetuning_loss(pong_demo_file, tmp_path):
+    """A resumed process builds its learner with phase I's loss (cloning); it must take up phase II's (PDD-DQN) where
+    the stopped one left off, or its updates after the resume would clone again."""
+    from test_evaluation import records
+
+    config = {"protocol_overrides": {"max_episode_frames": 400},
+              "settings": {"pretrain_updates": 20, "agent_steps": 200, "replay_capacity": 1000, "batch_size": 8,
+                           "target_update_period": 20, "eval_episodes": 1, "interaction_eval_every": 100,
+                           "interaction_eval_episodes": 1},
+              "method_settings": {"bc_finetune": {"learning_starts": 50}}}
+    cell = resolve("Pong", "bc_finetune", 0, config)
+
+    def run(folder, run_class=Run):
+        run_class(cell, folder, pong_demo_file, threads=1, device="cpu", checkpoint_every_s=1e9).execute()
+
+    run(tmp_path / "uninterrupted")
+    with pytest.raises(Killed):
+        run(tmp_path / "stopped", KilledInFinetuning)
+    assert Checkpoints(tmp_path / "stopped" / "checkpoints").load_latest()["counters"]["step"] == 100
+    run(tmp_path / "stopped")
+    first, second = records(tmp_path / "uninterrupted"), records(tmp_path / "stopped")
+    assert first[0] == second[0]
+    pd.testing.assert_frame_equal(first[1], second[1])
+    pd.testing.assert_frame_equal(first[2], second[2])
+    assert all(torch.equal(first[3][key], second[3][key]) for key in first[3])
+    rows = first[1][first[1]["kind"] == "updates"]
+    assert rows.loc[rows["phase"] == "interact", "loss_1_step"].notna().all(), "phase II is PDD-DQN's loss"

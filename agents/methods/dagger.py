@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import Algorithm, register
+from . import register
 from .bc import BehaviourCloning
 
 
