@@ -293,10 +293,14 @@ def _screen_fits_the_network(s, p, method, algorithm):
 @_rule("a run updates its network: pretrain_updates > 0, or an update step (a multiple of update_period) from "
        "learning_starts on comes before agent_steps")
 def _makes_updates(s, p, method, algorithm):
+    from .methods import ALGORITHMS
+
     if s["pretrain_updates"] > 0:
         return None
     if s["agent_steps"] == 0:
         return f"method {method!r} has neither pretrain_updates nor agent_steps; set one above 0"
+    if ALGORITHMS[algorithm].interaction_updates(s) > 0:  # by the algorithm's own schedule (DAgger's iterations)
+        return None
     first = _multiples_below(s["learning_starts"], s["update_period"]) * s["update_period"]
     if first >= s["agent_steps"]:
         return (f"method {method!r} never updates its network: pretrain_updates is 0 and its first update would come "
@@ -366,18 +370,27 @@ def _something_to_sample(s, p, method, algorithm):
                 f"learning_starts to at least {s['n_step']}")
 
 
-@_rule("a fixed demo share draws its agent part from agent data: when the algorithm mixes the demonstrations in at a "
-       "fixed share at its first interaction update, learning_starts >= n_step + the batch's agent part "
-       "(batch_size − round(share · batch_size)), the agent transitions the replay holds by then")
+@_rule("a fixed demo share draws its agent part from agent data: when the algorithm fixes the demonstrations' share "
+       "of a batch at its first interaction update, learning_starts >= n_step + the batch's agent part "
+       "(batch_size − round(share · batch_size)), the agent transitions the replay holds by then; with a share of 0 "
+       "(agent data alone, as pretrain & finetune), learning_starts >= n_step, as without demonstrations")
 def _fixed_share_has_agent_data(s, p, method, algorithm):
     from .methods import ALGORITHMS
 
     share = ALGORITHMS[algorithm](s).demo_share(s["learning_starts"]) if s["agent_steps"] > 0 else None
-    if not share:  # by priority (None), or agent data only (0)
+    if share is None:  # by priority
         return None
     # An agent transition becomes sampleable once its n-step look-ahead exists, so after learning_starts agent
-    # steps at least learning_starts − n_step of them are; fewer than the agent part and batches repeat a few of
-    # them, none and the batch is demonstrations alone (agents/replay.py).
+    # steps at least learning_starts − n_step of them are. A share above 0 needs the batch's agent part: fewer and
+    # batches repeat a few of them, none and the batch is demonstrations alone (agents/replay.py). A share of 0 needs
+    # one, as a run without demonstrations does: none, and the batch would be demonstrations after all.
+    if share == 0:
+        if s["learning_starts"] < s["n_step"]:
+            return (f"method {method!r} learns from agent data alone once it interacts, but its first update at "
+                    f"learning_starts={s['learning_starts']} would find no agent transition (each needs "
+                    f"n_step={s['n_step']} later steps first) and draw demonstrations instead; set learning_starts to "
+                    f"at least {s['n_step']}")
+        return None
     needed = s["n_step"] + s["batch_size"] - round(share * s["batch_size"])
     if s["learning_starts"] < needed:
         return (f"method {method!r} draws a share {share} of each batch from the demonstrations, but its first update "
@@ -534,13 +547,15 @@ def resolve(game: str, method: str, seed: int, config: dict) -> dict:
     protocol = resolve_protocol(config)
     settings = _layered(method, definition, config)
     resolved, knobs = values(settings), values(protocol)
+    # What the algorithm needs of the game and the rules of its own mathematics first: where one of the suite's rules
+    # would also refuse the cell, the algorithm's says what that method needs (bc_finetune without demonstrations).
+    problem = ALGORITHMS[algorithm].check_game(game, method) or ALGORITHMS[algorithm].check(resolved, method)
+    if problem:
+        raise ConfigError(problem)
     for _, check in RULES:
         problem = check(resolved, knobs, method, algorithm)
         if problem:
             raise ConfigError(problem)
-    problem = ALGORITHMS[algorithm].check(resolved, method)  # the rules of the algorithm's own mathematics
-    if problem:
-        raise ConfigError(problem)
     if not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
         raise ConfigError(f"seed {seed!r} must be a whole number from 0 to {MAX_SEED:,} (2**32 - 1)")
     return {
@@ -555,12 +570,13 @@ def resolve(game: str, method: str, seed: int, config: dict) -> dict:
     }
 
 
-def planned_updates(settings: dict) -> int:
-    """Gradient updates a run makes: phase I plus one at every agent step t with learning_starts ≤ t < agent_steps
-    that `update_period` divides (agents/run.py), counted exactly, as the importance-weight annealing ends on it."""
-    period = settings["update_period"]
-    first, end = (_multiples_below(settings[key], period) for key in ("learning_starts", "agent_steps"))
-    return settings["pretrain_updates"] + max(0, end - first)
+def planned_updates(settings: dict, algorithm: str) -> int:
+    """Gradient updates a run makes: phase I plus those of the algorithm's schedule over its agent steps (by default one
+    at every agent step t with learning_starts ≤ t < agent_steps that `update_period` divides, agents/run.py), counted
+    exactly, as the importance-weight annealing ends on it."""
+    from .methods import ALGORITHMS
+
+    return settings["pretrain_updates"] + ALGORITHMS[algorithm].interaction_updates(settings)
 
 
 def _multiples_below(step: int, period: int) -> int:

@@ -29,12 +29,12 @@ def pick_device(name: str, numerics: str = "native") -> torch.device:
 COMPILE_FROM_UPDATES = 20_000  # compile: auto compiles runs this long; the compile's seconds are then a small share
 
 
-def compiles(settings: dict) -> bool:
+def compiles(settings: dict, algorithm: str) -> bool:
     """Whether a run with these settings compiles its loss (the `compile` setting). auto leaves a run with portable
     numerics eager: the compiled kernels are generated for the CPU at hand."""
     choice = settings["compile"]
     return choice == "always" or (choice == "auto" and settings["numerics"] == "native"
-                                  and planned_updates(settings) >= COMPILE_FROM_UPDATES)
+                                  and planned_updates(settings, algorithm) >= COMPILE_FROM_UPDATES)
 
 
 class Learner:
@@ -54,8 +54,12 @@ class Learner:
         # Compiling the loss function, not the networks, leaves the modules, their state_dict keys and checkpoints as
         # they are; the fused kernels change the floating-point order, so a compiled run differs from an eager one in
         # the last bits (the setting is recorded with the run), while two compiled runs on one machine agree.
-        self.compiled = compiles(s)
-        self.loss = torch.compile(self.algorithm.loss, dynamic=False) if self.compiled else self.algorithm.loss
+        self.compiled = compiles(s, algorithm)
+        prepare = (lambda loss: torch.compile(loss, dynamic=False)) if self.compiled else (lambda loss: loss)
+        pretraining, interaction = self.algorithm.phase_losses()
+        self.interaction_loss = prepare(interaction)
+        # One compiled function where both phases share the loss; the loss of the phase the run is in.
+        self.loss = self.interaction_loss if pretraining == interaction else prepare(pretraining)
         self.replay = PrioritizedReplay(
             demo_capacity=demo_capacity,
             agent_capacity=agent_capacity,
@@ -71,7 +75,7 @@ class Learner:
             rng=rng,
         )
         self.updates = 0  # gradient steps so far, in both phases
-        self.total_updates = max(1, planned_updates(s))  # the horizon of the importance-weight annealing
+        self.total_updates = max(1, planned_updates(s, algorithm))  # the horizon of the importance-weight annealing
 
     # ---------------------------------------------------------------------------------------------------- acting
     def preferences(self, states: np.ndarray) -> torch.Tensor:
@@ -92,6 +96,20 @@ class Learner:
     def epsilon(self, agent_step: int) -> float:
         """The exploration ε of the algorithm's schedule at this agent step (recorded with each episode)."""
         return self.algorithm.epsilon(agent_step)
+
+    def expert_acts(self, agent_step: int) -> bool:
+        """Whether the demonstrator, not the learner, acts at this agent step (DAgger's β_i, drawn from the learner's
+        generator)."""
+        return self.algorithm.expert_acts(agent_step, self.rng)
+
+    def updates_after(self, agent_step: int) -> int:
+        """Updates due once agent step `agent_step` (counted from 0) has been played (the algorithm's schedule)."""
+        return self.algorithm.updates_after(agent_step)
+
+    def begin_interaction(self) -> None:
+        """From here on the updates use the interaction phase's loss (the same as phase I's unless the method switches,
+        pretrain & finetune). The run calls it whenever it enters or resumes its interaction."""
+        self.loss = self.interaction_loss
 
     # --------------------------------------------------------------------------------------------------- updating
     def update(self, agent_step: int) -> dict[str, torch.Tensor]:

@@ -53,3 +53,34 @@ def soft_policy(q: torch.Tensor, temperature: float) -> torch.Tensor:
 def entropy(policy: torch.Tensor) -> torch.Tensor:
     """h(π(·|s)) = −Σ_a π log π, per state."""
     return -(policy * torch.log(policy.clamp(min=1e-12))).sum(dim=1)
+
+
+def value_transform(x: torch.Tensor, epsilon: float) -> torch.Tensor:
+    """h(x) = sign(x)(√(|x| + 1) − 1) + εx (Ape-X DQfD, section 3.2): it shrinks large action values, and its εx term
+    keeps h⁻¹ Lipschitz."""
+    return torch.sign(x) * (torch.sqrt(torch.abs(x) + 1) - 1) + epsilon * x
+
+
+def value_transform_inverse(x: torch.Tensor, epsilon: float) -> torch.Tensor:
+    """h⁻¹(x) = sign(x)(((√(1 + 4ε(|x| + 1 + ε)) − 1) / (2ε))² − 1), the closed form of Ape-X DQfD's appendix A: the
+    root u = √(|h⁻¹(x)| + 1) of εu² + u − (1 + ε + |x|) = 0, squared, less 1."""
+    root = (torch.sqrt(1 + 4 * epsilon * (torch.abs(x) + 1 + epsilon)) - 1) / (2 * epsilon)
+    return torch.sign(x) * (root**2 - 1)
+
+
+def transformed_double_q_target(rewards: torch.Tensor, discounts: torch.Tensor, q_next_online: torch.Tensor,
+                                q_next_target: torch.Tensor, epsilon: float) -> torch.Tensor:
+    """y = h(R + γ^k · h⁻¹(Q_target(s', a*))), a* = argmax_a Q_online(s', a): the transformed Bellman operator T_h with
+    DQfD's double Q. The network's values live in h's range, so the bootstrap goes back through h⁻¹ before the return is
+    added. h⁻¹ is increasing, so it commutes with picking a*'s value."""
+    return value_transform(
+        double_q_target(rewards, discounts, q_next_online, value_transform_inverse(q_next_target, epsilon)), epsilon)
+
+
+def temporal_consistency_loss(q_next_online: torch.Tensor, q_next_target: torch.Tensor, actions: torch.Tensor,
+                              kind: str) -> torch.Tensor:
+    """L_TC = L(Q(s', a*) − Q_target(s', a*)) (Ape-X DQfD, section 3.3): an update is penalised for moving the online
+    network's value of the next state away from the target network's; `actions` is a*, the online network's argmax at
+    s'. Both values are the network's outputs, already in h's range, as the paper writes L_TC."""
+    taken = actions.unsqueeze(1)
+    return td_loss(q_next_online.gather(1, taken).squeeze(1), q_next_target.gather(1, taken).squeeze(1), kind)

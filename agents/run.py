@@ -1,6 +1,7 @@
 """A run of one cell (Dopamine's runner): phase I, updates on the demonstrations only, evaluated along the way at the
-pretraining ladder's rungs; phase II, interaction, one update every `update_period` agent steps, the greedy policy
-evaluated every `interaction_eval_every` agent steps; then a final evaluation and the run's records. The learner
+pretraining ladder's rungs; phase II, interaction, with the updates the algorithm's schedule sets (one every
+`update_period` agent steps; DAgger's after each iteration), the greedy policy evaluated every `interaction_eval_every`
+agent steps; then a final evaluation and the run's records. The learner
 (agents/learner.py) learns; the run owns the emulator and its episode, checkpoints, evaluation and outputs.
 
 Everything the rest of a run depends on (the learner's state, counters, the current episode, the emulator's state and
@@ -28,6 +29,7 @@ from . import numerics
 from .checkpoint import Checkpoints, describe
 from .config import SCRIPTED, values
 from .demos import files as demo_files
+from .demos.scripted import DEMONSTRATORS
 from .envs import FrameStacker, emulator_state, make_env, restore_emulator
 from .errors import ConfigError, OutputError
 from .evaluation import EVAL_COLUMNS, EVAL_SEED_OFFSET, demo_agreement, distinct_starts, evaluate, start_variety
@@ -44,6 +46,7 @@ PROGRESS_FLUSH_S = 60.0  # the live progress table is rewritten this often while
 LIVE_PROGRESS = "progress.live.csv"  # not a declared output: the workflow never mistakes it for a finished run
 PRETRAIN_EVAL_COLUMNS = ["update", *EVAL_COLUMNS, "demo_agreement"]
 INTERACTION_EVAL_COLUMNS = ["agent_step", "update", *EVAL_COLUMNS]  # interaction_eval.csv
+LABEL_STREAM = 2_000_000  # with the cell's seed, the generator of the labelling demonstrator's own draws (DAgger)
 
 
 def file_sha256(path: str | Path) -> str:
@@ -179,6 +182,10 @@ class Run:
         self.stacker = FrameStacker(p["frame_stack"])
         self.learner = Learner(self.cell["algorithm"], s, p, int(self.env.action_space.n), self.device, self.rng,
                                demo_capacity, agent_capacity)
+        # DAgger asks the game's demonstrator for its action in every state the agent reaches, as the expert-agreement
+        # metric does (agents/evaluation.py), stepping it along the agent's own trajectory.
+        self.expert = (DEMONSTRATORS[self.cell["game"]].policy(self.env, [seed, LABEL_STREAM])
+                       if self.learner.algorithm.queries_expert else None)
         if self.demos:
             d = self.demos
             self.learner.replay.add_demonstrations(d.frames, d.actions, d.rewards, d.terminals, d.has_action,
@@ -262,17 +269,17 @@ class Run:
             return
         progress = Progress(total=s["agent_steps"], unit="agent step", label=self._label("interaction"),
                             initial=self.step)
+        self.learner.begin_interaction()
         if self.episode is None:  # not resumed from a checkpoint taken during this phase
             frame, _ = env.reset(seed=self.cell["seed"])
-            self.stacker.reset(frame)
-            self.learner.replay.start_episode(frame)
+            self._start_episode(frame)
             self.episode = {"index": 0, "return": 0.0, "length": 0, "recent": []}
         episode, replay = self.episode, self.learner.replay
         while self.step < s["agent_steps"]:
             step = self.step
-            action = int(self.learner.act(self.stacker.state()[None], step)[0])
+            action, stored = self._choose_action(step)
             frame, reward, terminated, truncated, _ = env.step(action)
-            replay.add_step(action, reward, terminated, frame, terminated or truncated)
+            replay.add_step(stored, reward, terminated, frame, terminated or truncated)
             episode["return"] += reward
             episode["length"] += 1
             if terminated or truncated:
@@ -282,11 +289,10 @@ class Run:
                 episode["recent"] = (episode["recent"] + [episode["return"]])[-10:]
                 episode.update({"index": episode["index"] + 1, "return": 0.0, "length": 0})
                 frame, _ = env.reset()
-                self.stacker.reset(frame)
-                replay.start_episode(frame)
+                self._start_episode(frame)
             else:
                 self.stacker.push(frame)
-            if step >= s["learning_starts"] and step % s["update_period"] == 0:
+            for _ in range(self.learner.updates_after(step)):
                 self._update("interact", agent_step=step + 1)
             self.step += 1
             recent = episode["recent"]
@@ -295,6 +301,27 @@ class Run:
                 self._evaluate_interaction()
             self._maybe_checkpoint()
         progress.close()
+
+    def _start_episode(self, frame) -> None:
+        self.stacker.reset(frame)
+        self.learner.replay.start_episode(frame)
+        if self.expert is not None:
+            self.expert.reset()
+
+    def _choose_action(self, step: int) -> tuple[int, int]:
+        """The action played at agent step `step` and the action the replay stores with its state: the method's own
+        behaviour, both the same; or, for a method that queries the expert (DAgger), the demonstrator's label of the
+        state, stored whoever acts, and played when the demonstrator acts (β_i), the learner's action otherwise.
+
+        The demonstrator is asked in every state, before the step, so that one that keeps a memory (Pong's last paddle
+        position, MsPacman's direction, step count and random turns) follows the trajectory the agent plays."""
+        if self.expert is None:
+            action = int(self.learner.act(self.stacker.state()[None], step)[0])
+            return action, action
+        label = self.expert.act()
+        if self.learner.expert_acts(step):
+            return label, label
+        return int(self.learner.act(self.stacker.state()[None], step)[0]), label
 
     def _update(self, phase: str, agent_step: int) -> None:
         """One update of the learner; every `log_every` updates a progress row with the metrics' means since the
@@ -344,6 +371,7 @@ class Run:
             "ladder_rows": self.ladder_rows,
             "interaction_eval_rows": self.interaction_eval_rows,
             "metrics": self.metrics.state_dict(),
+            "expert": None if self.expert is None else self.expert.state_dict(),  # its memory and generator (DAgger)
             "episode": None if self.episode is None else  # mid-interaction: the emulator and the frame stack
             {**self.episode, "frames": list(self.stacker.frames), "emulator": emulator_state(self.env)},
         }
@@ -369,6 +397,8 @@ class Run:
         self.rows, self.ladder_rows = state["rows"], state["ladder_rows"]
         self.interaction_eval_rows = state["interaction_eval_rows"]
         self.metrics.load_state_dict(state["metrics"], self.device)
+        if self.expert is not None:
+            self.expert.load_state_dict(state["expert"])
         episode = state["episode"]
         if episode is not None:
             restore_emulator(self.env, episode.pop("emulator"), self.cell["seed"])

@@ -27,7 +27,6 @@ from scipy import stats
 
 from .aggregate import iqm, probability_of_improvement
 from .claims import CLAIMS, DEMONSTRATOR, PUBLISHED, Ledger
-from .scores import span
 from .stats import MIN_SEEDS, POWER, Design, combine, holm, t_interval, t_p_value
 
 SEEDS = (3, 5, 10)
@@ -71,16 +70,17 @@ def scenarios(ledger: Ledger) -> list[Scenario]:
         if signature in seen:
             continue
         seen.add(signature)
-        unit, sides = span(ledger.baselines, games), []
+        sides, units = [], []
         for side in (claim.left, claim.right):
-            samples = []
+            samples, unit = [], ledger.scale(side, games, normalised=True)[0]
+            units.append(unit)
             for game, width in zip(games, unit):
                 values = ledger.sample(side, game)
                 values = values[np.isfinite(values)] / width
                 samples.append(Sample(float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else np.nan,
                                       len(values) if side.score == DEMONSTRATOR else None))
             sides.append(tuple(samples))
-        if np.isfinite(unit).all() and all(np.isfinite(sample.spread) for side in sides for sample in side):
+        if np.isfinite(units).all() and all(np.isfinite(sample.spread) for side in sides for sample in side):
             found.append(Scenario(claim.key, tuple(games), *sides))
     return found
 

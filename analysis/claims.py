@@ -31,6 +31,10 @@ from .stats import MAX_SEEDS, POWER, Design, Estimate, holm, linear, verdict
 
 DEMONSTRATOR = "demonstrator"
 PUBLISHED = "published"
+# How a score is put on a common scale across games. A score level: (x − random)/(demonstrator − random). A change
+# between two scores (scores.CHANGES): only its unit, x/(demonstrator − random). A share of steps in [0, 1] is its own
+# unit on every game, so it is averaged as it is.
+SHARES = {"expert_agreement"}
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,34 @@ CLAIMS = [
     Claim("soft_q_pretrain_smooth_transition", "soft-Q paper",
           "Soft-Q pretraining passes the end of pretraining more smoothly than BC pretraining, which drops",
           Side("soft_q_pretrain", "transition_change"), Side("soft_q_bc", "transition_change")),
+    # The rest of the lecture's map of combining demonstrations and RL (../shared/seeds/003_…).
+    Claim("bc_finetune_drops_below_pretrained", "lecture: pretrain & finetune",
+          "Pretrain & finetune drops below its own pretrained policy early in finetuning",
+          Side("bc_finetune", "pretrained"), Side("bc_finetune", "initial_greedy"),
+          "both sides are the same runs (the greedy evaluation at the end of pretraining, and those early in "
+          "finetuning), tested as independent samples, which is conservative where a run's two scores go together; "
+          "needs pretrain_eval_updates to end at pretrain_updates and interaction_eval_every > 0"),
+    Claim("dqfd_beats_bc_finetune_early", "lecture: demonstrations kept, not forgotten",
+          "DQfD beats pretrain & finetune early in interaction",
+          Side("dqfd", "initial"), Side("bc_finetune", "initial"),
+          "online learning episodes; both act at ε = 0.01 after pretraining on the same demonstrations, so the rows "
+          "compare what each goes on learning from (DQfD keeps the demonstrations and its supervised loss, finetuning "
+          "drops both), not exploration"),
+    Claim("dagger_beats_bc_agreement", "lecture; Ross et al. 2011",
+          "DAgger agrees with its demonstrator on its own states more than behaviour cloning",
+          Side("dagger", "expert_agreement"), Side("bc", "expert_agreement"),
+          "agreement is the share of the final evaluation's steps on which the agent acts as the demonstrator would "
+          "in the agent's own states; a share has its own unit, so across games the ledger averages the differences "
+          "as they are, in share points (not divided by a score span)"),
+    Claim("dagger_beats_bc", "lecture; Ross et al. 2011", "DAgger scores higher than behaviour cloning",
+          Side("dagger", "final"), Side("bc", "final"),
+          "DAgger also makes its iterations' updates beyond behaviour cloning's: the rows compare the methods as "
+          "defined, at the config's budgets"),
+    Claim("dqfd_beats_rbs_early_greedy", "lecture: demonstrations as off-policy data alone don't always help",
+          "DQfD beats replay buffer spiking early in interaction, both evaluated greedily",
+          Side("dqfd", "initial_greedy"), Side("rbs", "initial_greedy"),
+          "RBS is PDD-DQN with the demonstrations dropped into its replay, without pretraining or supervised loss: the "
+          "rows compare the hybrid objective, pretraining included, with off-policy demonstrations alone"),
 ]
 CONTEXT = "context: not tested"
 TOO_FEW = "too few seeds"
@@ -139,25 +171,34 @@ class Ledger:
         return "no game has scores on both sides"
 
     # ------------------------------------------------------------------------------------------------ estimates
+    def scale(self, side: Side, games: list[str], normalised: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Per game, the unit a side's values are divided by and the offset taken off first: across games a score
+        level becomes (x − random)/span, a change between scores x/span, a share stays as it is; per game (not
+        normalised) every value stays raw."""
+        ones, zeros = np.ones(len(games)), np.zeros(len(games))
+        if not normalised or side.score in SHARES:
+            return ones, zeros
+        random = self.baselines.reindex(games)["random_mean"].to_numpy(dtype=float)
+        return span(self.baselines, games), zeros if side.score in CHANGES else random
+
     def terms(self, claim: Claim, games: list[str], normalised: bool) -> list[tuple[float, np.ndarray, bool]]:
         """(coefficient, sample, whether its size is a method's seeds) whose Σ c·mean is left − right: per game in
-        raw scores, or across games each game's normalised difference weighted 1/G."""
+        raw values, or across games each game's difference on the common scale weighted 1/G."""
         terms = []
-        unit = span(self.baselines, games) if normalised else np.ones(len(games))
-        for game, width in zip(games, unit):
+        units = {side: self.scale(side, games, normalised)[0] for side in (claim.left, claim.right)}
+        for index, game in enumerate(games):
             for sign, side in ((1.0, claim.left), (-1.0, claim.right)):
-                terms.append((sign / (width * len(games)), self.sample(side, game), side.method is not None))
+                terms.append((sign / (units[side][index] * len(games)), self.sample(side, game),
+                              side.method is not None))
         return terms
 
     def side(self, side: Side, games: list[str], normalised: bool) -> Estimate:
-        unit = span(self.baselines, games) if normalised else np.ones(len(games))
-        shifted = normalised and side.score not in CHANGES
-        random = self.baselines.reindex(games)["random_mean"].to_numpy(dtype=float) if shifted \
-            else np.zeros(len(games))
+        unit, offset = self.scale(side, games, normalised)
         estimate = linear([(1.0 / (width * len(games)), self.sample(side, game))
                            for game, width in zip(games, unit)])
-        # (x − random)/width averaged over games: the random terms shift the mean, not its spread.
-        return Estimate(estimate.value - float(np.mean(random / unit)), estimate.standard_error, estimate.df)
+        # (x − offset)/unit averaged over games: the offsets shift the mean, not its spread. (Levels on both sides
+        # of a claim: the offsets cancel in the difference, which `terms` leaves out.)
+        return Estimate(estimate.value - float(np.mean(offset / unit)), estimate.standard_error, estimate.df)
 
     def compare(self, claim: Claim, games: list[str], normalised: bool) -> dict:
         terms = self.terms(claim, games, normalised)
@@ -206,10 +247,11 @@ class Ledger:
             for item in per_game:  # a breakdown, not a verdict: its 95% interval, uncorrected
                 item["difference_low"], item["difference_high"] = item["_estimate"].interval(0.95)
             row.update(self.compare(claim, games, normalised=True))
+            unit = self.scale(claim.left, games, normalised=True)[0]
             row["per_game"] = ", ".join(f"{game} {item['difference'] / width:+.2f}"
-                                        for game, item, width in zip(games, per_game, span(self.baselines, games)))
+                                        for game, item, width in zip(games, per_game, unit))
             if "note" not in row:
-                row["note"] = heterogeneity(per_game, span(self.baselines, games))
+                row["note"] = heterogeneity(per_game, unit)
             # Two claims that compare the same numbers are one test: a method that never interacts has one score
             # for initial and final, so "initial beats imitation" is "beats imitation" there. Counted once.
             same = tests.setdefault(self.signature(claim, games), claim.key)

@@ -5,6 +5,8 @@ run are left to `failures.failed_cells`, which lists them.
 Each run's row also counts its final evaluation's episodes that reached the time limit and its distinct episodes:
 distinct no-op starts where eval.csv records them (`noops`), otherwise, for records written before it did or under a
 protocol without no-op starts, distinct (score, length) pairs (`eval_distinct_by` says which).
+Where the run was evaluated at the end of its pretraining (a rung of `pretrain_eval_updates` at pretrain_updates), its
+row holds that evaluation's mean score, `pretrained_score_mean`.
 
 The main comparison (tables, curves, claims) uses the reference demo set and the methods without demonstrations; every
 run of a method with demonstrations, on every demo set, goes to the demo sweep as well.
@@ -37,6 +39,17 @@ def evaluation_counts(evaluation: pd.DataFrame | None) -> dict:
     else:
         distinct, by = len(evaluation.drop_duplicates(["score", "length"])), DISTINCT_BY_SCORE_LENGTH
     return {"eval_time_limit_episodes": time_limit, "eval_distinct_episodes": distinct, "eval_distinct_by": by}
+
+
+def pretrained_score(folder: Path, pretrain_updates) -> float:
+    """Mean score of the run's evaluation at the end of its pretraining, the policy its interaction starts from: the
+    rung of its pretraining ladder (pretrain_eval.csv) at pretrain_updates; NaN without one."""
+    ladder = folder / "pretrain_eval.csv"
+    if not pretrain_updates or not ladder.is_file():
+        return np.nan
+    ladder = pd.read_csv(ladder)
+    scores = ladder.loc[ladder["update"] == pretrain_updates, "score"]
+    return float(scores.mean()) if len(scores) else np.nan
 
 
 def read_tables(paths: list[str], columns: list[str]) -> pd.DataFrame:
@@ -79,6 +92,7 @@ def collect(results: str | Path, cells, demo_stats_paths: list[str], reference: 
         summary.update(demo_set=demos, run_dir=str(folder))
         evaluation = folder / "eval.csv"
         summary.update(evaluation_counts(pd.read_csv(evaluation) if evaluation.is_file() else None))
+        summary["pretrained_score_mean"] = pretrained_score(folder, summary.get("pretrain_updates"))
         runs.append(summary)
         if demos not in (reference, NO_DEMOS):
             continue

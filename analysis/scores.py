@@ -17,6 +17,14 @@ Beside them: initial_greedy, the mean score of the greedy evaluations along inte
 then their mean); NaN for a run with none there (its records predate them, or it was not evaluated along
 interaction). A method that never interacts is scored by its evaluation here too. The run's final-evaluation counts
 (episodes at the time limit, distinct episodes; analysis/collect.py) are carried along for the score table.
+
+And two columns the claims ledger compares (analysis/claims.py):
+- pretrained: the mean score of the evaluation at the end of pretraining (a rung of `pretrain_eval_updates` at
+  pretrain_updates, analysis/collect.py), the policy interaction starts from; a method that pretrains and never
+  interacts is scored by its final evaluation, which is that policy's. NaN without it.
+- expert_agreement: the final evaluation's share of steps on which the agent's action is the demonstrator's, on the
+  agent's own states (summary.json's eval_expert_agreement); a share in [0, 1], not a score, so it has no normalised
+  column.
 """
 from __future__ import annotations
 
@@ -101,7 +109,19 @@ def score_runs(runs: pd.DataFrame, episodes: pd.DataFrame, demonstrators: pd.Dat
     # A difference of two scores: only its unit changes.
     for change in CHANGES:
         table[f"{change}_normalised"] = table[change] / span(game_baselines, table["game"])
-    return add_greedy_scores(table, runs, greedy, game_baselines, window_fraction)
+    table = add_greedy_scores(table, runs, greedy, game_baselines, window_fraction)
+    return add_pretrained_and_agreement(table, runs, game_baselines)
+
+
+def add_pretrained_and_agreement(table: pd.DataFrame, runs: pd.DataFrame, game_baselines: pd.DataFrame) -> pd.DataFrame:
+    """`table` (one row per run of `runs`, in order) with the pretrained policy's score, raw and normalised, and the
+    final evaluation's agreement with the demonstrator."""
+    records = runs.to_dict("records")
+    table["pretrained"] = [run["eval_score_mean"] if run.get("pretrain_updates") and not run["agent_steps"]
+                           else run.get("pretrained_score_mean", np.nan) for run in records]
+    table["pretrained_normalised"] = normalise(table["pretrained"], game_baselines, table["game"])
+    table["expert_agreement"] = [run.get("eval_expert_agreement", np.nan) for run in records]
+    return table
 
 
 EVALUATION_COUNTS = ["eval_episodes", "eval_time_limit_episodes", "eval_distinct_episodes", "eval_distinct_by"]

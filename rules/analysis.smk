@@ -20,6 +20,7 @@ rule collect:
         summaries=stored([f"{RESULTS}/runs/{g}/{m}/{d}/seed_{s}/summary.json" for g, m, d, s in CELLS]),
         progress=stored([f"{RESULTS}/runs/{g}/{m}/{d}/seed_{s}/progress.csv" for g, m, d, s in CELLS]),
         evaluations=stored([f"{RESULTS}/runs/{g}/{m}/{d}/seed_{s}/eval.csv" for g, m, d, s in CELLS]),
+        ladders=stored([f"{RESULTS}/runs/{g}/{m}/{d}/seed_{s}/pretrain_eval.csv" for g, m, d, s in CELLS]),
         demo_stats=stored(expand(f"{RESULTS}/demos/{{game}}/{{demos}}.stats.csv", game=DEMO_GAMES, demos=DEMO_SETS)),
         random=stored(expand(f"{RESULTS}/baselines/{{game}}.random.csv", game=GAMES)),
         code=[local(path) for path in ANALYSIS_CODE],

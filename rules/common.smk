@@ -149,7 +149,8 @@ def train_mem_mb(wildcards):
 def train_runtime_min(wildcards):
     """Updates dominate the cost; the rate is the config's declared `updates_per_s`, the margin covers evaluation."""
     settings, _ = cell_settings(wildcards)
-    return 15 + int(1.5 * planned_updates(settings) / config["resources"]["updates_per_s"] / 60)
+    algorithm = RESOLVED[(wildcards.game, wildcards.method, int(wildcards.seed))]["algorithm"]
+    return 15 + int(1.5 * planned_updates(settings, algorithm) / config["resources"]["updates_per_s"] / 60)
 
 
 def demo_input(wildcards):

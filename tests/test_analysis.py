@@ -535,3 +535,94 @@ def test_a_change_across_games_is_normalised_by_its_unit_alone():
     row = summary.set_index("claim").loc["soft_q_pretrain_smooth_transition"]
     # every run drops 6 points across N_p: −6 / unit per game, never shifted by random play's score
     assert row["left_mean"] == pytest.approx(np.mean([-6.0 / SPAN["Pong"], -6.0 / SPAN["Breakout"]]))
+
+
+# ---------------------------------------- the pretrained policy's score, own-state agreement and the lecture's claims
+def test_collect_takes_the_pretrained_score_from_the_ladder_rung_at_the_end_of_pretraining(tmp_path):
+    for seed in range(3):
+        write_run(tmp_path, "Pong", "bc_finetune", seed, 5.0)
+    folder = tmp_path / "runs/Pong/bc_finetune/scripted_noise0_ep5"
+    for seed in (0, 1):
+        summary = json.loads((folder / f"seed_{seed}/summary.json").read_text())
+        (folder / f"seed_{seed}/summary.json").write_text(json.dumps({**summary, "pretrain_updates": 50}))
+    # Seed 0: rungs at 25 and 50 updates, the last its pretraining's end; seed 1: a ladder that stops short of it.
+    pd.DataFrame({"update": [25, 25, 50, 50], "episode": [0, 1, 0, 1], "score": [-9.0, -7.0, 2.0, 4.0]}).to_csv(
+        folder / "seed_0/pretrain_eval.csv", index=False)
+    pd.DataFrame({"update": [25], "episode": [0], "score": [-9.0]}).to_csv(folder / "seed_1/pretrain_eval.csv",
+                                                                          index=False)
+    cells = [("Pong", "bc_finetune", "scripted_noise0_ep5", seed) for seed in range(3)]
+    runs = collect(tmp_path, cells, [], "scripted_noise0_ep5")[0].set_index("seed")
+    assert runs.loc[0, "pretrained_score_mean"] == 3.0
+    assert np.isnan(runs.loc[1, "pretrained_score_mean"]) and np.isnan(runs.loc[2, "pretrained_score_mean"])
+
+
+def test_the_pretrained_score_and_the_own_state_agreement_are_run_columns():
+    runs, episodes = synthetic_runs()
+    runs["pretrained_score_mean"] = np.where(runs["method"] == "dqfd", 7.0, np.nan)
+    runs["eval_expert_agreement"] = np.where(runs["method"] == "bc", 0.25, 0.5)
+    scored = score_runs(runs, episodes, DEMOS, RANDOM, 0.5).set_index(["game", "method", "seed"])
+    assert scored.loc[("Pong", "dqfd", 1), "pretrained"] == 7.0
+    assert scored.loc[("Pong", "dqfd", 1), "pretrained_normalised"] == pytest.approx((7.0 + 20.0) / SPAN["Pong"])
+    assert np.isnan(scored.loc[("Pong", "pdd_dqn", 0), "pretrained"]), "no pretraining, no pretrained policy"
+    assert scored.loc[("Breakout", "bc", 1), "pretrained"] == 12.0, "never interacts: its evaluation is its pretrained"
+    assert scored.loc[("Breakout", "bc", 1), "expert_agreement"] == 0.25
+    assert scored.loc[("Pong", "dqfd", 2), "expert_agreement"] == 0.5
+
+
+def map_runs():
+    """bc_finetune, dqfd, rbs, dagger and bc on Pong, three seeds each, with the scores the lecture's claims compare:
+    finetuning drops 6 below its pretrained policy, DQfD's learning episodes start 4 above finetuning's and its greedy
+    evaluations 8 above RBS's, DAgger agrees with the demonstrator on 0.3 more of its steps than BC and scores 6
+    higher."""
+    runs, episodes, greedy = [], [], []
+    for seed, noise in enumerate((-1.0, 0.0, 1.0)):
+        for method, final, pretrained, agreement in (("bc_finetune", 0.0, 4.0, 0.3), ("dqfd", 4.0, 5.0, 0.4),
+                                                     ("rbs", -4.0, np.nan, 0.1), ("dagger", 3.0, 1.0, 0.8),
+                                                     ("bc", -3.0, np.nan, 0.5 + 0.01 * noise)):
+            interacts = method != "bc"
+            runs.append({"game": "Pong", "method": method, "seed": seed, "eval_score_mean": final + noise,
+                         "agent_steps": 100 if interacts else 0, "pretrain_updates": 0 if method == "rbs" else 50,
+                         "frame_skip": 4, "demo_phase_end": 0, "pretrained_score_mean": pretrained + noise,
+                         "eval_expert_agreement": agreement + 0.01 * noise})
+            if interacts:
+                episodes += [{"game": "Pong", "method": method, "seed": seed, "agent_step": step,
+                              "episode_return": final - 2.0 + noise} for step in (20, 40, 70, 100)]
+                greedy += [{"game": "Pong", "method": method, "seed": seed, "agent_step": 50,
+                            "score": final - 2.0 + noise * 1.5}]
+    return pd.DataFrame(runs), pd.DataFrame(episodes), pd.DataFrame(greedy)
+
+
+def test_the_ledger_decides_the_lectures_claims_and_says_which_are_not_run():
+    runs, episodes, greedy = map_runs()
+    scored = score_runs(runs, episodes, DEMOS, RANDOM, 0.5, greedy)
+    summary, details = claims.Ledger(scored, NO_PUBLISHED, DEMOS).evaluate()
+    rows = summary.set_index("claim")
+    for claim in ("bc_finetune_drops_below_pretrained", "dqfd_beats_bc_finetune_early", "dagger_beats_bc_agreement",
+                  "dagger_beats_bc", "dqfd_beats_rbs_early_greedy"):
+        assert rows.loc[claim, "verdict"] == "supported", claim
+    # Each difference, per game in raw units: the direct computation.
+    per_game = details.set_index("claim")
+    assert per_game.loc["bc_finetune_drops_below_pretrained", "difference"] == pytest.approx(4.0 - (0.0 - 2.0))
+    assert per_game.loc["dqfd_beats_bc_finetune_early", "difference"] == pytest.approx(4.0 - 0.0)
+    assert per_game.loc["dagger_beats_bc_agreement", "difference"] == pytest.approx(0.8 - 0.5)
+    assert per_game.loc["dagger_beats_bc", "difference"] == pytest.approx(6.0)
+    assert per_game.loc["dqfd_beats_rbs_early_greedy", "difference"] == pytest.approx(8.0)
+    # Across games a score difference is in spans of the game; a share stays a share (its own unit), and each side's
+    # mean is the share itself, not shifted by the random policy's score.
+    assert rows.loc["dagger_beats_bc", "difference"] == pytest.approx(6.0 / SPAN["Pong"])
+    assert rows.loc["dagger_beats_bc_agreement", "difference"] == pytest.approx(0.3)
+    assert rows.loc["dagger_beats_bc_agreement", "left_mean"] == pytest.approx(0.8)
+    assert rows.loc["dagger_beats_bc_agreement", "per_game"] == "Pong +0.30"
+    # One Holm family with the rest of the ledger; without their methods the claims are not run.
+    assert (rows["family_size"] == rows["p_value"].notna().sum()).all()
+    without = claims.Ledger(score_runs(runs[runs["method"] != "dagger"], episodes[episodes["method"] != "dagger"],
+                                       DEMOS, RANDOM, 0.5, greedy[greedy["method"] != "dagger"]), NO_PUBLISHED,
+                            DEMOS).evaluate()[0].set_index("claim")
+    assert without.loc["dagger_beats_bc", "verdict"] == "not run"
+    assert without.loc["dagger_beats_bc", "note"] == "needs dagger in the matrix"
+    # A finetuning that holds up: the same claim is contradicted.
+    held = runs.assign(pretrained_score_mean=np.where(runs["method"] == "bc_finetune", -10.0 + runs["seed"],
+                                                      runs["pretrained_score_mean"]))
+    flipped = claims.Ledger(score_runs(held, episodes, DEMOS, RANDOM, 0.5, greedy), NO_PUBLISHED,
+                            DEMOS).evaluate()[0].set_index("claim")
+    assert flipped.loc["bc_finetune_drops_below_pretrained", "verdict"] == "contradicted"

@@ -179,6 +179,21 @@ CLI_CASES = [
     ("portable numerics on CUDA", "settings: {numerics: portable} with --device cuda",
      ["train", "--game", "Pong", "--method", "pdd_dqn", "--device", "cuda"], settings(numerics="portable"),
      "numerics: portable pins CPU kernels, and --device cuda computes on CUDA"),
+    ("DAgger on a game without a scripted demonstrator", "--game Seaquest --method dagger",
+     ["train", "--game", "Seaquest", "--method", "dagger"], SHORT, "Seaquest has none; run it on a game with one"),
+    ("DAgger iterations of no agent steps", "settings: {dagger_iteration_steps: 0}",
+     ["train", "--game", "Pong", "--method", "dagger"], settings(dagger_iteration_steps=0),
+     "dagger_iteration_steps=0 in config settings must be >= 1"),
+    ("DAgger's β schedule outside [0, 1]", "settings: {dagger_beta_decay: 1.5}",
+     ["train", "--game", "Pong", "--method", "dagger"], settings(dagger_beta_decay=1.5),
+     "dagger_beta_decay=1.5 in config settings must be in [0, 1]"),
+    ("pretrain & finetune without demonstrations", "method_settings: {bc_finetune: {use_demos: false}}",
+     ["train", "--game", "Pong", "--method", "bc_finetune"],
+     {**SHORT, "method_settings": {"bc_finetune": {"use_demos": False}}},
+     "pretrains by cloning demonstrations before it finetunes; set use_demos: true"),
+    ("Ape-X DQfD with an expert share outside [0, 1]", "settings: {demo_share: 1.5}",
+     ["train", "--game", "Pong", "--method", "apex_dqfd"], settings(demo_share=1.5),
+     "demo_share=1.5 in config settings must be in [0, 0.99]"),
 ]
 
 # (bad input, how it is given, what is prepared): where a run would write, refused before anything is computed.
@@ -230,6 +245,8 @@ WORKFLOW_CASES = [
     ("portable numerics on several threads",
      {"settings": {"numerics": "portable"}, "resources": {"threads_per_run": 2}},
      "run numerics: portable, which compute on one CPU thread"),
+    ("DAgger on a game without a scripted demonstrator", {"games": ["Seaquest"], "methods": ["dagger"]},
+     "method 'dagger' asks the game's scripted demonstrator to label the states it reaches, and Seaquest has none"),
 ]
 
 

@@ -14,9 +14,9 @@ CONFIG = {"settings": {"replay_capacity": 64, "batch_size": 4, "agent_steps": 10
 def test_auto_compiles_the_long_runs_and_leaves_the_short_ones_eager():
     long = values(resolve("Pong", "dqfd", 0, {})["settings"])
     short = values(resolve("Pong", "dqfd", 0, CONFIG)["settings"])
-    assert planned_updates(long) >= COMPILE_FROM_UPDATES > planned_updates(short)
-    assert compiles(long) and not compiles(short)
-    assert compiles(dict(short, compile="always")) and not compiles(dict(long, compile="never"))
+    assert planned_updates(long, "dqfd") >= COMPILE_FROM_UPDATES > planned_updates(short, "dqfd")
+    assert compiles(long, "dqfd") and not compiles(short, "dqfd")
+    assert compiles(dict(short, compile="always"), "dqfd") and not compiles(dict(long, compile="never"), "dqfd")
 
 
 @pytest.mark.parametrize("method", ["dqfd", "bc", "soft_q_pretrain"])

@@ -136,7 +136,7 @@ def test_planned_updates_count_the_run_loops_updates_exactly(agent_steps, learni
     # agents/run.py updates at every agent step t in [learning_starts, agent_steps) that the period divides.
     settings = {"pretrain_updates": 7, "agent_steps": agent_steps, "learning_starts": learning_starts,
                 "update_period": period}
-    assert planned_updates(settings) == 7 + updates
+    assert planned_updates(settings, "dqfd") == 7 + updates
 
 
 def test_a_learner_state_round_trips():

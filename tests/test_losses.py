@@ -166,3 +166,77 @@ def test_mixed_precision_keeps_q_values_in_float32_and_close_to_full_precision()
     assert torch.allclose(q_mixed, q_full, atol=0.02 * q_full.abs().max().item())
     q_mixed.sum().backward()  # gradients reach the float32 weights through the bfloat16 torso
     assert mixed.torso[0].weight.grad.dtype == torch.float32 and mixed.torso[0].weight.grad.abs().sum() > 0
+
+
+# Ape-X DQfD (Pohlen et al. 2018): the value transform, the transformed target, the temporal-consistency loss.
+def h(x, epsilon=0.01):
+    return math.copysign(math.sqrt(abs(x) + 1) - 1, x) + epsilon * x
+
+
+def test_value_transform_and_its_inverse_by_hand_and_round_trip():
+    # h(3) = √4 − 1 + 0.03, h(8) = √9 − 1 + 0.08, h(−3) = −h(3), h(0) = 0
+    x = torch.tensor([3.0, 8.0, -3.0, 0.0], dtype=torch.float64)
+    assert losses.value_transform(x, 0.01).tolist() == pytest.approx([1.03, 2.08, -1.03, 0.0])
+    # h⁻¹(1.03) = ((√(1 + 0.04 · 2.04) − 1) / 0.02)² − 1 = ((1.04 − 1) / 0.02)² − 1 = 3
+    assert losses.value_transform_inverse(torch.tensor([1.03, -2.08], dtype=torch.float64), 0.01).tolist() \
+        == pytest.approx([3.0, -8.0])
+    values = torch.cat([torch.linspace(-1e4, 1e4, 2001, dtype=torch.float64), torch.linspace(-2, 2, 401).double()])
+    for epsilon in (0.01, 1e-3):
+        there_and_back = losses.value_transform_inverse(losses.value_transform(values, epsilon), epsilon)
+        assert (there_and_back - values).abs().max().item() < 1e-6
+        back_and_there = losses.value_transform(losses.value_transform_inverse(values, epsilon), epsilon)
+        assert (back_and_there - values).abs().max().item() < 1e-6
+
+
+def test_transformed_target_goes_back_through_h_inverse_adds_the_return_and_shrinks_again():
+    rewards = torch.tensor([6.5, 3.0, 1.0])
+    discounts = torch.tensor([0.5, 0.0, 0.9])  # the second sample ended in a terminal
+    q_next_online = torch.tensor([[0.0, 1.0], [1.0, 0.0], [5.0, 0.0]])  # a* = 1, 0, 0
+    q_next_target = torch.tensor([[9.0, 1.03], [7.0, 7.0], [-1.03, 4.0]])  # h⁻¹ of a*'s value: 3, (unused), −3
+    targets = losses.transformed_double_q_target(rewards, discounts, q_next_online, q_next_target, 0.01)
+    # h(6.5 + 0.5 · 3) = h(8) = 2.08; a terminal: h(3) = 1.03; h(1 + 0.9 · (−3)) = h(−1.7)
+    assert targets.tolist() == pytest.approx([2.08, 1.03, h(-1.7)], rel=1e-5)  # float32: 1.03 is not exact
+
+
+def test_temporal_consistency_loss_and_its_gradient_by_hand():
+    # a* is the online network's argmax at s' (1), not the target's (2): L(Q(s', 1) − Q_target(s', 1)) = L(4 − 1.5)
+    q_next_online = torch.tensor([[1.0, 4.0, 0.0], [0.2, 0.0, 0.5]], requires_grad=True)
+    q_next_target = torch.tensor([[0.0, 1.5, 9.0], [0.0, 0.0, 0.1]])
+    actions = q_next_online.detach().argmax(dim=1)
+    tc = losses.temporal_consistency_loss(q_next_online, q_next_target, actions, "huber")
+    # Huber: 2.5 − 0.5 beyond 1; 0.5 · 0.4² within it
+    assert tc.tolist() == pytest.approx([2.0, 0.08])
+    tc.sum().backward()
+    # Only Q(s', a*) moves, toward the target's value: ∂L/∂Q = sign(2.5) = 1, then the error 0.4 itself.
+    torch.testing.assert_close(q_next_online.grad, torch.tensor([[0.0, 1.0, 0.0], [0.0, 0.0, 0.4]]))
+    mse = losses.temporal_consistency_loss(q_next_online, q_next_target, actions, "mse")
+    assert mse.tolist() == pytest.approx([0.5 * 2.5**2, 0.5 * 0.4**2])
+
+
+APEX = {"td_loss": "mse", "margin": 0.8, "lambda_n_step": 1.0, "lambda_supervised": 1.0,
+        "lambda_temporal_consistency": 0.5, "value_transform_epsilon": 0.01, "priority_td_error": "n_step"}
+
+
+@pytest.mark.parametrize("is_demo", [True, False])
+def test_apex_dqfd_total_combines_transformed_td_temporal_consistency_and_margin(is_demo):
+    # Q(s) = [1, 2], a = 0. Online Q(s1) = [0, 4] → a* = 1, Q(sn) = [8, 0] → a* = 0; the target scores them
+    # 1.03 = h(3) and 2.08 = h(8).
+    online = TableQ([[1.0, 2.0], [0.0, 4.0], [8.0, 0.0]])
+    target = TableQ([[1.0, 2.0], [0.0, 1.03], [2.08, 0.0]])
+    out = ALGORITHMS["apex_dqfd"](APEX).loss(_batch(is_demo), online, target)
+    y_1, y_n = h(1.0 + 0.5 * 3.0), h(2.0 + 0.25 * 8.0)
+    td = 0.5 * (y_1 - 1.0) ** 2 + 0.5 * (y_n - 1.0) ** 2
+    tc = 0.5 * (4.0 - 1.03) ** 2 + 0.5 * (8.0 - 2.08) ** 2
+    j_e = (2.0 + 0.8) - 1.0 if is_demo else 0.0  # expert samples only
+    assert out.total.item() == pytest.approx(0.5 * (td + 0.5 * tc + j_e), rel=1e-5)  # weight 0.5, no L2
+    assert out.td_errors.tolist() == pytest.approx([y_n - 1.0], rel=1e-5)
+    # The TC term's gradient reaches the online network through its next-state values (here its one parameter).
+    online.scale.grad = None
+    out.total.backward()
+    without_tc = ALGORITHMS["apex_dqfd"](dict(APEX, lambda_temporal_consistency=0.0)).loss(_batch(is_demo), online,
+                                                                                        target)
+    grad_with = online.scale.grad.item()
+    online.scale.grad = None
+    without_tc.total.backward()
+    # d/dscale of 0.5 · 0.5 · [½(4·scale/2 − 1.03)² + ½(8·scale/2 − 2.08)²] at scale 2: 0.25 · (2.97 · 2 + 5.92 · 4)
+    assert grad_with - online.scale.grad.item() == pytest.approx(0.25 * (2.97 * 2.0 + 5.92 * 4.0), rel=1e-5)

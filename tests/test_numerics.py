@@ -115,7 +115,7 @@ def test_portable_numerics_run_eager_in_float32_on_the_cpu(monkeypatch):
         config = {"settings": {"numerics": "portable", **values}}
         return {key: entry["value"] for key, entry in resolve("Pong", "dqfd", 0, config)["settings"].items()}
 
-    assert not compiles(settings(pretrain_updates=750_000))  # compile: auto would compile a run this long
+    assert not compiles(settings(pretrain_updates=750_000), "dqfd")  # compile: auto would compile a run this long
     with pytest.raises(ConfigError, match="compile: always"):
         settings(compile="always")
     with pytest.raises(ConfigError, match="mixed_precision: true"):

@@ -144,23 +144,34 @@ class Demonstrator:
     name: str
     script: Callable[[object, dict], int]
 
-    def policy(self, env, seed: int) -> "ScriptedPolicy":
+    def policy(self, env, seed: int | list[int]) -> "ScriptedPolicy":
         return ScriptedPolicy(self, env, seed)
 
 
 class ScriptedPolicy:
-    """Plays a demonstrator's script; `memory` holds what the script keeps between steps of one episode."""
+    """Plays a demonstrator's script; `memory` holds what the script keeps between steps of one episode, its generator
+    what it draws over all of them."""
 
-    def __init__(self, spec: Demonstrator, env, seed: int):
+    def __init__(self, spec: Demonstrator, env, seed: int | list[int]):
         self.spec, self.ale = spec, env.unwrapped.ale
         self.rng = np.random.default_rng(seed)
-        self.memory: dict = {}
+        self.reset()
 
     def reset(self) -> None:
         self.memory = {"rng": self.rng}
 
     def act(self) -> int:
         return self.spec.script(self.ale, self.memory)
+
+    def state_dict(self) -> dict:
+        """Its memory and generator, for a checkpoint: a run that resumes mid-episode gets the labels an uninterrupted
+        run gets (DAgger)."""
+        return {"memory": {key: value for key, value in self.memory.items() if key != "rng"},
+                "rng": self.rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.rng.bit_generator.state = state["rng"]
+        self.memory = {**state["memory"], "rng": self.rng}
 
 
 DEMONSTRATORS = {

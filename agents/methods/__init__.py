@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..demos.scripted import DEMONSTRATORS
+
 ALGORITHMS: dict[str, type["Algorithm"]] = {}
 
 
@@ -53,6 +55,8 @@ class Algorithm:
     name = "algorithm"
     policies = ("epsilon_greedy",)  # the behaviour policies it defines, for the `exploration` setting
     rules = ("exploration names a behaviour policy the algorithm defines (softmax: soft_q only)",)
+    # DAgger: the run asks the game's scripted demonstrator to label every state the agent reaches (agents/run.py)
+    queries_expert = False
 
     def __init__(self, settings: dict):
         self.settings = settings
@@ -66,8 +70,37 @@ class Algorithm:
                     f"does not define; set exploration: {' or '.join(cls.policies)}")
         return None
 
+    @classmethod
+    def check_game(cls, game: str, method: str) -> str | None:
+        """What is wrong with running this algorithm on `game` (one line), or None: an algorithm that queries the
+        expert needs the game's scripted demonstrator."""
+        if cls.queries_expert and game not in DEMONSTRATORS:
+            return (f"method {method!r} asks the game's scripted demonstrator to label the states it reaches, and "
+                    f"{game} has none; run it on a game with one ({', '.join(DEMONSTRATORS)})")
+        return None
+
     def loss(self, batch: dict, online, target) -> LossOutput:
         raise NotImplementedError
+
+    def phase_losses(self) -> tuple[Callable, Callable]:
+        """The loss of phase I (updates on the demonstrations alone) and the loss of interaction: one loss throughout,
+        unless a method changes it between the phases (pretrain & finetune). The learner switches when the run starts
+        interacting (Learner.begin_interaction)."""
+        return self.loss, self.loss
+
+    def updates_after(self, agent_step: int) -> int:
+        """Updates due once agent step `agent_step` (counted from 0) has been played: one at every multiple of
+        update_period from learning_starts on."""
+        s = self.settings
+        return int(agent_step >= s["learning_starts"] and agent_step % s["update_period"] == 0)
+
+    @classmethod
+    def interaction_updates(cls, settings: dict) -> int:
+        """How many updates `updates_after` makes over the run's agent_steps, counted exactly (the importance-weight
+        annealing ends on the run's last update): the multiples of update_period in [learning_starts, agent_steps)."""
+        period = settings["update_period"]
+        first, end = (-(-settings[key] // period) for key in ("learning_starts", "agent_steps"))
+        return max(0, end - first)
 
     def act(self, states: np.ndarray, preferences: Callable, rng: np.random.Generator, agent_step: int,
             num_actions: int) -> np.ndarray:
@@ -102,4 +135,4 @@ class Algorithm:
 
 
 # Importing the modules registers the algorithms.
-from . import bc, dqfd, soft_q  # noqa: E402,F401
+from . import apex_dqfd, bc, dagger, dqfd, finetune, soft_q  # noqa: E402,F401
