@@ -241,3 +241,15 @@ def test_metadata_is_plain_json(pong_demo_file):
     with np.load(pong_demo_file) as archive:
         metadata = json.loads(archive["metadata"].tobytes().decode())
     assert metadata["env"]["max_episode_frames"] == 400
+
+
+def test_a_packed_colour_test_matches_the_three_channel_one():
+    """The screen-reading demonstrators compare one packed integer per pixel: the same pixels as comparing R, G and B."""
+    from agents.demos.scripted import DEMON_ATTACK_BULLET, _colour, _packed
+
+    rng = np.random.default_rng(0)
+    screen = rng.choice(np.array([[252, 144, 144], [144, 252, 144], [252, 144, 0], [0, 0, 0]], dtype=np.uint8),
+                        size=(50, 40))
+    assert _colour((252, 144, 144)) == DEMON_ATTACK_BULLET
+    np.testing.assert_array_equal(_packed(screen) == DEMON_ATTACK_BULLET, np.all(screen == (252, 144, 144), axis=-1))
+    np.testing.assert_array_equal(_packed(screen) != 0, screen.any(-1))
