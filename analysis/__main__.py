@@ -141,7 +141,7 @@ def main(argv=None) -> int:
                  "is 0.05 unless the workflow config's error_rate says otherwise")
     if "studies" in args and args.studies < 100:
         sys.exit(f"error: --studies={args.studies} is too few to measure a coverage (±{50 / max(args.studies, 1) ** 0.5:.0f}"
-                 " points or worse); give at least 100, and 2,000 for the figures the README quotes")
+                 " points or worse); give at least 100, and 2,000 for the figures docs/ledger.md quotes")
     if args.command == "collect":
         from .collect import collect, interaction_evaluations, read_tables
         from .failures import failed_cells, to_markdown

@@ -11,7 +11,7 @@ on its own trajectories.
 Per game, method and rung the table gives the mean over seeds of each run's mean, with a 95% t-interval over seeds,
 and the score normalised by the game's demonstrator and random play, as every other table of the suite.
 
-`default_design` applies the rule, written in the README before the study ran, that picks the default matrix's
+`default_design` applies the rule, written before the study ran (docs/studies.md), that picks the default matrix's
 pretraining budget and games from this table.
 """
 from __future__ import annotations
@@ -65,7 +65,7 @@ def transfer_table(rungs: pd.DataFrame, baselines: pd.DataFrame) -> pd.DataFrame
     return pd.DataFrame(rows)
 
 
-CARRY_OVER_SCORE = 0.5  # the README's rule: mean normalised score at least this, and its interval's low end above 0
+CARRY_OVER_SCORE = 0.5  # docs/studies.md's rule: mean normalised score at least this, its interval's low end above 0
 DESIGN_GAMES_CARRYING = 2
 
 
@@ -76,10 +76,10 @@ def carries_over(table: pd.DataFrame) -> pd.Series:
 
 
 def default_design(table: pd.DataFrame, method: str = "dqfd") -> dict | None:
-    """The README's rule: the budget P is the smallest rung at which at least two games carry over (the top rung if
-    none does); the games are the two carrying over at P with the highest normalised scores and the non-carrying game
-    with the lowest. If fewer than two carry over at P, the non-carrying games with the highest scores fill their
-    places. None when the method has no rows."""
+    """docs/studies.md's rule: the budget P is the smallest rung at which at least two games carry over (the top
+    rung if none does); the games are the two carrying over at P with the highest normalised scores and the
+    non-carrying game with the lowest. If fewer than two carry over at P, the non-carrying games with the highest
+    scores fill their places. None when the method has no rows."""
     mine = table[(table["method"] == method) & table["score_normalised"].notna()].assign(
         carries=lambda rows: carries_over(rows))
     if mine.empty:
@@ -103,7 +103,7 @@ def default_design(table: pd.DataFrame, method: str = "dqfd") -> dict | None:
 def design_markdown(design: dict | None) -> list[str]:
     if design is None:
         return []
-    lines = ["", f"**The default matrix's rule applied** (README, \"The rule that picks the default matrix\"; "
+    lines = ["", f"**The default matrix's rule applied** (docs/studies.md, \"The rule that picks the default matrix\"; "
                  f"`{design['method']}`; fewest seeds of a game at the budget: {design['seeds']}). Games carrying over "
                  f"(mean normalised score ≥ {CARRY_OVER_SCORE} and the low end of its 95% interval above 0), per "
                  "rung:", ""]

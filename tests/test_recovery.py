@@ -1,4 +1,4 @@
-"""Crash recovery as the README documents it: Snakemake killed with SIGKILL in the middle of a training job (its whole
+"""Crash recovery as docs/recovery.md has it: Snakemake killed with SIGKILL in the middle of a training job (its whole
 process group, as `kill -9` or a power loss leaves it) keeps its lock, so the rerun is refused until
 `snakemake --unlock`; then the same command finishes the matrix, the killed run resuming from its checkpoint."""
 import json

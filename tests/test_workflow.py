@@ -168,7 +168,7 @@ def test_figures_rebuild_from_stored_runs_without_training_and_list_missing_runs
 
 def test_reference_results_rebuild_from_their_records_alone(workflow):
     """A config's reference: its run records, tables and figures copied into reference/<config> (no weights), and
-    every table rebuilt from those records by `snakemake figures` as the README says."""
+    every table rebuilt from those records by `snakemake figures` as docs/reference_results.md says."""
     subprocess.run([sys.executable, "-m", "analysis", "publish", "--results", "results/tiny", "--reference",
                     "reference/tiny"], cwd=workflow, check=True, capture_output=True)
     reference = workflow / "reference/tiny"

@@ -5,7 +5,7 @@ trained on its demonstrations can in principle reproduce it. RAM addresses follo
 al. 2019), checked against the screen here: Pong paddle y 51, ball y 54; Breakout paddle x 72, ball x 99, ball y 101;
 MsPacman player x 10, y 16, ghosts x 6–9, y 12–15. Where the RAM encodes positions in a form that is not a coordinate
 (DemonAttack's horizontal positions), the script reads object colours on the screen instead. Scores against random
-play are measured by `benchmarks/demonstrators.py` (README, "Scripted demonstrators").
+play are measured by `benchmarks/demonstrators.py` (docs/demonstrations.md, "Scripted demonstrators").
 """
 from __future__ import annotations
 
