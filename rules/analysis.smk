@@ -98,7 +98,7 @@ rule scores_table:
     shell:
         "python -m analysis table --scores {input.scores:q} --published {input.published:q} --missing {input.missing:q}"
         " --window-fraction {params.window_fraction} --csv {output.csv:q} --markdown {output.markdown:q}"
-        " --latex {output.latex:q}" + ANCHORS_ARGUMENT + " > {log:q} 2>&1"
+        " --latex {output.latex:q}" f"{ANCHORS_ARGUMENT} > {{log:q}} 2>&1"
 
 
 rule aggregates:
@@ -164,8 +164,8 @@ rule learning_curves:
         f"{RESULTS}/logs/analysis/learning_curves.log",
     shell:
         "python -m analysis curves --episodes {input.episodes:q} --runs {input.runs:q} --scores {input.scores:q}"
-        " --methods {params.methods} --bins {params.bins} --out {output.figure:q}" + ANCHORS_ARGUMENT
-        + " > {log:q} 2>&1"
+        " --methods {params.methods} --bins {params.bins} --out {output.figure:q}"
+        f"{ANCHORS_ARGUMENT} > {{log:q}} 2>&1"
 
 
 rule transition:
@@ -185,8 +185,8 @@ rule transition:
         f"{RESULTS}/logs/analysis/transition.log",
     shell:
         "python -m analysis transition --episodes {input.episodes:q} --runs {input.runs:q} --scores {input.scores:q}"
-        " --methods {params.methods} --bins {params.bins} --out {output.figure:q}" + ANCHORS_ARGUMENT
-        + " > {log:q} 2>&1"
+        " --methods {params.methods} --bins {params.bins} --out {output.figure:q}"
+        f"{ANCHORS_ARGUMENT} > {{log:q}} 2>&1"
 
 
 # Scores against demo quality and quantity, when the matrix has more than one demo set.
