@@ -56,6 +56,8 @@ def parser() -> argparse.ArgumentParser:
         table.add_argument(f"--{name}", required=True)
     table.add_argument("--published", help="published scores (game, method, score, metric, source, status)")
     table.add_argument("--missing", help="the cells without a complete run, to mention under the table")
+    table.add_argument("--anchors", help="published Atari 100k scores shown as context (the workflow's anchors: "
+                                         "game, agent, score, statistic, protocol, source, status)")
     table.add_argument("--window-fraction", type=float, required=True)
 
     aggregate = commands.add_parser("aggregate", help="IQM, performance profiles, probability of improvement")
@@ -131,7 +133,21 @@ def parser() -> argparse.ArgumentParser:
         curves.add_argument("--out", required=True, help=FIGURE)
         curves.add_argument("--methods", required=True, help="comma-separated, in legend order")
         curves.add_argument("--bins", type=int, default=20)
+        curves.add_argument("--anchors", help="published Atari 100k scores drawn as labelled lines on their games' "
+                                              "panels (the workflow's anchors)")
     return main
+
+
+def anchors_or_exit(path):
+    """The anchors table at `path` (None without one), or the run ends with one line saying what is wrong in it."""
+    if not path:
+        return None
+    from .anchors import AnchorsError, read_anchors
+
+    try:
+        return read_anchors(path)
+    except AnchorsError as error:
+        sys.exit(f"error: --anchors {path} {error}")
 
 
 def main(argv=None) -> int:
@@ -172,15 +188,14 @@ def main(argv=None) -> int:
     elif args.command == "table":
         from .tables import scores_table, to_latex, to_markdown
 
-        result = scores_table(pd.read_csv(args.scores), optional_csv(args.published))
+        anchors = anchors_or_exit(args.anchors)
+        result = scores_table(pd.read_csv(args.scores), optional_csv(args.published), anchors)
         missing = len(optional_csv(args.missing))
         write_csv(args.csv, result)
-        markdown = to_markdown(result, args.window_fraction)
-        if missing:
-            markdown += f"\n{missing} cells of the matrix have no complete run and are not in this table: see " \
-                        f"{Path(args.missing).with_suffix('.md').name}.\n"
-        write_text(args.markdown, markdown)
-        write_text(args.latex, to_latex(result, args.window_fraction))
+        note = (f"\n{missing} cells of the matrix have no complete run and are not in this table: see "
+                f"{Path(args.missing).with_suffix('.md').name}.\n") if missing else ""
+        write_text(args.markdown, to_markdown(result, args.window_fraction, anchors, note))
+        write_text(args.latex, to_latex(result, args.window_fraction, anchors))
     elif args.command == "aggregate":
         from .aggregate import aggregate_table, improvement_table, performance_profile
         from .aggregate_plots import plot_improvement, plot_intervals, plot_profiles, thresholds
@@ -286,7 +301,7 @@ def main(argv=None) -> int:
 
         plot = plot_learning_curves if args.command == "curves" else plot_transition
         plot(pd.read_csv(args.episodes), pd.read_csv(args.runs), per_game(pd.read_csv(args.scores)),
-             args.methods.split(","), args.bins, args.out)
+             args.methods.split(","), args.bins, args.out, anchors_or_exit(args.anchors))
     return 0
 
 

@@ -12,6 +12,9 @@ Bands are clipped to the scores the game allows (analysis/score_range.py). With 
 interact, a game's panel is split into one panel per method family, the methods that never interact drawn in each,
 all of a game's panels on one y-range: six overlapping bands make one block where no method can be read.
 A matrix in which no run interacts (pretraining only) has no learning curve: the figure says so in one line.
+
+With the workflow's `anchors` (analysis/anchors.py), each game's panels also show that game's published Atari 100k
+scores as thin labelled lines (analysis/panels.py), context under another protocol; a game without one shows none.
 """
 from __future__ import annotations
 
@@ -22,7 +25,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import FuncFormatter
 
-from .panels import draw_references, name_beyond, references, score_limits
+from .panels import (ANCHOR_MARGIN, anchor_references, draw_references, name_beyond, name_directly, references,
+                     score_limits)
 from .score_range import clip_scores, score_range
 from .stats import mean_ci
 from .style import (BAND_ALPHA, PANEL_WIDTH, band_alpha, collect_legend, family, family_title, legend_below,
@@ -31,6 +35,7 @@ from .style import (BAND_ALPHA, PANEL_WIDTH, band_alpha, collect_legend, family,
 FEW_SEEDS = 4  # below this, seeds are drawn instead of a band (two seeds: a t-interval 12.7 standard errors wide)
 SEED_ALPHA = 0.35
 MAX_PER_PANEL = 4  # interacting methods one panel holds: the claims config's six overlap into one block
+ANCHORED_PANELS_HEIGHT = 7.5  # inches the panels of a figure with anchors take at most, while each keeps 1.3
 MARKS = 5  # markers along a curve: enough to tell the methods apart, few enough to leave the line readable
 THOUSANDS = FuncFormatter(lambda value, _: (f"{value / 1000:g}k" if abs(value) >= 1000 else f"{value:g}")
                           .replace("-", "−"))  # the minus sign matplotlib's own tick labels use
@@ -130,15 +135,19 @@ def game_limits(game: str, episodes: pd.DataFrame, runs: pd.DataFrame, baselines
 
 
 def score_figure(games: list[str], groups: list[tuple[str | None, list[str]]], baselines: pd.DataFrame,
-                 draw_methods: Callable, xlabel: str, width: float, steps=THOUSANDS):
+                 draw_methods: Callable, xlabel: str, width: float, steps=THOUSANDS, anchors: pd.DataFrame | None = None):
     """The figure every plot here is: per game one panel per method group (`groups`: title, methods), which
     `draw_methods(axes, game, methods)` fills, returning the levels it drew; a game's panels share one y-range fitted
-    to them, with the game's references; one legend below all panels. `steps` formats the x-axis's ticks."""
+    to them, with the game's references (and its `anchors`, where given); one legend below all panels. `steps` formats
+    the x-axis's ticks."""
     keys = [(game, title, members) for game in games for title, members in groups]
-    most = min(3, int(width / PANEL_WIDTH))
+    margin = ANCHOR_MARGIN if any(anchor_references(anchors, game) for game in games) else 0.0
+    most = max(1, min(3, int(width / (PANEL_WIDTH + margin))))
     columns = len(groups) if 1 < len(groups) <= most else min(len(keys), most)
     rows = math.ceil(len(keys) / columns)
     panel_height = min(max(0.72 * width / columns, 1.3), 1.8)
+    if margin:  # one column of panels at the column width: five games at full height would be taller than a page
+        panel_height = min(panel_height, max(1.3, ANCHORED_PANELS_HEIGHT / rows))
     figure, grid = new_figure(width, rows * panel_height, nrows=rows, ncols=columns)
     panels = list(grid.flat[:len(keys)])
     for extra in grid.flat[len(keys):]:
@@ -147,12 +156,13 @@ def score_figure(games: list[str], groups: list[tuple[str | None, list[str]]], b
     for axes, (game, title, members) in zip(panels, keys):
         levels[game].extend(draw_methods(axes, game, members))
         axes.set_title(game if title is None else f"{game}: {title}")
-    beyond, reference_labels = [], set()
+    beyond, reference_labels, drawn = [], set(), []
     for index, (axes, (game, _, _)) in enumerate(zip(panels, keys)):
-        refs = references(baselines, game)
+        refs = references(baselines, game) + anchor_references(anchors, game)
         reference_labels.update(ref.label for ref in refs)
         axes.set_ylim(*score_limits(levels[game], refs))
         beyond.append((axes, draw_references(axes, refs)))
+        drawn.append((axes, refs, axes.get_ylim()))  # before name_beyond widens it
         axes.xaxis.set_major_formatter(steps)
         if index + columns >= len(keys):  # the lowest panel of its column
             axes.set_xlabel(xlabel)
@@ -160,6 +170,7 @@ def score_figure(games: list[str], groups: list[tuple[str | None, list[str]]], b
     legend = legend_below(figure, *collect_legend(panels, last=reference_labels))
     figure.set_figheight(rows * panel_height + legend + 0.2)
     name_beyond(figure, beyond)
+    name_directly(figure, drawn)
     return figure
 
 
@@ -173,7 +184,7 @@ def method_label(method: str, runs: pd.DataFrame) -> str:
 
 
 def learning_curves_figure(episodes: pd.DataFrame, runs: pd.DataFrame, baselines: pd.DataFrame, methods: list[str],
-                           bins: int, width: float):
+                           bins: int, width: float, anchors: pd.DataFrame | None = None):
     runs = runs[runs["method"].isin(methods)]
     interacting = runs[runs["agent_steps"] > 0]
     if interacting.empty:
@@ -202,16 +213,16 @@ def learning_curves_figure(episodes: pd.DataFrame, runs: pd.DataFrame, baselines
         return levels
 
     return score_figure(sorted(runs["game"].unique()), method_groups(methods, set(interacting["method"])),
-                        baselines, draw, "agent steps", width)
+                        baselines, draw, "agent steps", width, anchors=anchors)
 
 
 def plot_learning_curves(episodes: pd.DataFrame, runs: pd.DataFrame, baselines: pd.DataFrame, methods: list[str],
-                         bins: int, out) -> None:
-    save(lambda width: learning_curves_figure(episodes, runs, baselines, methods, bins, width), out)
+                         bins: int, out, anchors: pd.DataFrame | None = None) -> None:
+    save(lambda width: learning_curves_figure(episodes, runs, baselines, methods, bins, width, anchors), out)
 
 
 def transition_figure(episodes: pd.DataFrame, runs: pd.DataFrame, baselines: pd.DataFrame, methods: list[str],
-                      bins: int, width: float):
+                      bins: int, width: float, anchors: pd.DataFrame | None = None):
     """Scores around the end of the demonstration phase (N_p), per method aligned at its own N_p."""
     phased = runs[(runs["demo_phase_end"] > 0) & (runs["agent_steps"] > runs["demo_phase_end"])
                   & runs["method"].isin(methods)]
@@ -241,9 +252,9 @@ def transition_figure(episodes: pd.DataFrame, runs: pd.DataFrame, baselines: pd.
         return levels
 
     return score_figure(sorted(phased["game"].unique()), method_groups(methods, set(phased["method"])), baselines,
-                        draw, "agent steps from N_p", width, FROM_N_P)
+                        draw, "agent steps from N_p", width, FROM_N_P, anchors)
 
 
 def plot_transition(episodes: pd.DataFrame, runs: pd.DataFrame, baselines: pd.DataFrame, methods: list[str],
-                    bins: int, out) -> None:
-    save(lambda width: transition_figure(episodes, runs, baselines, methods, bins, width), out)
+                    bins: int, out, anchors: pd.DataFrame | None = None) -> None:
+    save(lambda width: transition_figure(episodes, runs, baselines, methods, bins, width, anchors), out)

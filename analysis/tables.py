@@ -1,7 +1,9 @@
 """The game × method score table (CSV, Markdown, LaTeX): initial, last-window and final scores as mean and 95% CI over
 seeds, the final score as a percentage of the demonstrator, the suite's baselines, and the published number beside
 ours where one exists; and of the final evaluations' episodes, how many were distinct and how many reached the time
-limit (marked † on the final score, with a note that counts them)."""
+limit (marked † on the final score, with a note that counts them). With the workflow's `anchors`, the published Atari
+100k scores of the table's games (analysis/anchors.py) as context: a column anchor_<agent> per agent in the CSV, and a
+table of their own under the Markdown and LaTeX tables, which says that their protocols differ."""
 from __future__ import annotations
 
 import re
@@ -9,6 +11,9 @@ import re
 import numpy as np
 import pandas as pd
 
+from .anchors import context_columns
+from .anchors import to_latex as anchors_latex
+from .anchors import to_markdown as anchors_markdown
 from .scores import SCORES
 from .stats import mean_ci
 
@@ -39,7 +44,8 @@ def published_scores(published: pd.DataFrame) -> pd.DataFrame:
         columns={"score": "published", "metric": "published_metric", "status": "published_status"})
 
 
-def scores_table(scores: pd.DataFrame, published: pd.DataFrame | None = None) -> pd.DataFrame:
+def scores_table(scores: pd.DataFrame, published: pd.DataFrame | None = None,
+                 anchors: pd.DataFrame | None = None) -> pd.DataFrame:
     rows = []
     for (game, method), group in scores.groupby(["game", "method"], sort=False):
         group = group.sort_values("seed")
@@ -56,6 +62,8 @@ def scores_table(scores: pd.DataFrame, published: pd.DataFrame | None = None) ->
     table = pd.DataFrame(rows)
     if published is not None and len(published) and len(table):
         table = table.merge(published_scores(published), on=["game", "method"], how="left")
+    if anchors is not None and len(table):
+        table = context_columns(table, anchors)
     return table
 
 
@@ -132,10 +140,17 @@ def notes(window_fraction: float, table: pd.DataFrame | None = None) -> list[str
     ]
 
 
-def to_markdown(table: pd.DataFrame, window_fraction: float) -> str:
+def games(table: pd.DataFrame) -> list[str]:
+    return list(dict.fromkeys(table["game"])) if "game" in table else []
+
+
+def to_markdown(table: pd.DataFrame, window_fraction: float, anchors: pd.DataFrame | None = None,
+                missing: str = "") -> str:
+    """The table and its notes, then `missing` (the line on cells without a run), then the anchors, where given."""
     lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     lines += ["| " + " | ".join(cells(row)) + " |" for row in table.to_dict("records")]
-    return "\n".join(lines + [""] + notes(window_fraction, table)) + "\n"
+    text = "\n".join(lines + [""] + notes(window_fraction, table)) + "\n" + missing
+    return text if anchors is None else f"{text}\n{anchors_markdown(anchors, games(table))}"
 
 
 def latex_escape(text: str) -> str:
@@ -146,8 +161,8 @@ def latex_escape(text: str) -> str:
     return re.sub(r"(?<![\w$])-(?=\d)", "$-$", text)  # a minus sign, not a hyphen
 
 
-def to_latex(table: pd.DataFrame, window_fraction: float) -> str:
-    """A booktabs table for a paper; the notes become the caption."""
+def to_latex(table: pd.DataFrame, window_fraction: float, anchors: pd.DataFrame | None = None) -> str:
+    """A booktabs table for a paper; the notes become the caption. With `anchors`, their table after it."""
     lines = [r"\begin{table}[t]", r"\centering", r"\small",
              r"\begin{tabular}{ll r " + "l" * (len(HEADER) - 3) + "}", r"\toprule",
              " & ".join(latex_escape(name) for name in HEADER) + r" \\", r"\midrule"]
@@ -155,4 +170,6 @@ def to_latex(table: pd.DataFrame, window_fraction: float) -> str:
     lines += [r"\bottomrule", r"\end{tabular}",
               r"\caption{" + latex_escape(" ".join(notes(window_fraction, table))) + "}", r"\label{tab:scores}",
               r"\end{table}"]
-    return "\n".join(lines) + "\n"
+    text = "\n".join(lines) + "\n"
+    context = "" if anchors is None else anchors_latex(anchors, games(table))
+    return f"{text}\n{context}" if context else text

@@ -74,11 +74,18 @@ rule scores:
         " --out {output:q} > {log:q} 2>&1"
 
 
+# With `anchors`, the tables and the learning-curve figures show those published scores too (analysis/anchors.py);
+# without it, their commands and outputs are what they were before the key existed.
+ANCHORS_INPUT = {"anchors": local(ANCHORS)} if ANCHORS else {}
+ANCHORS_ARGUMENT = " --anchors {input.anchors:q}" if ANCHORS else ""
+
+
 rule scores_table:
     input:
         scores=rules.scores.output[0],
         published=local(PUBLISHED),
         missing=rules.collect.output.missing_csv,
+        **ANCHORS_INPUT,
     output:
         csv=report(f"{TABLES}/scores.csv", caption="../report/scores.rst", category="Tables"),
         markdown=f"{TABLES}/scores.md",
@@ -92,7 +99,7 @@ rule scores_table:
     shell:
         "python -m analysis table --scores {input.scores:q} --published {input.published:q} --missing {input.missing:q}"
         " --window-fraction {params.window_fraction} --csv {output.csv:q} --markdown {output.markdown:q}"
-        " --latex {output.latex:q} > {log:q} 2>&1"
+        " --latex {output.latex:q}" f"{ANCHORS_ARGUMENT} > {{log:q}} 2>&1"
 
 
 rule aggregates:
@@ -146,6 +153,7 @@ rule learning_curves:
         episodes=rules.collect.output.episodes,
         runs=rules.collect.output.runs,
         scores=rules.scores.output[0],
+        **ANCHORS_INPUT,
     output:
         **figure_outputs("figure", f"{FIGURES}/learning_curves.png", "../report/learning_curves.rst"),
     params:
@@ -157,7 +165,8 @@ rule learning_curves:
         f"{RESULTS}/logs/analysis/learning_curves.log",
     shell:
         "python -m analysis curves --episodes {input.episodes:q} --runs {input.runs:q} --scores {input.scores:q}"
-        " --methods {params.methods} --bins {params.bins} --out {output.figure:q} > {log:q} 2>&1"
+        " --methods {params.methods} --bins {params.bins} --out {output.figure:q}"
+        f"{ANCHORS_ARGUMENT} > {{log:q}} 2>&1"
 
 
 rule transition:
@@ -165,6 +174,7 @@ rule transition:
         episodes=rules.collect.output.episodes,
         runs=rules.collect.output.runs,
         scores=rules.scores.output[0],
+        **ANCHORS_INPUT,
     output:
         **figure_outputs("figure", f"{FIGURES}/transition.png", "../report/transition.rst"),
     params:
@@ -176,7 +186,8 @@ rule transition:
         f"{RESULTS}/logs/analysis/transition.log",
     shell:
         "python -m analysis transition --episodes {input.episodes:q} --runs {input.runs:q} --scores {input.scores:q}"
-        " --methods {params.methods} --bins {params.bins} --out {output.figure:q} > {log:q} 2>&1"
+        " --methods {params.methods} --bins {params.bins} --out {output.figure:q}"
+        f"{ANCHORS_ARGUMENT} > {{log:q}} 2>&1"
 
 
 # Scores against demo quality and quantity, when the matrix has more than one demo set.

@@ -195,6 +195,16 @@ PUBLISHED = config["published_scores"]
 if not os.path.isfile(PUBLISHED):
     raise WorkflowError(f"config error: published_scores={PUBLISHED} is not a file; point it at a table of published "
                         "scores such as config/published_scores.csv")
+# Published Atari 100k scores shown beside ours as context (analysis/anchors.py): checked now, so a missing or malformed
+# table stops the workflow before any job starts rather than at the end of a long run.
+ANCHORS = config.get("anchors") or None
+if ANCHORS:
+    from analysis.anchors import AnchorsError, read_anchors
+
+    try:
+        read_anchors(ANCHORS)
+    except AnchorsError as error:
+        raise WorkflowError(f"config error: anchors={ANCHORS} {error}")
 # The analysis code is an input: editing it rebuilds the tables and figures (Snakemake tracks only rule code itself).
 ANALYSIS_CODE = sorted(glob.glob(os.path.join(workflow.basedir, "analysis", "*.py")))
 

@@ -20,11 +20,13 @@ from matplotlib.text import Text
 
 from agents.config import defaults
 from analysis import aggregate_plots, curves, demo_sweep, style, transfer
+from analysis.anchors import read_anchors
 from analysis.figure_files import figure_files
 from analysis.score_range import score_range
 from analysis.stats import mean_ci
 
 ROOT = Path(__file__).resolve().parent.parent
+ANCHORS = "config/atari100k_anchors.csv"
 STEPS = (100, 300, 500, 700, 900)
 
 
@@ -125,6 +127,8 @@ def figures(width):
     return {
         "learning curves": curves.learning_curves_figure(episodes, runs, baselines, ["dqfd", "pdd_dqn", "bc"], 4,
                                                          width),
+        "learning curves with anchors": curves.learning_curves_figure(
+            episodes, runs, baselines, ["dqfd", "pdd_dqn", "bc"], 4, width, read_anchors(ROOT / ANCHORS)),
         "transition": curves.transition_figure(episodes, runs, baselines, ["soft_q_bc"], 4, width),
         "intervals": aggregate_plots.intervals_figure(aggregates, ["dqfd", "dqfd_no_supervised", "bc"], width),
         "profiles": aggregate_plots.profiles_figure(profiles, ["dqfd", "bc"], width),
