@@ -434,7 +434,7 @@ class Run:
     def _write(self, evaluation: pd.DataFrame) -> dict:
         progress = pd.DataFrame(self.rows)
         demo_info = None if self.demos is None else demo_record(self.demos, self.demo_path, self.demo_sha256,
-                                                                self.demo_content_sha256)
+                                                                self.demo_content_sha256, self.run_dir)
         summary = summarise(self.cell, self.protocol, evaluation, progress, self.learner, demo_info)
         summary.update(wall_s=round(self._elapsed(), 1), status="complete")
         config = dict(self.cell, demos=demo_info, threads=self.threads, device=str(self.device))
@@ -481,12 +481,24 @@ def summarise(cell: dict, protocol: dict, evaluation: pd.DataFrame, progress: pd
     }
 
 
-def demo_record(demos, path, sha256: str, content_sha256: str) -> dict:
-    """What a run's records say of its demonstrations: the file and its checksum, the checksum of its content (equal
-    for two recordings of the same demonstrations), where they came from and their scores."""
+def relative_path(path: str | Path, run_dir: str | Path) -> str:
+    """`path` as a run's records name it: relative to the run folder, so that no record holds a path of the machine
+    that ran it and the name still leads to the file from wherever the results folder is copied (the workflow's
+    RESULTS/demos/Pong/x.npz, seen from RESULTS/runs/Pong/dqfd/x/seed_0, is ../../../../../demos/Pong/x.npz). Where
+    no relative path exists (another drive on Windows), the file's name alone."""
+    try:
+        return Path(os.path.relpath(os.path.abspath(path), os.path.abspath(run_dir))).as_posix()
+    except ValueError:
+        return Path(path).name
+
+
+def demo_record(demos, path, sha256: str, content_sha256: str, run_dir: str | Path) -> dict:
+    """What a run's records say of its demonstrations: the file (relative to the run folder `run_dir`) and its
+    checksum, the checksum of its content (equal for two recordings of the same demonstrations), where they came from
+    and their scores."""
     scores = demos.episodes["score"]
     return {
-        "file": str(path),
+        "file": relative_path(path, run_dir),
         "sha256": sha256,
         "content_sha256": content_sha256,
         "source": demos.metadata.get("source", SCRIPTED),
