@@ -33,7 +33,7 @@ from .demos.scripted import DEMONSTRATORS
 from .envs import FrameStacker, emulator_state, make_env, restore_emulator
 from .errors import ConfigError, OutputError
 from .evaluation import EVAL_COLUMNS, EVAL_SEED_OFFSET, demo_agreement, distinct_starts, evaluate, start_variety
-from .io import atomic_write, write_csv, write_json, write_yaml
+from .io import atomic_write, relative_path, write_csv, write_json, write_yaml
 from .learner import Learner, pick_device
 from .progress import Progress
 from .provenance import provenance
@@ -479,17 +479,6 @@ def summarise(cell: dict, protocol: dict, evaluation: pd.DataFrame, progress: pd
         "updates": learner.updates,
         "demos": demo_info,
     }
-
-
-def relative_path(path: str | Path, run_dir: str | Path) -> str:
-    """`path` as a run's records name it: relative to the run folder, so that no record holds a path of the machine
-    that ran it and the name still leads to the file from wherever the results folder is copied (the workflow's
-    RESULTS/demos/Pong/x.npz, seen from RESULTS/runs/Pong/dqfd/x/seed_0, is ../../../../../demos/Pong/x.npz). Where
-    no relative path exists (another drive on Windows), the file's name alone."""
-    try:
-        return Path(os.path.relpath(os.path.abspath(path), os.path.abspath(run_dir))).as_posix()
-    except ValueError:
-        return Path(path).name
 
 
 def demo_record(demos, path, sha256: str, content_sha256: str, run_dir: str | Path) -> dict:

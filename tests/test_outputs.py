@@ -319,7 +319,7 @@ def test_a_runs_records_name_its_demo_file_relative_to_the_run_folder(tmp_path, 
     ../../../../../demos/GAME/SET.npz."""
     import yaml
 
-    from agents.run import relative_path
+    from agents.io import relative_path
 
     results = tmp_path / "results"
     demo = results / "demos/Pong/scripted_noise0_ep1.npz"
