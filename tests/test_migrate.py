@@ -107,8 +107,8 @@ def test_old_records_come_out_under_the_new_names_with_their_values(old_results)
     assert after["runs/Pong/pdd_dqn/none/seed_0/summary.json"] == before["runs/Pong/pdd_dqn/none/seed_0/summary.json"]
 
     described = {str(change) for change in changes}
-    assert (f"runs/Pong/dqfd/{OLD}/seed_0/summary.json → {run}/summary.json (demos.epsilon → demos.noise, demos.file "
-            "made relative to the run folder)") in described
+    assert (f"runs/Pong/dqfd/{OLD}/seed_0/summary.json → {run}/summary.json (demos.epsilon → demos.noise, "
+            "demos.file made relative to the run folder)") in described
     assert ("runs/Pong/pdd_dqn/none/seed_0/config.yaml (settings.priority_eps_agent → settings.priority_bonus_agent, "
             "settings.priority_eps_demo → settings.priority_bonus_demo)") in described
     assert f"demos/Pong/{OLD}.stats.csv → demos/Pong/{NEW}.stats.csv (column epsilon → noise)" in described
