@@ -238,3 +238,20 @@ def test_without_tensorboard_nothing_of_it_is_loaded(tmp_path):
                             text=True, timeout=300, env={**environment, "PYTHONPATH": str(ROOT)})
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_verify_reruns_write_no_tensorboard_scalars(tmp_path, monkeypatch):
+    """`python -m analysis verify` under the workflow's tensorboard: true: its reruns of reference cells carry no
+    TensorBoard folder, since a rerun starting over under a cell's tag would remove the matrix run's event files."""
+    from analysis.verify import Code
+
+    monkeypatch.setenv("AGENTS_TENSORBOARD", str(tmp_path / "tensorboard"))
+    given = {}
+
+    def run(command, **kwargs):
+        given.update(kwargs["env"])
+        return subprocess.CompletedProcess(command, 0)
+
+    monkeypatch.setattr("analysis.verify.subprocess.run", run)
+    Code("checkout", tmp_path).command("0" * 40, "train", "--game", "Pong", log=tmp_path / "logs/train.log")
+    assert given["PYTHONPATH"].startswith(str(ROOT)) and "AGENTS_TENSORBOARD" not in given
