@@ -26,9 +26,10 @@ except ConfigError as error:
 configfile: "config/config.yaml"
 
 
-# `--config seeds=[0,1]`: Snakemake reads what a list or mapping on its command line holds as text ('0', '1').
+# `--config seeds=[0,1]`: Snakemake reads what a list or mapping on its command line holds as text ('0', '1'), and
+# `--config tensorboard=true` as the text 'true'.
 for key, value in workflow.config_settings.config.items():
-    if isinstance(value, (list, tuple, dict)):
+    if isinstance(value, (list, tuple, dict)) or (isinstance(value, str) and value.lower() in ("true", "false")):
         update_config(config, {key: typed_as_yaml(value)})
 
 

@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from .board import ENVIRONMENT as TENSORBOARD_ENVIRONMENT  # board.py imports nothing of TensorBoard until asked
 from .errors import ConfigError, DemoFileError, NonFiniteError, OutputError
 
 
@@ -91,6 +92,12 @@ def check_arguments(args) -> None:
     if threads is not None and threads > cores:
         raise ConfigError(f"--threads {threads}: this process may use {cores} CPU core{'s' * (cores != 1)}; use at "
                           f"most {cores} (more threads than cores only contend for them)")
+    if getattr(args, "tensorboard", None):  # before anything loads torch, and before any compute
+        from .board import require
+        from .io import check_folder
+
+        require(f"--tensorboard {args.tensorboard}")
+        check_folder(args.tensorboard, "TensorBoard folder (--tensorboard)")
     if getattr(args, "game", None) is not None and args.command != "train":  # train checks it with its config
         from .games import known_games
 
@@ -227,6 +234,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--checkpoint-every-min", type=float, default=10.0,
                        help="minutes between checkpoints; a rerun of a killed run resumes from the last one "
                        "(0: after every update and agent step, for tests)")
+    train.add_argument("--tensorboard", metavar="DIR", default=os.environ.get(TENSORBOARD_ENVIRONMENT) or None,
+                       help="write the run's losses, Q mean, ε, demo share, episode scores and evaluations as "
+                            "TensorBoard scalars under DIR/GAME/METHOD/DEMO_SET/seed_N, for `tensorboard --logdir "
+                            f"DIR` (needs pip install -e \".[tensorboard]\"); default: ${TENSORBOARD_ENVIRONMENT}, "
+                            "which the workflow sets when its config says tensorboard: true, else none")
     for sub in (demos, record, head, minari_in, minari_out, random, train):
         sub.add_argument("--config", help="workflow config file (YAML) whose settings apply")
         sub.add_argument("--config-json", help="the same as a JSON string, laid over --config (the workflow passes "
@@ -287,7 +299,7 @@ def _train(args) -> None:
 
     cell = resolve(args.game, args.method, args.seed, config)
     run = Run(cell, args.out, args.demos, args.threads, args.device, args.checkpoint_dir,
-              60.0 * args.checkpoint_every_min)
+              60.0 * args.checkpoint_every_min, args.tensorboard)
     try:
         summary = run.execute()
     except NonFiniteError as error:

@@ -1,5 +1,6 @@
 """Output files: atomic writes (a reader, or Snakemake, never sees a half-written output), the check that a folder can
-take a run's outputs before compute is spent, and one clear line when a write fails anyway."""
+take a run's outputs before compute is spent, and one clear line when a write fails anyway; paths as records name
+them."""
 from __future__ import annotations
 
 import errno
@@ -182,3 +183,14 @@ def write_yaml(path, data) -> None:
 
 def write_csv(path, frame) -> None:
     write_text(path, frame.to_csv(index=False))
+
+
+def relative_path(path: str | Path, run_dir: str | Path) -> str:
+    """`path` as a run's records name it: relative to the run folder, so that no record holds a path of the machine
+    that ran it and the name still leads to the file from wherever the results folder is copied (the workflow's
+    RESULTS/demos/Pong/x.npz, seen from RESULTS/runs/Pong/dqfd/x/seed_0, is ../../../../../demos/Pong/x.npz). Where
+    no relative path exists (another drive on Windows), the file's name alone."""
+    try:
+        return Path(os.path.relpath(os.path.abspath(path), os.path.abspath(run_dir))).as_posix()
+    except ValueError:
+        return Path(path).name

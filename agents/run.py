@@ -33,7 +33,7 @@ from .demos.scripted import DEMONSTRATORS
 from .envs import FrameStacker, emulator_state, make_env, restore_emulator
 from .errors import ConfigError, OutputError
 from .evaluation import EVAL_COLUMNS, EVAL_SEED_OFFSET, demo_agreement, distinct_starts, evaluate, start_variety
-from .io import atomic_write, write_csv, write_json, write_yaml
+from .io import atomic_write, relative_path, write_csv, write_json, write_yaml
 from .learner import Learner, pick_device
 from .progress import Progress
 from .provenance import provenance
@@ -128,7 +128,9 @@ class Means:
 
 class Run:
     def __init__(self, cell: dict, run_dir: str | Path, demo_path: str | Path | None, threads: int, device: str,
-                 checkpoint_dir: str | Path | None = None, checkpoint_every_s: float = 600.0):
+                 checkpoint_dir: str | Path | None = None, checkpoint_every_s: float = 600.0,
+                 tensorboard: str | Path | None = None):
+        """`tensorboard`: the folder under which the run writes its TensorBoard scalars (agents/board.py), or None."""
         self.cell, self.run_dir = cell, Path(run_dir)
         self.settings, self.protocol = values(cell["settings"]), values(cell["protocol"])
         self.demo_path, self.threads = demo_path, threads
@@ -144,6 +146,8 @@ class Run:
         self.step = 0  # agent steps of phase II
         self.episode: dict | None = None  # the interaction episode in progress
         self.elapsed_before = 0.0  # wall time spent by earlier processes of a resumed run
+        self.resumed = False  # from a checkpoint of this cell
+        self.tensorboard, self.board = tensorboard, None  # the Board once the run knows whether it resumed
         self.start = self.last_flush = self.last_checkpoint = time.monotonic()
 
     def prepare(self) -> None:
@@ -251,6 +255,8 @@ class Run:
         evaluation.insert(0, "update", self.pretrained)
         evaluation["demo_agreement"] = demo_agreement(self.learner)
         self.ladder_rows.extend(evaluation.to_dict("records"))
+        if self.board:
+            self.board.evaluation("pretrain_eval", evaluation, self.pretrained, evaluation["demo_agreement"].iloc[0])
         self._save_checkpoint()
 
     def _evaluate_interaction(self) -> None:
@@ -261,6 +267,8 @@ class Run:
         evaluation.insert(0, "agent_step", self.step)
         evaluation.insert(1, "update", self.learner.updates)
         self.interaction_eval_rows.extend(evaluation.to_dict("records"))
+        if self.board:
+            self.board.evaluation("interaction_eval", evaluation, self.step)
         self._save_checkpoint()
 
     def _interact(self) -> None:
@@ -330,10 +338,33 @@ class Run:
         if self.learner.updates % self.log_every == 0:
             self._log(kind="updates", phase=phase, agent_step=agent_step, **self.metrics.take())
 
+    def _open_board(self) -> None:
+        """Start writing TensorBoard scalars (agents/board.py), first those of what a resumed run has recorded so far
+        that its event files do not hold yet (a kill loses the writer's last unflushed events; a run started without
+        --tensorboard has none): every step of the run appears once."""
+        from .board import Board, run_tag
+
+        tag = run_tag(self.cell["game"], self.cell["method"], self.demo_path, self.cell["seed"])
+        self.board = Board(self.tensorboard, tag, self.resumed)
+        for row in self.rows:
+            self._board_row(row)
+        for rows, name, step in ((self.ladder_rows, "pretrain_eval", "update"),
+                                 (self.interaction_eval_rows, "interaction_eval", "agent_step")):
+            for at, evaluation in pd.DataFrame(rows).groupby(step) if rows else ():
+                agreement = evaluation["demo_agreement"].iloc[0] if "demo_agreement" in evaluation else None
+                self.board.evaluation(name, evaluation, int(at), agreement)
+
+    def _board_row(self, row: dict) -> None:
+        """A progress row as TensorBoard scalars, with the exploration ε of its agent step during interaction."""
+        interacting = row["kind"] == "updates" and row["phase"] == "interact"
+        self.board.progress_row(row, self.learner.epsilon(row["agent_step"] - 1) if interacting else None)
+
     def _log(self, **row) -> None:
         now = time.monotonic()
         row.update(update=self.learner.updates, wall_s=round(self._elapsed(), 2))
         self.rows.append(row)
+        if self.board:
+            self._board_row(row)
         if now - self.last_flush >= PROGRESS_FLUSH_S:  # so a long run can be watched while it learns
             write_csv(self.run_dir / LIVE_PROGRESS, pd.DataFrame(self.rows))
             self.last_flush = now
@@ -388,6 +419,7 @@ class Run:
             self.checkpoints.discard()
             return
         self.learner.load_state_dict(state["learner"])
+        self.resumed = True
         self.pretrained, self.step = state["counters"]["pretrained"], state["counters"]["step"]
         self.elapsed_before = state["elapsed_s"]
         self.rng.bit_generator.state = state["rng"]["numpy"]
@@ -416,6 +448,8 @@ class Run:
         try:
             self.prepare()
             self._resume()
+            if self.tensorboard is not None:
+                self._open_board()
             try:
                 self._pretrain()
                 self._interact()
@@ -427,6 +461,8 @@ class Run:
                                   f"{error}; no checkpoint was kept, so a rerun starts over") from error
             self.checkpoints.clear()
         finally:
+            if self.board:
+                self.board.close()
             self.checkpoints.release()
         (self.run_dir / LIVE_PROGRESS).unlink(missing_ok=True)
         return summary
@@ -434,9 +470,12 @@ class Run:
     def _write(self, evaluation: pd.DataFrame) -> dict:
         progress = pd.DataFrame(self.rows)
         demo_info = None if self.demos is None else demo_record(self.demos, self.demo_path, self.demo_sha256,
-                                                                self.demo_content_sha256)
+                                                                self.demo_content_sha256, self.run_dir)
         summary = summarise(self.cell, self.protocol, evaluation, progress, self.learner, demo_info)
         summary.update(wall_s=round(self._elapsed(), 1), status="complete")
+        if self.board:
+            self.board.evaluation("final_eval", evaluation, self.learner.updates, summary["eval_demo_agreement"],
+                                  std=True)
         config = dict(self.cell, demos=demo_info, threads=self.threads, device=str(self.device))
         write_csv(self.run_dir / "progress.csv", progress)
         write_csv(self.run_dir / "eval.csv", evaluation)
@@ -481,12 +520,13 @@ def summarise(cell: dict, protocol: dict, evaluation: pd.DataFrame, progress: pd
     }
 
 
-def demo_record(demos, path, sha256: str, content_sha256: str) -> dict:
-    """What a run's records say of its demonstrations: the file and its checksum, the checksum of its content (equal
-    for two recordings of the same demonstrations), where they came from and their scores."""
+def demo_record(demos, path, sha256: str, content_sha256: str, run_dir: str | Path) -> dict:
+    """What a run's records say of its demonstrations: the file (relative to the run folder `run_dir`) and its
+    checksum, the checksum of its content (equal for two recordings of the same demonstrations), where they came from
+    and their scores."""
     scores = demos.episodes["score"]
     return {
-        "file": str(path),
+        "file": relative_path(path, run_dir),
         "sha256": sha256,
         "content_sha256": content_sha256,
         "source": demos.metadata.get("source", SCRIPTED),

@@ -122,7 +122,9 @@ def parser() -> argparse.ArgumentParser:
 
     migrate = commands.add_parser("migrate", help="rewrite, in place, a results or reference folder written under "
                                                   "the suite's old names (set names scripted_eps…, demos.epsilon, "
-                                                  "priority_eps_*) under today's; a second run changes nothing")
+                                                  "priority_eps_*) under today's, and the demo file its runs name by "
+                                                  "an absolute path relative to the run folder; a second run changes "
+                                                  "nothing")
     migrate.add_argument("--results", required=True, help="the folder, e.g. results/default or reference/transfer")
 
     for name, text in (("curves", "learning curves, one panel per game"),
@@ -310,12 +312,16 @@ def report_migration(changes, folder, quiet: bool = False) -> int:
     for change in changes:
         print(change)
     left = sum(change.note.startswith("left") for change in changes)
-    done = len(changes) - left
+    kept = sum(change.note.startswith("kept") for change in changes)
+    done = len(changes) - left - kept
     if done:
-        print(f"{folder}: {done} files brought to today's names; rebuild its tables and figures from them with "
-              f"`snakemake figures --forceall --configfile config/<config>.yaml --config results_dir={folder}`")
+        print(f"{folder}: {done} files brought to today's names and paths; rebuild its tables and figures from them "
+              f"with `snakemake figures --forceall --configfile config/<config>.yaml --config results_dir={folder}`")
     elif not quiet and not left:
-        print(f"{folder}: nothing to migrate, every record has today's names")
+        print(f"{folder}: nothing to migrate, every record has today's names and paths")
+    if kept:
+        print(f"{folder}: {kept} records still name their demo file by an absolute path (above), which only the "
+              "machine that ran them can follow; they are kept as recorded")
     if left:
         print(f"{folder}: {left} files left as they were (above); move or remove them, then migrate again")
     return 1 if left else 0

@@ -161,7 +161,8 @@ class Ledger:
 
     def not_run(self, claim: Claim) -> str:
         methods = set(self.scores["method"])
-        missing = [side.method for side in (claim.left, claim.right) if side.method and side.method not in methods]
+        missing = list(dict.fromkeys(side.method for side in (claim.left, claim.right)
+                                     if side.method and side.method not in methods))  # each named once
         if missing:
             return f"needs {', '.join(missing)} in the matrix"
         if any(side.score == "initial_greedy" for side in (claim.left, claim.right)):

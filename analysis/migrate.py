@@ -1,34 +1,43 @@
-"""Stored records under today's names: `python -m analysis migrate --results DIR` rewrites, in place, a results (or
-reference) folder written before names were changed so that each means one thing (agents/config.py lists them):
+"""Stored records as the suite writes them today: `python -m analysis migrate --results DIR` rewrites, in place, a
+results (or reference) folder written before names were changed so that each means one thing (agents/config.py lists
+them), or before records named files relative to the run folder:
 
 - a scripted demo set's action noise was `epsilon`: set names scripted_eps0_ep5 become scripted_noise0_ep5 in every
   path (run folders, demo files and their stats, logs, checkpoint folders), the `epsilon` key of the `demos` record
   of a run's summary.json and config.yaml becomes `noise`, and so does the column of a demo set's stats;
 - the replay's priority bonuses priority_eps_agent and priority_eps_demo become priority_bonus_agent and
-  priority_bonus_demo among a run's settings (config.yaml).
+  priority_bonus_demo among a run's settings (config.yaml);
+- the demo file a run's summary.json and config.yaml name (`demos.file`), recorded as an absolute path of the machine
+  that ran it (/root/runs/default/demos/Pong/scripted_noise0_ep5.npz), is named relative to the run folder as runs
+  name it today. The workflow gives a run RESULTS/demos/GAME/SET.npz of the results folder it runs in, so a path of
+  that shape becomes ../../../../../demos/GAME/SET.npz, SET under today's name (the file this migration renames);
+  another absolute path becomes relative only where that file is here with the checksum the record holds, and is
+  otherwise kept and reported (nothing is guessed).
 
-Only names change: every value stays as recorded, origins and recorded file paths included. A demo file (.npz) is
-renamed but not rewritten (the run records hold its checksum; it loads under either key). Each file is written whole
+Only names change: every other value stays as recorded, origins included. A demo file (.npz) is renamed but not
+rewritten (the run records hold its checksum; it loads under either key). Each file is written whole
 under a temporary name and renamed into place, or renamed alone, so a kill leaves every file old or new, never half
 written; a second run finds nothing to change. Tables and figures are outputs, rebuilt from the migrated records by
 `snakemake figures`. Run it while no workflow writes into the folder.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import yaml
 
 from agents.config import NOISE_LABEL, OLD_NOISE_LABEL, RENAMED_DEMO_KEYS, RENAMED_SETTINGS, SCRIPTED
-from agents.io import atomic_write, json_text, yaml_text
+from agents.io import atomic_write, json_text, relative_path, yaml_text
 
 # A scripted set's name under the old label: scripted_eps0_ep5, also inside longer names (the logs').
 OLD_SET_LABEL = re.compile(rf"(?<![A-Za-z0-9]){SCRIPTED}{OLD_NOISE_LABEL}(?=[0-9])")
 OUTPUTS = ("tables", "figures")  # rebuilt from the records, not migrated
+RUN_DEPTH = 5  # runs/<game>/<method>/<demo set>/seed_<n>: how deep a run folder lies in a results folder
 
 
 @dataclass
@@ -66,6 +75,46 @@ def _renamed_keys(mapping: dict, renames: dict, where: str) -> tuple[dict, list[
             [f"{where}{old} → {where}{new}" for old, new in wanted.items()])
 
 
+def absolute(path) -> PurePosixPath | PureWindowsPath | None:
+    """`path` where it is an absolute path of some machine (POSIX, or Windows with its drive), else None."""
+    if not isinstance(path, str):
+        return None
+    for flavour in (PurePosixPath, PureWindowsPath):
+        if flavour(path).is_absolute():
+            return flavour(path)
+    return None
+
+
+def relative_demo_file(recorded, relative: Path, path: Path, sha256) -> str | None:
+    """The demo file a run record names by an absolute path (`recorded`), named relative to its run folder as runs
+    name it today; None where it is not absolute or cannot be made relative without a guess. `relative`: the record
+    within the folder being migrated, `path`: the record here."""
+    machine_path = absolute(recorded)
+    if machine_path is None:
+        return None
+    parts = machine_path.parts
+    if (len(relative.parts) == RUN_DEPTH + 1 and len(parts) >= 4 and parts[-3] == "demos"
+            and parts[-2] == relative.parts[1]):  # the workflow's RESULTS/demos/GAME/SET.npz of the run's own folder
+        return "/".join([".."] * RUN_DEPTH + ["demos", parts[-2], new_name(parts[-1])])
+    here = Path(recorded)
+    if sha256 and here.is_file() and hashlib.sha256(here.read_bytes()).hexdigest() == sha256:
+        return relative_path(here, path.parent)
+    return None
+
+
+def machine_paths(relative: Path, path: Path) -> list[str]:
+    """The absolute paths a run record still holds after migrating (those no rule makes relative)."""
+    if not (relative.parts[0] == "runs" and relative.name in ("summary.json", "config.yaml")):
+        return []
+    try:
+        record = yaml.safe_load(path.read_text())  # JSON is YAML too
+    except (OSError, ValueError, yaml.YAMLError):
+        return []
+    demos = record.get("demos") if isinstance(record, dict) else None
+    file = demos.get("file") if isinstance(demos, dict) else None
+    return [f"demos.file {file}"] if absolute(file) is not None else []
+
+
 def migrated(relative: Path, path: Path) -> tuple[bytes | None, list[str]]:
     """The new contents of a record and the names changed in it, or (None, []) when its contents stay as they are."""
     if relative.parts[0] == "runs" and relative.name in ("summary.json", "config.yaml"):
@@ -80,6 +129,12 @@ def migrated(relative: Path, path: Path) -> tuple[bytes | None, list[str]]:
         if isinstance(record.get("settings"), dict):
             record["settings"], done = _renamed_keys(record["settings"], RENAMED_SETTINGS, "settings.")
             changed += done
+        if isinstance(record.get("demos"), dict):
+            demos = record["demos"]
+            file = relative_demo_file(demos.get("file"), relative, path, demos.get("sha256"))
+            if file is not None:
+                record["demos"] = {**demos, "file": file}
+                changed.append("demos.file made relative to the run folder")
         if not changed:
             return None, []
         text = json_text(record) if relative.name == "summary.json" else yaml_text(record)
@@ -108,7 +163,9 @@ def migrate_file(folder: Path, relative: Path) -> Change | None:
         return Change(relative, note=f"left as it is: not a readable record ({type(error).__name__}: {reason})")
     moved = target_relative != relative
     if not moved and contents is None:
-        return None
+        kept = machine_paths(relative, source)
+        return Change(relative, note=f"kept: {kept[0]} is absolute, and no such file with the recorded checksum is "
+                                     "here to name relative to the run folder") if kept else None
     target = folder / target_relative
     change = Change(relative, target_relative if moved else None, tuple(renamed))
     if moved and target.exists():

@@ -31,6 +31,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from agents.board import ENVIRONMENT as TENSORBOARD_ENVIRONMENT
 from agents.config import NO_DEMOS, SCRIPTED, WORKFLOW_CONFIG, demo_sets, overlay, read_config_file, resolve, values
 from agents.errors import ConfigError
 from agents.io import check_folder, write_text
@@ -143,8 +144,10 @@ class Code:
     def command(self, commit: str, *arguments: str, log: Path) -> None:
         """`python -m agents ARGUMENTS` with that code, its output in `log`; a failure is its error line."""
         tree = self.tree(commit)
-        environment = {**os.environ, "PYTHONPATH": os.pathsep.join(
-            [str(tree), *filter(None, [os.environ.get("PYTHONPATH")])])}
+        # A rerun writes no TensorBoard scalars: under the workflow's tensorboard: true they would go to the cell's
+        # tag in <results>/tensorboard, and a run that starts over there removes the matrix run's event files.
+        environment = {**{key: value for key, value in os.environ.items() if key != TENSORBOARD_ENVIRONMENT},
+                       "PYTHONPATH": os.pathsep.join([str(tree), *filter(None, [os.environ.get("PYTHONPATH")])])}
         if self.which == "recorded":  # git must not find this checkout above the extracted code and record its commit
             environment["GIT_CEILING_DIRECTORIES"] = str(tree.parent)
         log.parent.mkdir(parents=True, exist_ok=True)

@@ -56,6 +56,20 @@ RUN_DIR = f"{RESULTS}/runs/{{game}}/{{method}}/{{demos}}/seed_{{seed}}"
 # cluster without a shared disk the Snakemake profile points them at a persistent volume (profiles/kubernetes).
 SUITE_ENV = "../envs/suite.yaml"  # relative to rules/
 CHECKPOINT_ROOT = config.get("checkpoint_root") or f"{RESULTS}/checkpoints"
+# `tensorboard: true`: every training job writes its scalars under RESULTS/tensorboard/<game>/<method>/<demos>/seed_<n>
+# (agents/board.py). Passed in the environment, not on the train rule's command line: Snakemake reruns a job whose
+# command or parameters changed, and switching TensorBoard on or off must not retrain a finished matrix. Jobs inherit
+# this process's environment, and a cluster job's Snakemake reads this file again before its command runs.
+from agents.board import ENVIRONMENT as TENSORBOARD_ENVIRONMENT, require as require_tensorboard
+
+if config.get("tensorboard") and not FROM_STORED_RUNS:  # `snakemake figures` trains nothing
+    try:
+        require_tensorboard("config error: tensorboard: true")
+    except ConfigError as error:
+        raise WorkflowError(str(error))
+    os.environ[TENSORBOARD_ENVIRONMENT] = f"{RESULTS}/tensorboard"
+else:
+    os.environ.pop(TENSORBOARD_ENVIRONMENT, None)  # the config decides, not a variable left in the user's shell
 
 
 wildcard_constraints:

@@ -300,6 +300,15 @@ HANDLED = [
      "a checkpoint after every update and agent step (what tests use), said in a line: `--checkpoint-every-min 0: a "
      "checkpoint, the whole replay with it, after every update and agent step; expect a much slower run …`",
      "test_outputs.py::test_an_unreadable_thread_count_in_the_environment_is_dropped_saying_so"),
+    ("TensorBoard asked of a run without its extra", "`train --tensorboard DIR` where the tensorboard package is not "
+     "installed", "refused in one line before anything is computed or written: `--tensorboard DIR: writing TensorBoard "
+     "event files needs the tensorboard extra, which is not installed; pip install -e \".[tensorboard]\"`",
+     "test_tensorboard.py::test_a_missing_extra_is_refused_in_one_line_before_any_compute"),
+    ("TensorBoard asked of the workflow without its extra", "`snakemake --config tensorboard=true` where the "
+     "tensorboard package is not installed", "refused while planning, before any job: `config error: tensorboard: "
+     "true: writing TensorBoard event files needs the tensorboard extra, …`; `snakemake figures`, which trains "
+     "nothing, does not ask for it",
+     "test_tensorboard.py::test_the_workflow_refuses_tensorboard_without_the_extra_before_any_job"),
 ]
 
 

@@ -1,7 +1,13 @@
 """`python -m analysis migrate`: a results folder written under the old names (scripted_eps0p5_ep1, demos.epsilon,
-priority_eps_agent/demo, a stats column epsilon) comes out under today's, values untouched; a second run changes
-nothing; `python -m analysis publish` publishes old records under today's names."""
+priority_eps_agent/demo, a stats column epsilon) and with its demo files named by the machine's absolute paths comes
+out under today's names, its demo files named relative to the run folder, other values untouched; a second run
+changes nothing; `python -m analysis publish` publishes old records as today's; no committed record holds a machine's
+absolute path."""
+import csv
+import hashlib
 import json
+import re
+from pathlib import Path
 
 import pytest
 import yaml
@@ -81,7 +87,9 @@ def test_old_records_come_out_under_the_new_names_with_their_values(old_results)
 
     summary = json.loads((folder / run / "summary.json").read_text())
     expected = {("noise" if key == "epsilon" else key): value for key, value in old_demos(folder).items()}
-    assert summary["demos"] == expected, "the recorded file path stays as recorded: a value"
+    expected["file"] = f"../../../../../demos/Pong/{NEW}.npz"
+    assert summary["demos"] == expected, "the file named relative to the run folder, under today's name"
+    assert (folder / run / expected["file"]).resolve() == (folder / f"demos/Pong/{NEW}.npz").resolve()
     assert (folder / run / "summary.json").read_text() == json_text(summary), "written as the suite writes it"
     config = yaml.safe_load((folder / run / "config.yaml").read_text())
     assert list(config["demos"]) == list(expected) and config["demos"]["noise"] == 0.5
@@ -99,7 +107,8 @@ def test_old_records_come_out_under_the_new_names_with_their_values(old_results)
     assert after["runs/Pong/pdd_dqn/none/seed_0/summary.json"] == before["runs/Pong/pdd_dqn/none/seed_0/summary.json"]
 
     described = {str(change) for change in changes}
-    assert f"runs/Pong/dqfd/{OLD}/seed_0/summary.json → {run}/summary.json (demos.epsilon → demos.noise)" in described
+    assert (f"runs/Pong/dqfd/{OLD}/seed_0/summary.json → {run}/summary.json (demos.epsilon → demos.noise, "
+            "demos.file made relative to the run folder)") in described
     assert ("runs/Pong/pdd_dqn/none/seed_0/config.yaml (settings.priority_eps_agent → settings.priority_bonus_agent, "
             "settings.priority_eps_demo → settings.priority_bonus_demo)") in described
     assert f"demos/Pong/{OLD}.stats.csv → demos/Pong/{NEW}.stats.csv (column epsilon → noise)" in described
@@ -121,6 +130,7 @@ def test_a_migration_cut_short_is_finished_and_a_clash_is_left_for_the_user(old_
     new_run.mkdir(parents=True)
     summary = json.loads((old_results / f"runs/Pong/dqfd/{OLD}/seed_0/summary.json").read_text())
     summary["demos"] = {("noise" if key == "epsilon" else key): value for key, value in summary["demos"].items()}
+    summary["demos"]["file"] = f"../../../../../demos/Pong/{NEW}.npz"
     (new_run / "summary.json").write_text(json_text(summary))
     # A record under both names that differ: neither is overwritten.
     (new_run / "eval.csv").write_text("episode,score\n0,1.0\n")
@@ -148,3 +158,64 @@ def test_publishing_old_records_writes_them_under_the_new_names(old_results, tmp
 def test_a_folder_that_does_not_exist_is_refused(tmp_path, capsys):
     assert analysis_main(["migrate", "--results", str(tmp_path / "missing")]) == 2
     assert "is not a folder" in capsys.readouterr().err
+
+
+def test_a_demo_file_outside_the_workflows_layout_is_named_relative_only_where_it_is_here(tmp_path, capsys):
+    """A record naming a demo file outside RESULTS/demos/GAME/: made relative where that file is here with the
+    recorded checksum, kept as recorded (and said) where it is not; nothing else in the record changes."""
+    folder, elsewhere = tmp_path / "results", tmp_path / "library/human/Pong.npz"
+    elsewhere.parent.mkdir(parents=True)
+    elsewhere.write_bytes(b"demonstrations")
+    checksum = hashlib.sha256(b"demonstrations").hexdigest()
+    cases = {0: (str(elsewhere), checksum), 1: ("/nowhere/library/Pong.npz", checksum), 2: (str(elsewhere), "cd" * 32)}
+    for seed, (file, sha256) in cases.items():
+        write(folder / f"runs/Pong/dqfd/human_ep1/seed_{seed}/summary.json",
+              json_text({"game": "Pong", "seed": seed, "demos": {"file": file, "sha256": sha256}}))
+    assert analysis_main(["migrate", "--results", str(folder)]) == 0
+    out = capsys.readouterr().out
+    records = {seed: json.loads((folder / f"runs/Pong/dqfd/human_ep1/seed_{seed}/summary.json").read_text())
+               for seed in cases}
+    assert records[0]["demos"] == {"file": "../../../../../../library/human/Pong.npz", "sha256": checksum}
+    assert records[1]["demos"]["file"] == "/nowhere/library/Pong.npz", "not here: kept as recorded"
+    assert records[2]["demos"]["file"] == str(elsewhere), "another file's checksum: kept as recorded"
+    assert "1 files brought to today's names and paths" in out
+    assert "2 records still name their demo file by an absolute path" in out
+    assert "kept: demos.file /nowhere/library/Pong.npz is absolute" in out
+
+
+# A path of some machine: a POSIX absolute path or a Windows drive, at the start of a value or after a separator.
+MACHINE_PATH = re.compile(r"""(?:^|[\s,;:='"(\[])(?:/(?:root|home|tmp|work|Users|mnt|scratch|data|opt|var|srv)/|"""
+                          r"""[A-Za-z]:\\)""")
+
+
+def strings(value):
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from strings(item)
+    elif isinstance(value, str):
+        yield value
+
+
+def test_no_committed_record_holds_an_absolute_path():
+    """Every value of every record, table and note under reference/ names files relative (a run's demo file
+    relative to its run folder, a table's run_dir relative to the repository), never by a machine's absolute path."""
+    from analysis.migrate import absolute
+
+    reference = Path(__file__).resolve().parent.parent / "reference"
+    files = sorted(path for path in reference.rglob("*") if path.suffix in (".json", ".yaml", ".csv", ".md", ".tex"))
+    assert len(files) > 500
+    found = []
+    for path in files:
+        text = path.read_text()
+        if path.suffix in (".json", ".yaml"):
+            values = list(strings(yaml.safe_load(text)))  # JSON is YAML too
+        elif path.suffix == ".csv":
+            values = [cell for row in csv.reader(text.splitlines()) for cell in row]
+        else:
+            values = text.splitlines()
+        found += [f"{path.relative_to(reference)}: {value}" for value in values
+                  if absolute(value) is not None or MACHINE_PATH.search(value)]
+    assert not found, f"{len(found)} absolute paths, the first: {found[:3]}"

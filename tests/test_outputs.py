@@ -311,3 +311,27 @@ def test_an_unreadable_thread_count_in_the_environment_is_dropped_saying_so(tmp_
     assert "--checkpoint-every-min 0: a checkpoint, the whole replay with it, after every update" in result.stderr
     record = json.loads((tmp_path / "run" / "provenance.json").read_text())
     assert record["threads"]["OMP_NUM_THREADS"] == "not set" and record["threads"]["torch"] == 1
+
+
+def test_a_runs_records_name_its_demo_file_relative_to_the_run_folder(tmp_path, pong_demo_file):
+    """No record holds a path of the machine that ran it: the demo file is named from the run folder, so the name
+    still leads to it from wherever the results folder is copied; the workflow's layout gives
+    ../../../../../demos/GAME/SET.npz."""
+    import yaml
+
+    from agents.io import relative_path
+
+    results = tmp_path / "results"
+    demo = results / "demos/Pong/scripted_noise0_ep1.npz"
+    demo.parent.mkdir(parents=True)
+    shutil.copy(pong_demo_file, demo)
+    run_dir = results / "runs/Pong/bc/scripted_noise0_ep1/seed_0"
+    config = {"protocol_overrides": {"max_episode_frames": 400},
+              "settings": {"pretrain_updates": 2, "batch_size": 8, "eval_episodes": 1}}
+    Run(resolve("Pong", "bc", 0, config), run_dir, os.path.relpath(demo), threads=1, device="cpu").execute()
+    summary = json.loads((run_dir / "summary.json").read_text())
+    recorded = yaml.safe_load((run_dir / "config.yaml").read_text())
+    assert summary["demos"]["file"] == recorded["demos"]["file"] == "../../../../../demos/Pong/scripted_noise0_ep1.npz"
+    assert (run_dir / summary["demos"]["file"]).resolve() == demo.resolve()
+    assert relative_path("/data/demos/Pong.npz", "/scratch/results/runs/Pong/bc/x/seed_0") == \
+        "../../../../../../../data/demos/Pong.npz"

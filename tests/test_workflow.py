@@ -345,13 +345,20 @@ def test_records_under_the_old_names_are_migrated_before_the_workflow_plans(tmp_
 
 def test_a_matrix_without_demonstrations_in_a_folder_with_a_space_runs_end_to_end(tmp_path):
     """Every path in the rules' commands is quoted; with no demonstrator baseline the analysis draws what it can and
-    says what it cannot normalise, instead of failing."""
+    says what it cannot normalise, instead of failing. With `tensorboard: true` (where the extra is installed, as in
+    CI) every run also writes its TensorBoard scalars under <results_dir>/tensorboard/<run tag>."""
+    from importlib.util import find_spec
+
     workdir = copy_workflow(tmp_path / "clone")
-    (workdir / "plain.yaml").write_text(yaml.safe_dump({"results_dir": "results/no demos", "methods": ["pdd_dqn"]}))
+    board = find_spec("tensorboard") is not None
+    (workdir / "plain.yaml").write_text(yaml.safe_dump({"results_dir": "results/no demos", "methods": ["pdd_dqn"],
+                                                        **({"tensorboard": True} if board else {})}))
     snakemake(workdir, "--configfile", "config/tiny.yaml", "plain.yaml")
     results = workdir / "results/no demos"
     for game in ("Pong", "Breakout"):
         assert (results / f"runs/{game}/pdd_dqn/none/seed_0/summary.json").is_file()
+        if board:
+            assert list((results / f"tensorboard/{game}/pdd_dqn/none/seed_0").glob("events.out.tfevents.*"))
     for figure in ("learning_curves", "aggregates", "performance_profiles", "improvement"):
         assert (results / f"figures/{figure}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "Not here: pdd_dqn, whose runs have no demonstrator baseline" in (results / "tables/aggregates.md").read_text()
