@@ -11,11 +11,11 @@ import copy
 import numpy as np
 import torch
 
-from .config import planned_updates
 from .errors import NonFiniteError
 from .methods import ALGORITHMS, LossOutput, epsilon_greedy
 from .network import QNetwork
 from .replay import PrioritizedReplay
+from .rules import planned_updates
 
 
 def pick_device(name: str, numerics: str = "native") -> torch.device:

@@ -260,7 +260,7 @@ class PrioritizedReplay:
 
         Before the agent pool holds a sampleable transition (phase I) a fixed share has nothing to mix with, and the
         batch is the demonstrations alone; interaction updates wait until the agent pool can fill its part (the
-        rule on learning_starts in agents/config.py)."""
+        rule on learning_starts in agents/rules.py)."""
         total = self.sum_tree.reduce()
         if total <= 0:
             raise RuntimeError("replay has nothing to sample")

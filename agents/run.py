@@ -26,8 +26,8 @@ import torch
 import yaml
 
 from . import numerics
+from .cell import values
 from .checkpoint import Checkpoints, describe
-from .config import SCRIPTED, values
 from .demos import files as demo_files
 from .demos.scripted import DEMONSTRATORS
 from .envs import FrameStacker, emulator_state, make_env, restore_emulator
@@ -35,6 +35,7 @@ from .errors import ConfigError, OutputError
 from .evaluation import EVAL_COLUMNS, EVAL_SEED_OFFSET, demo_agreement, distinct_starts, evaluate, start_variety
 from .io import atomic_write, write_csv, write_json, write_yaml
 from .learner import Learner, pick_device
+from .matrix import SCRIPTED
 from .progress import Progress
 from .provenance import provenance
 from .replay import check_fits_in_memory

@@ -263,7 +263,7 @@ def main(argv=None) -> int:
         print(f"{len(copied)} files of {runs} complete runs and their tables and figures → {args.reference}")
         return report_migration(changes, args.reference, quiet=True)
     elif args.command == "migrate":
-        from .migrate import migrate
+        from agents.renames import migrate
 
         if not Path(args.results).is_dir():
             print(f"error: {args.results} is not a folder; pass a results folder such as results/default",

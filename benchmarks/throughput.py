@@ -43,12 +43,13 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from agents.config import defaults, resolve, values  # noqa: E402
+from agents.cell import resolve, values  # noqa: E402
+from agents.declarations import defaults  # noqa: E402
 from agents.envs import make_env  # noqa: E402
-from agents.replay import PrioritizedReplay, replay_bytes  # noqa: E402
 from agents.learner import Learner, pick_device  # noqa: E402
 from agents.network import QNetwork  # noqa: E402
 from agents.numerics import PINS, refusal  # noqa: E402
+from agents.replay import PrioritizedReplay, replay_bytes  # noqa: E402
 from agents.run import Run  # noqa: E402
 
 BATCH, UPDATE_PERIOD, METHODS = 32, 4, ("dqn", "pdd_dqn", "dqfd")

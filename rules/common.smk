@@ -8,14 +8,17 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
-from agents.config import NO_DEMOS, SCRIPTED, check_finite_numbers, demo_sets, expand_sweeps, planned_updates, resolve, values
+from agents.cell import resolve, values
+from agents.config_file import check_finite_numbers
 from agents.demos.scripted import DEMONSTRATORS
 from agents.errors import ConfigError, OutputError
 from agents.io import check_folder
+from agents.matrix import NO_DEMOS, SCRIPTED, demo_sets, expand_sweeps
 from agents.methods import ALGORITHMS
+from agents.renames import old_names
 from agents.replay import replay_bytes
+from agents.rules import planned_updates
 from analysis.figure_files import figure_files
-from analysis.migrate import old_names
 
 # Sweeps become methods of their own (dqfd_margin_0p4, ...), so they plan, run and report like any method.
 # Demo sets are an axis of the matrix like seeds: each method that uses demonstrations runs on every set.

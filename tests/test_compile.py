@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from agents.config import planned_updates, resolve, values
+from agents.cell import resolve, values
 from agents.learner import COMPILE_FROM_UPDATES, Learner, compiles
+from agents.rules import planned_updates
 
 CONFIG = {"settings": {"replay_capacity": 64, "batch_size": 4, "agent_steps": 100, "pretrain_updates": 10},
           "method_settings": {"soft_q_pretrain": {"learning_starts": 20}}}

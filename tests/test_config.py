@@ -14,10 +14,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from agents import config
-from agents.config import check_declarations, defaults, resolve, values
+import agents.cell
+from agents.cell import resolve, values
+from agents.declarations import check_declarations, defaults
 from agents.errors import ConfigError
 from agents.games import known_games
+from agents.rules import rule_statements
+from agents.torso import smallest_screen
 
 ROOT = Path(__file__).resolve().parent.parent
 SETTINGS_DOC, SETTINGS_SCHEMA = ROOT / "docs/settings.md", ROOT / "config/settings.schema.yaml"
@@ -110,7 +113,7 @@ def config_files(*names):
 @pytest.mark.parametrize("names", [("config.yaml",), ("config.yaml", "tiny.yaml"), ("config.yaml", "paper.yaml"),
                                    ("config.yaml", "methods.yaml"), ("config.yaml", "claims.yaml")])
 def test_every_config_resolves_for_every_cell(names):
-    from agents.config import expand_sweeps
+    from agents.matrix import expand_sweeps
 
     merged = expand_sweeps(config_files(*names))
     for game in merged["games"]:
@@ -135,14 +138,15 @@ def test_the_paper_config_clears_the_laptop_budget():
 
 
 def test_methods_config_has_every_package_method():
-    from agents.config import expand_sweeps, method_definitions
+    from agents.cell import method_definitions
+    from agents.matrix import expand_sweeps
 
     merged = expand_sweeps(config_files("config.yaml", "methods.yaml"))
     assert set(method_definitions({})) <= set(merged["methods"])
 
 
 def test_a_sweep_becomes_one_method_per_value_after_its_base():
-    from agents.config import expand_sweeps
+    from agents.matrix import expand_sweeps
 
     overrides = {"methods": ["dqfd", "bc"], "sweeps": [{"method": "dqfd", "setting": "margin", "values": [0.4, 1.6]}]}
     expanded = expand_sweeps(overrides)
@@ -178,7 +182,7 @@ def test_overwritable_demonstrations_cannot_be_pretrained_on():
 
 
 def test_demo_sets_expand_over_quality_and_quantity_name_themselves_and_carry_their_values():
-    from agents.config import demo_sets
+    from agents.matrix import demo_sets
 
     sets = demo_sets({"demos": {"sets": [{"source": "scripted", "noise": [0.0, 0.25], "episodes": [2, 10]},
                                          {"source": "human", "episodes": [3]}]}})
@@ -195,7 +199,7 @@ def test_demo_sets_expand_over_quality_and_quantity_name_themselves_and_carry_th
     ([], "demos.sets is empty"),
 ])
 def test_bad_demo_sets_are_refused(sets, message):
-    from agents.config import demo_sets
+    from agents.matrix import demo_sets
 
     with pytest.raises(ConfigError, match=message):
         demo_sets({"demos": {"sets": sets}})
@@ -291,7 +295,7 @@ def test_planning_loads_neither_torch_nor_the_emulator_nor_opencv():
     """What the workflow imports while it plans (rules/common.smk), and every package method resolved."""
     imports = [line for line in (ROOT / "rules" / "common.smk").read_text().splitlines()
                if line.startswith(("from agents", "from analysis"))]
-    code = "\n".join([*imports, "import sys", "from agents.config import defaults, resolve",
+    code = "\n".join([*imports, "import sys", "from agents.cell import resolve", "from agents.declarations import defaults",
                       "for method in defaults()['methods']: resolve('Pong', method, 0, {})",
                       "print(sorted(name for name in ('torch._C', 'ale_py', 'cv2') if name in sys.modules))"])
     loaded = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
@@ -301,7 +305,7 @@ def test_planning_loads_neither_torch_nor_the_emulator_nor_opencv():
 def test_the_smallest_screen_is_the_smallest_the_network_accepts():
     from agents.network import QNetwork
 
-    smallest = config.smallest_screen()
+    smallest = smallest_screen()
     QNetwork(18, screen_size=smallest)
     with pytest.raises(RuntimeError):
         QNetwork(18, screen_size=smallest - 1)
@@ -316,14 +320,14 @@ def test_the_smallest_screen_is_the_smallest_the_network_accepts():
      "demos.sets[0].noise[1]=nan"),
 ])
 def test_the_workflow_numbers_must_be_finite(overlay, expected):
-    from agents.config import check_finite_numbers
+    from agents.config_file import check_finite_numbers
 
     with pytest.raises(ConfigError, match=expected.replace("[", r"\[").replace(".", r"\.")):
         check_finite_numbers({**config_files("config.yaml"), **overlay})
 
 
 def test_settings_sections_are_left_to_their_declarations():
-    from agents.config import check_finite_numbers
+    from agents.config_file import check_finite_numbers
 
     check_finite_numbers(config_files("config.yaml"))
     check_finite_numbers({"settings": {"learning_rate": math.nan}})  # resolve() refuses it, naming the setting
@@ -339,7 +343,7 @@ def test_a_setting_added_to_the_declarations_is_checked_like_the_others(monkeypa
     declared = check_declarations(with_setting("label_smoothing", {
         "value": 0.0, "origin": "our choice: no smoothing", "type": "float", "range": "[0, 1)",
         "meaning": "label smoothing of the cross-entropy"}))
-    monkeypatch.setattr(config, "_declarations", lambda: declared)
+    monkeypatch.setattr(agents.cell, "declarations", lambda: declared)
     cell = resolve("Pong", "bc", 0, {"settings": {"label_smoothing": 0.1}})
     assert cell["settings"]["label_smoothing"] == {"value": 0.1, "origin": "override: config settings"}
     assert "label_smoothing=1.0 in config settings must be in [0, 1)" in refused(
@@ -417,7 +421,7 @@ def settings_doc() -> str:
         f"| knob | type | range | {' | '.join(protocols)} | meaning |", "|---" * (4 + len(protocols)) + "|",
         *knobs,
         "", "## Rules across settings", "",
-        *[f"- {cell(statement)}" for statement in config.rule_statements()],
+        *[f"- {cell(statement)}" for statement in rule_statements()],
     ]) + "\n"
 
 
@@ -436,7 +440,7 @@ def settings_schema() -> str:
     schema = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "description": "The settings part of config/schema.yaml: every setting and protocol knob with its type, range "
-                       "and meaning, for editors and readers. agents.config checks the values against the same "
+                       "and meaning, for editors and readers. agents/cell.py checks the values against the same "
                        "declarations for every cell at planning, with a one-line message for each mistake.",
         "$defs": {
             "protocol": {"description": "the protocol: a value for every knob", "enum": list(declared["protocols"])},

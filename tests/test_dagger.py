@@ -15,12 +15,13 @@ import pandas as pd
 import pytest
 import torch
 
+from agents.cell import resolve, values
 from agents.checkpoint import Checkpoints
-from agents.config import planned_updates, resolve, values
 from agents.demos.scripted import DEMONSTRATORS
 from agents.envs import make_env
 from agents.errors import ConfigError
 from agents.methods import ALGORITHMS
+from agents.rules import planned_updates
 from agents.run import LABEL_STREAM, Run
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 import torch
 
+from agents.cell import resolve, values
 from agents.checkpoint import Checkpoints
-from agents.config import resolve, values
 from agents.errors import ConfigError
 from agents.learner import Learner
 from agents.run import Run

@@ -4,11 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-from agents.config import planned_updates, resolve, values
+from agents.cell import resolve, values
 from agents.errors import ConfigError
 from agents.learner import Learner
 from agents.methods import ALGORITHMS, epsilon_greedy
 from agents.methods.soft_q import SoftQ
+from agents.rules import planned_updates
 
 CONFIG = {"settings": {"replay_capacity": 64, "batch_size": 4, "target_update_period": 3, "agent_steps": 100},
            "method_settings": {"pdd_dqn": {"learning_starts": 10}}}

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from agents.config import resolve
+from agents.cell import resolve
 from agents.errors import ConfigError
 from agents.learner import compiles, pick_device
 from agents.numerics import PINS, check, cpuinfo, pin, refusal

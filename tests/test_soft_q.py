@@ -134,7 +134,7 @@ def test_soft_q_methods_learn_from_clipped_rewards_and_dqfd_from_the_signed_log(
     """The soft-Q paper trains on clipped rewards (section 5); DQfD on sign(r)·log(1+|r|). Both report raw scores."""
     import numpy as np
 
-    from agents.config import resolve, values
+    from agents.cell import resolve, values
     from agents.replay import PrioritizedReplay
 
     def first_rewards(transform):

@@ -45,5 +45,5 @@ class PretrainFinetune(Algorithm):
     def demo_share(self, agent_step: int) -> float:
         # Agent data only once there is some (phase I has nothing else and samples the demonstrations): the
         # demonstrations are gone from the finetuning. The rule on learning_starts makes the first interaction update
-        # find a batch of agent transitions (agents/config.py).
+        # find a batch of agent transitions (agents/rules.py).
         return 0.0
