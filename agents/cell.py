@@ -10,6 +10,7 @@ import copy
 from .declarations import checked, declarations
 from .errors import ConfigError
 from .rules import RULES
+from .settings import Settings
 
 MAX_SEED = 2**32 - 1  # numpy's and most RL libraries' seed range; torch refuses seeds from 2**64 on
 
@@ -96,7 +97,7 @@ def resolve(game: str, method: str, seed: int, config: dict) -> dict:
                           "(python -m agents games lists them)")
     protocol = resolve_protocol(config)
     settings = _layered(method, definition, config)
-    resolved, knobs = values(settings), values(protocol)
+    resolved, knobs = Settings.of(settings), values(protocol)
     # What the algorithm needs of the game and the rules of its own mathematics first: where one of the suite's rules
     # would also refuse the cell, the algorithm's says what that method needs (bc_finetune without demonstrations).
     problem = ALGORITHMS[algorithm].check_game(game, method) or ALGORITHMS[algorithm].check(resolved, method)

@@ -16,6 +16,7 @@ from .methods import ALGORITHMS, LossOutput, epsilon_greedy
 from .network import QNetwork
 from .replay import PrioritizedReplay
 from .rules import planned_updates
+from .settings import Settings
 
 
 def pick_device(name: str, numerics: str = "native") -> torch.device:
@@ -29,11 +30,11 @@ def pick_device(name: str, numerics: str = "native") -> torch.device:
 COMPILE_FROM_UPDATES = 20_000  # compile: auto compiles runs this long; the compile's seconds are then a small share
 
 
-def compiles(settings: dict, algorithm: str) -> bool:
+def compiles(settings: Settings, algorithm: str) -> bool:
     """Whether a run with these settings compiles its loss (the `compile` setting). auto leaves a run with portable
     numerics eager: the compiled kernels are generated for the CPU at hand."""
-    choice = settings["compile"]
-    return choice == "always" or (choice == "auto" and settings["numerics"] == "native"
+    choice = settings.compile
+    return choice == "always" or (choice == "auto" and settings.numerics == "native"
                                   and planned_updates(settings, algorithm) >= COMPILE_FROM_UPDATES)
 
 
@@ -41,14 +42,14 @@ class Learner:
     """`settings` and `protocol`: a cell's resolved values; `rng`: the generator of replay sampling and of the
     behaviour policy's random choices (the run checkpoints it with its own state)."""
 
-    def __init__(self, algorithm: str, settings: dict, protocol: dict, num_actions: int, device: torch.device,
+    def __init__(self, algorithm: str, settings: Settings, protocol: dict, num_actions: int, device: torch.device,
                  rng: np.random.Generator, demo_capacity: int, agent_capacity: int):
         s = self.settings = settings
         self.device, self.rng, self.num_actions = device, rng, num_actions
-        self.online = QNetwork(num_actions, protocol["frame_stack"], protocol["screen_size"], s["dueling"],
-                               s["mixed_precision"]).to(device, memory_format=torch.channels_last)
+        self.online = QNetwork(num_actions, protocol["frame_stack"], protocol["screen_size"], s.dueling,
+                               s.mixed_precision).to(device, memory_format=torch.channels_last)
         self.target = copy.deepcopy(self.online).requires_grad_(False)
-        self.optimizer = torch.optim.Adam(self.online.parameters(), lr=s["learning_rate"], eps=s["adam_eps"],
+        self.optimizer = torch.optim.Adam(self.online.parameters(), lr=s.learning_rate, eps=s.adam_eps,
                                           fused=True)
         self.algorithm = ALGORITHMS[algorithm](s)
         # Compiling the loss function, not the networks, leaves the modules, their state_dict keys and checkpoints as
@@ -65,13 +66,13 @@ class Learner:
             agent_capacity=agent_capacity,
             frame_shape=(protocol["screen_size"], protocol["screen_size"]),
             stack=protocol["frame_stack"],
-            n_step=s["n_step"],
-            gamma=s["gamma"],
-            reward_transform=s["reward_transform"],
-            prioritized=s["prioritized"],
-            alpha=s["priority_alpha"],
-            bonus_agent=s["priority_bonus_agent"],
-            bonus_demo=s["priority_bonus_demo"],
+            n_step=s.n_step,
+            gamma=s.gamma,
+            reward_transform=s.reward_transform,
+            prioritized=s.prioritized,
+            alpha=s.priority_alpha,
+            bonus_agent=s.priority_bonus_agent,
+            bonus_demo=s.priority_bonus_demo,
             rng=rng,
         )
         self.updates = 0  # gradient steps so far, in both phases
@@ -115,7 +116,7 @@ class Learner:
     def update(self, agent_step: int) -> dict[str, torch.Tensor]:
         """One update on a batch from the replay; returns its metrics (detached scalars, left on the device)."""
         s = self.settings
-        sample = self.replay.sample(s["batch_size"], self.beta(), self.algorithm.demo_share(agent_step))
+        sample = self.replay.sample(s.batch_size, self.beta(), self.algorithm.demo_share(agent_step))
         for group in self.optimizer.param_groups:
             group["lr"] = self.algorithm.learning_rate(agent_step)
         out = self.gradient_step(self.on_device(sample))
@@ -127,14 +128,14 @@ class Learner:
         if out.td_errors is not None and self.replay.prioritized:
             self.replay.update_priorities(sample["indices"], out.td_errors.cpu().numpy())
         self.updates += 1
-        if self.updates % s["target_update_period"] == 0:
+        if self.updates % s.target_update_period == 0:
             self.target.load_state_dict(self.online.state_dict())
         return out.metrics
 
     def beta(self) -> float:
         """β of the importance weights for the next update: priority_beta0 at the first update, rising linearly to
         exactly 1 at the run's last planned update (Schaul et al. 2016 anneal it to 1 by the end of learning)."""
-        beta0, last = self.settings["priority_beta0"], self.total_updates - 1
+        beta0, last = self.settings.priority_beta0, self.total_updates - 1
         return beta0 + (1.0 - beta0) * min(1.0, self.updates / last) if last > 0 else beta0
 
     def gradient_step(self, batch: dict[str, torch.Tensor]) -> LossOutput:
@@ -143,7 +144,7 @@ class Learner:
         out = self.loss(batch, self.online, self.target)
         self.optimizer.zero_grad(set_to_none=True)
         out.total.backward()
-        torch.nn.utils.clip_grad_norm_(self.online.parameters(), self.settings["grad_clip_norm"])
+        torch.nn.utils.clip_grad_norm_(self.online.parameters(), self.settings.grad_clip_norm)
         self.optimizer.step()
         return out
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from .settings import Settings
 from .torso import smallest_screen
 
 
-# Rules across settings, checked on every resolved cell. A check gets the cell's settings and protocol values, the
+# Rules across settings, checked on every resolved cell. A check gets the cell's Settings and protocol values, the
 # method and its algorithm, and returns what is wrong and the fix, or None.
 RULES: list[tuple[str, Callable]] = []
 
@@ -45,28 +46,28 @@ def _screen_fits_the_network(s, p, method, algorithm):
 def _makes_updates(s, p, method, algorithm):
     from .methods import ALGORITHMS
 
-    if s["pretrain_updates"] > 0:
+    if s.pretrain_updates > 0:
         return None
-    if s["agent_steps"] == 0:
+    if s.agent_steps == 0:
         return f"method {method!r} has neither pretrain_updates nor agent_steps; set one above 0"
     if ALGORITHMS[algorithm].interaction_updates(s) > 0:  # by the algorithm's own schedule (DAgger's iterations)
         return None
-    first = _multiples_below(s["learning_starts"], s["update_period"]) * s["update_period"]
-    if first >= s["agent_steps"]:
+    first = _multiples_below(s.learning_starts, s.update_period) * s.update_period
+    if first >= s.agent_steps:
         return (f"method {method!r} never updates its network: pretrain_updates is 0 and its first update would come "
-                f"at agent step {first} (learning_starts={s['learning_starts']}, update_period={s['update_period']}), "
-                f"not before agent_steps={s['agent_steps']}; lower learning_starts or raise agent_steps")
+                f"at agent step {first} (learning_starts={s.learning_starts}, update_period={s.update_period}), "
+                f"not before agent_steps={s.agent_steps}; lower learning_starts or raise agent_steps")
 
 
 @_rule("pretraining needs demonstrations: use_demos when pretrain_updates > 0")
 def _pretraining_has_demos(s, p, method, algorithm):
-    if s["pretrain_updates"] > 0 and not s["use_demos"]:
+    if s.pretrain_updates > 0 and not s.use_demos:
         return f"method {method!r} pretrains without demonstrations; set use_demos or pretrain_updates: 0"
 
 
 @_rule("demo_share > 0 and demos_overwritable need use_demos")
 def _demo_mixing_has_demos(s, p, method, algorithm):
-    if (s["demo_share"] > 0 or s["demos_overwritable"]) and not s["use_demos"]:
+    if (s.demo_share > 0 or s.demos_overwritable) and not s.use_demos:
         return (f"method {method!r} sets demo_share or demos_overwritable without demonstrations; "
                 "set use_demos: true")
 
@@ -74,14 +75,14 @@ def _demo_mixing_has_demos(s, p, method, algorithm):
 @_rule("overwritable demonstrations become agent data: with demos_overwritable, pretrain_updates = 0 and "
        "demo_share = 0")
 def _overwritable_demos_are_agent_data(s, p, method, algorithm):
-    if s["demos_overwritable"] and (s["pretrain_updates"] > 0 or s["demo_share"] > 0):
+    if s.demos_overwritable and (s.pretrain_updates > 0 or s.demo_share > 0):
         return (f"method {method!r} has overwritable demonstrations, which cannot be pretrained on or mixed at a "
                 "fixed share (they become agent data); set pretrain_updates: 0 and demo_share: 0")
 
 
 @_rule("pretrain_eval_updates increase, each at most pretrain_updates")
 def _pretrain_ladder(s, p, method, algorithm):
-    ladder, pretrain = s["pretrain_eval_updates"], s["pretrain_updates"]
+    ladder, pretrain = list(s.pretrain_eval_updates), s.pretrain_updates
     if not all(low < high for low, high in zip([0] + ladder, ladder + [pretrain + 1])):
         return (f"pretrain_eval_updates={ladder!r} of method {method!r} must be a list of increasing update counts "
                 f"between 1 and pretrain_updates={pretrain}")
@@ -90,7 +91,7 @@ def _pretrain_ladder(s, p, method, algorithm):
 @_rule("a greedy evaluation during interaction falls within it: interaction_eval_every <= agent_steps when both are "
        "above 0")
 def _interaction_evaluations(s, p, method, algorithm):
-    every, steps = s["interaction_eval_every"], s["agent_steps"]
+    every, steps = s.interaction_eval_every, s.agent_steps
     if every > 0 and steps > 0 and every > steps:
         return (f"interaction_eval_every={every} of method {method!r} is longer than its agent_steps={steps}, so its "
                 f"interaction would never be evaluated; set interaction_eval_every to at most {steps}, or 0 for none")
@@ -98,15 +99,15 @@ def _interaction_evaluations(s, p, method, algorithm):
 
 @_rule("a run that interacts keeps its transitions: replay_capacity > 0 when agent_steps > 0")
 def _replay_holds_the_interaction(s, p, method, algorithm):
-    if s["agent_steps"] > 0 and s["replay_capacity"] == 0:
-        return (f"method {method!r} interacts for agent_steps={s['agent_steps']} but replay_capacity=0 keeps none of "
+    if s.agent_steps > 0 and s.replay_capacity == 0:
+        return (f"method {method!r} interacts for agent_steps={s.agent_steps} but replay_capacity=0 keeps none of "
                 "its transitions; raise replay_capacity, or set agent_steps: 0 for a run that never interacts")
 
 
 @_rule("a batch fits in the replay: batch_size <= replay_capacity when agent_steps > 0")
 def _batch_fits_the_replay(s, p, method, algorithm):
-    if s["agent_steps"] > 0 and s["batch_size"] > s["replay_capacity"]:
-        return (f"batch_size={s['batch_size']} of method {method!r} exceeds replay_capacity={s['replay_capacity']}: "
+    if s.agent_steps > 0 and s.batch_size > s.replay_capacity:
+        return (f"batch_size={s.batch_size} of method {method!r} exceeds replay_capacity={s.replay_capacity}: "
                 "each batch would repeat the few transitions the replay holds; lower batch_size or raise "
                 "replay_capacity")
 
@@ -114,10 +115,10 @@ def _batch_fits_the_replay(s, p, method, algorithm):
 @_rule("without demonstrations, interaction updates wait for a transition to sample: learning_starts >= n_step when "
        "use_demos is false and agent_steps > 0")
 def _something_to_sample(s, p, method, algorithm):
-    if not s["use_demos"] and s["agent_steps"] > 0 and s["learning_starts"] < s["n_step"]:
+    if not s.use_demos and s.agent_steps > 0 and s.learning_starts < s.n_step:
         return (f"method {method!r} has no demonstrations, and its replay holds a transition to learn from only after "
-                f"n_step={s['n_step']} agent steps, later than learning_starts={s['learning_starts']}; set "
-                f"learning_starts to at least {s['n_step']}")
+                f"n_step={s.n_step} agent steps, later than learning_starts={s.learning_starts}; set "
+                f"learning_starts to at least {s.n_step}")
 
 
 @_rule("a fixed demo share draws its agent part from agent data: when the algorithm fixes the demonstrations' share "
@@ -127,7 +128,7 @@ def _something_to_sample(s, p, method, algorithm):
 def _fixed_share_has_agent_data(s, p, method, algorithm):
     from .methods import ALGORITHMS
 
-    share = ALGORITHMS[algorithm](s).demo_share(s["learning_starts"]) if s["agent_steps"] > 0 else None
+    share = ALGORITHMS[algorithm](s).demo_share(s.learning_starts) if s.agent_steps > 0 else None
     if share is None:  # by priority
         return None
     # An agent transition becomes sampleable once its n-step look-ahead exists, so after learning_starts agent
@@ -135,51 +136,51 @@ def _fixed_share_has_agent_data(s, p, method, algorithm):
     # batches repeat a few of them, none and the batch is demonstrations alone (agents/replay.py). A share of 0 needs
     # one, as a run without demonstrations does: none, and the batch would be demonstrations after all.
     if share == 0:
-        if s["learning_starts"] < s["n_step"]:
+        if s.learning_starts < s.n_step:
             return (f"method {method!r} learns from agent data alone once it interacts, but its first update at "
-                    f"learning_starts={s['learning_starts']} would find no agent transition (each needs "
-                    f"n_step={s['n_step']} later steps first) and draw demonstrations instead; set learning_starts to "
-                    f"at least {s['n_step']}")
+                    f"learning_starts={s.learning_starts} would find no agent transition (each needs "
+                    f"n_step={s.n_step} later steps first) and draw demonstrations instead; set learning_starts to "
+                    f"at least {s.n_step}")
         return None
-    needed = s["n_step"] + s["batch_size"] - round(share * s["batch_size"])
-    if s["learning_starts"] < needed:
+    needed = s.n_step + s.batch_size - round(share * s.batch_size)
+    if s.learning_starts < needed:
         return (f"method {method!r} draws a share {share} of each batch from the demonstrations, but its first update "
-                f"at learning_starts={s['learning_starts']} would find fewer than the batch's "
-                f"{needed - s['n_step']} agent transitions (each needs n_step={s['n_step']} later steps first); set "
+                f"at learning_starts={s.learning_starts} would find fewer than the batch's "
+                f"{needed - s.n_step} agent transitions (each needs n_step={s.n_step} later steps first); set "
                 f"learning_starts to at least {needed}")
 
 
 @_rule("an ε that changes has a schedule: epsilon_decay_steps > 0 when epsilon_start differs from epsilon_final "
        "(ε-greedy runs that interact)")
 def _epsilon_schedule(s, p, method, algorithm):
-    if (s["agent_steps"] > 0 and s["exploration"] == "epsilon_greedy" and s["epsilon_decay_steps"] == 0
-            and s["epsilon_start"] != s["epsilon_final"]):
-        return (f"method {method!r} sets epsilon_start={s['epsilon_start']} but epsilon_decay_steps=0, so ε is "
-                f"epsilon_final={s['epsilon_final']} from the first agent step; set epsilon_decay_steps above 0, or "
+    if (s.agent_steps > 0 and s.exploration == "epsilon_greedy" and s.epsilon_decay_steps == 0
+            and s.epsilon_start != s.epsilon_final):
+        return (f"method {method!r} sets epsilon_start={s.epsilon_start} but epsilon_decay_steps=0, so ε is "
+                f"epsilon_final={s.epsilon_final} from the first agent step; set epsilon_decay_steps above 0, or "
                 "epsilon_start equal to epsilon_final")
 
 
 @_rule("portable numerics compute eagerly in float32: compile is not always and mixed_precision is false when "
        "numerics is portable (compile: auto leaves them eager)")
 def _portable_numerics(s, p, method, algorithm):
-    if s["numerics"] != "portable":
+    if s.numerics != "portable":
         return None
-    if s["compile"] == "always":
+    if s.compile == "always":
         return (f"method {method!r} has numerics: portable and compile: always, but a compiled loss is code generated "
                 "for the CPU at hand; set compile: auto or never, or numerics: native")
-    if s["mixed_precision"]:
+    if s.mixed_precision:
         return (f"method {method!r} has numerics: portable and mixed_precision: true, but bfloat16 has no AVX2 "
                 "instructions (its convolutions leave oneDNN's AVX2 kernels for slower fallbacks); set "
                 "mixed_precision: false, or numerics: native")
 
 
-def planned_updates(settings: dict, algorithm: str) -> int:
+def planned_updates(settings: Settings, algorithm: str) -> int:
     """Gradient updates a run makes: phase I plus those of the algorithm's schedule over its agent steps (by default one
     at every agent step t with learning_starts ≤ t < agent_steps that `update_period` divides, agents/run.py), counted
     exactly, as the importance-weight annealing ends on it."""
     from .methods import ALGORITHMS
 
-    return settings["pretrain_updates"] + ALGORITHMS[algorithm].interaction_updates(settings)
+    return settings.pretrain_updates + ALGORITHMS[algorithm].interaction_updates(settings)
 
 
 def _multiples_below(step: int, period: int) -> int:

@@ -1,5 +1,7 @@
 """The `compile` setting: which runs compile their loss, and a compiled loss that computes what the eager one does.
 Same-machine determinism and resume of a compiled run are tested with the eager ones, in tests/test_resume.py."""
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -7,24 +9,25 @@ import torch
 from agents.cell import resolve, values
 from agents.learner import COMPILE_FROM_UPDATES, Learner, compiles
 from agents.rules import planned_updates
+from agents.settings import Settings
 
 CONFIG = {"settings": {"replay_capacity": 64, "batch_size": 4, "agent_steps": 100, "pretrain_updates": 10},
           "method_settings": {"soft_q_pretrain": {"learning_starts": 20}}}
 
 
 def test_auto_compiles_the_long_runs_and_leaves_the_short_ones_eager():
-    long = values(resolve("Pong", "dqfd", 0, {})["settings"])
-    short = values(resolve("Pong", "dqfd", 0, CONFIG)["settings"])
+    long = Settings.of(resolve("Pong", "dqfd", 0, {})["settings"])
+    short = Settings.of(resolve("Pong", "dqfd", 0, CONFIG)["settings"])
     assert planned_updates(long, "dqfd") >= COMPILE_FROM_UPDATES > planned_updates(short, "dqfd")
     assert compiles(long, "dqfd") and not compiles(short, "dqfd")
-    assert compiles(dict(short, compile="always"), "dqfd") and not compiles(dict(long, compile="never"), "dqfd")
+    assert compiles(replace(short, compile="always"), "dqfd") and not compiles(replace(long, compile="never"), "dqfd")
 
 
 @pytest.mark.parametrize("method", ["dqfd", "bc", "soft_q_pretrain"])
 def test_a_compiled_loss_gives_the_eager_loss_metrics_priorities_and_gradients(method):
     torch._dynamo.reset()
     cell = resolve("Pong", method, 0, dict(CONFIG, settings=dict(CONFIG["settings"], compile="always")))
-    settings, protocol = values(cell["settings"]), values(cell["protocol"])
+    settings, protocol = Settings.of(cell["settings"]), values(cell["protocol"])
     torch.manual_seed(0)
     learner = Learner(cell["algorithm"], settings, protocol, num_actions=6, device=torch.device("cpu"),
                       rng=np.random.default_rng(0), demo_capacity=0, agent_capacity=64)

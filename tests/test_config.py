@@ -9,6 +9,7 @@ import math
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from agents.declarations import check_declarations, defaults
 from agents.errors import ConfigError
 from agents.games import known_games
 from agents.rules import rule_statements
+from agents.settings import Settings, settings_type
 from agents.torso import smallest_screen
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -274,8 +276,8 @@ def test_consistent_settings_at_the_edges_of_the_rules_resolve(method, overrides
 def test_each_algorithm_checks_its_own_rules():
     from agents.methods import ALGORITHMS
 
-    bc = values(resolve("Pong", "bc", 0, {})["settings"])
-    assert "behaviour cloning without demonstrations" in ALGORITHMS["bc"].check(dict(bc, use_demos=False), "bc")
+    bc = Settings.of(resolve("Pong", "bc", 0, {})["settings"])
+    assert "behaviour cloning without demonstrations" in ALGORITHMS["bc"].check(replace(bc, use_demos=False), "bc")
     assert ALGORITHMS["bc"].check(bc, "bc") is None
     assert "a demonstration loss needs demonstrations" in refused(
         {"method_settings": {"soft_q_bc": {"use_demos": False}}}, method="soft_q_bc")
@@ -295,7 +297,8 @@ def test_planning_loads_neither_torch_nor_the_emulator_nor_opencv():
     """What the workflow imports while it plans (rules/common.smk), and every package method resolved."""
     imports = [line for line in (ROOT / "rules" / "common.smk").read_text().splitlines()
                if line.startswith(("from agents", "from analysis"))]
-    code = "\n".join([*imports, "import sys", "from agents.cell import resolve", "from agents.declarations import defaults",
+    code = "\n".join([*imports, "import sys", "from agents.cell import resolve",
+                      "from agents.declarations import defaults",
                       "for method in defaults()['methods']: resolve('Pong', method, 0, {})",
                       "print(sorted(name for name in ('torch._C', 'ale_py', 'cv2') if name in sys.modules))"])
     loaded = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
@@ -344,6 +347,7 @@ def test_a_setting_added_to_the_declarations_is_checked_like_the_others(monkeypa
         "value": 0.0, "origin": "our choice: no smoothing", "type": "float", "range": "[0, 1)",
         "meaning": "label smoothing of the cross-entropy"}))
     monkeypatch.setattr(agents.cell, "declarations", lambda: declared)
+    monkeypatch.setattr(agents.cell, "Settings", settings_type(declared["settings"]))  # a field of its own
     cell = resolve("Pong", "bc", 0, {"settings": {"label_smoothing": 0.1}})
     assert cell["settings"]["label_smoothing"] == {"value": 0.1, "origin": "override: config settings"}
     assert "label_smoothing=1.0 in config settings must be in [0, 1)" in refused(

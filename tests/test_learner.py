@@ -1,5 +1,7 @@
 """The learner apart from any run: acting on a batch of states, each algorithm's behaviour policy and schedules,
 an update's bookkeeping, and a state that round-trips."""
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -10,6 +12,7 @@ from agents.learner import Learner
 from agents.methods import ALGORITHMS, epsilon_greedy
 from agents.methods.soft_q import SoftQ
 from agents.rules import planned_updates
+from agents.settings import Settings
 
 CONFIG = {"settings": {"replay_capacity": 64, "batch_size": 4, "target_update_period": 3, "agent_steps": 100},
            "method_settings": {"pdd_dqn": {"learning_starts": 10}}}
@@ -18,7 +21,7 @@ CONFIG = {"settings": {"replay_capacity": 64, "batch_size": 4, "target_update_pe
 def learner(method: str, seed: int = 0) -> Learner:
     cell = resolve("Pong", method, seed, CONFIG)
     torch.manual_seed(seed)
-    return Learner(cell["algorithm"], values(cell["settings"]), values(cell["protocol"]), num_actions=6,
+    return Learner(cell["algorithm"], Settings.of(cell["settings"]), values(cell["protocol"]), num_actions=6,
                    device=torch.device("cpu"), rng=np.random.default_rng(seed), demo_capacity=0, agent_capacity=64)
 
 
@@ -51,9 +54,9 @@ def test_epsilon_greedy_explores_a_share_epsilon_and_asks_the_network_once_for_t
 
 
 def test_soft_q_rollouts_sample_the_softmax_of_q_over_the_temperature():
-    settings = values(resolve("Pong", "soft_q", 0, {})["settings"])
+    settings = Settings.of(resolve("Pong", "soft_q", 0, {})["settings"])
     algorithm = SoftQ(settings)
-    temperature = settings["entropy_temperature"]
+    temperature = settings.entropy_temperature
     table = np.array([[0.0, 0.1, 0.3]])
     preferences, _ = fixed_preferences(table)
     states = np.zeros((20000, 1, 1, 1), dtype=np.uint8)
@@ -63,17 +66,17 @@ def test_soft_q_rollouts_sample_the_softmax_of_q_over_the_temperature():
 
 
 def test_schedules_belong_to_the_algorithm():
-    s = dict(values(resolve("Pong", "pdd_dqn", 0, {})["settings"]), epsilon_start=1.0, epsilon_final=0.1,
+    s = replace(Settings.of(resolve("Pong", "pdd_dqn", 0, {})["settings"]), epsilon_start=1.0, epsilon_final=0.1,
              epsilon_decay_steps=100, learning_rate=1e-3, learning_rate_final=1e-4, learning_rate_decay_steps=10,
              learning_rate_decay_start=0)
     algorithm = ALGORITHMS["dqfd"](s)
     assert [algorithm.epsilon(step) for step in (0, 50, 100, 1000)] == pytest.approx([1.0, 0.55, 0.1, 0.1])
     assert [algorithm.learning_rate(step) for step in (0, 5, 10, 99)] == pytest.approx([1e-3, 5.5e-4, 1e-4, 1e-4])
-    assert ALGORITHMS["dqfd"](dict(s, learning_rate_decay_steps=0)).learning_rate(99) == 1e-3
-    held = ALGORITHMS["dqfd"](dict(s, learning_rate_decay_start=20))  # the soft-Q paper's Table 2: held, then decayed
+    assert ALGORITHMS["dqfd"](replace(s, learning_rate_decay_steps=0)).learning_rate(99) == 1e-3
+    held = ALGORITHMS["dqfd"](replace(s, learning_rate_decay_start=20))  # the soft-Q paper's Table 2: held, then decayed
     assert [held.learning_rate(step) for step in (0, 20, 25, 30, 99)] == pytest.approx([1e-3, 1e-3, 5.5e-4, 1e-4, 1e-4])
-    soft = values(resolve("Pong", "soft_q_pretrain", 0, {})["settings"])
-    steps = soft["soft_q_pretrain_steps"]
+    soft = Settings.of(resolve("Pong", "soft_q_pretrain", 0, {})["settings"])
+    steps = soft.soft_q_pretrain_steps
     assert [SoftQ(soft).demo_share(step) for step in (0, steps - 1, steps)] == [0.5, 0.5, 0.0]
 
 
@@ -103,7 +106,7 @@ def test_importance_weights_anneal_from_beta0_at_the_first_update_to_1_at_the_la
     agent.replay.sample = lambda size, beta, share: betas.append(beta) or sample(size, beta, share)
     for _ in range(agent.total_updates):
         agent.update(agent_step=50)
-    beta0 = agent.settings["priority_beta0"]
+    beta0 = agent.settings.priority_beta0
     assert betas[0] == beta0 and betas[-1] == 1.0
     assert np.allclose(np.diff(betas), (1.0 - beta0) / 21)
 
@@ -114,7 +117,7 @@ def test_a_fixed_share_never_draws_a_batch_of_demonstrations_alone_once_learning
     assert "set learning_starts to at least 13" in pytest.raises(
         ConfigError, resolve, "Pong", "her", 0, {**config, "method_settings": {"her": {"learning_starts": 12}}}).value.args[0]
     cell = resolve("Pong", "her", 0, config)
-    s = values(cell["settings"])
+    s = Settings.of(cell["settings"])
     frames = np.random.default_rng(0).integers(0, 255, (81, 84, 84), dtype=np.uint8)
     agent = Learner(cell["algorithm"], s, values(cell["protocol"]), num_actions=6, device=torch.device("cpu"),
                     rng=np.random.default_rng(0), demo_capacity=20, agent_capacity=64)
@@ -123,9 +126,9 @@ def test_a_fixed_share_never_draws_a_batch_of_demonstrations_alone_once_learning
     demo_rows, sample = [], agent.replay.sample
     agent.replay.sample = lambda *args: demo_rows.append(int((batch := sample(*args))["is_demo"].sum())) or batch
     agent.replay.start_episode(frames[20])
-    for step in range(s["agent_steps"]):  # as agents/run.py interacts
+    for step in range(s.agent_steps):  # as agents/run.py interacts
         agent.replay.add_step(step % 6, 0.0, False, frames[21 + step], False)
-        if step >= s["learning_starts"] and step % s["update_period"] == 0:
+        if step >= s.learning_starts and step % s.update_period == 0:
             agent.update(agent_step=step + 1)
     assert demo_rows == [1] * agent.total_updates  # round(0.25 · 4) every time, from the first update
     resolve("Pong", "her", 0, {})  # HER's defaults keep the rule (learning_starts 50,000)
@@ -135,8 +138,8 @@ def test_a_fixed_share_never_draws_a_batch_of_demonstrations_alone_once_learning
                          [(100, 10, 4, 22), (5, 3, 4, 1), (8, 0, 4, 2), (3, 5, 1, 0), (12, 12, 4, 0)])
 def test_planned_updates_count_the_run_loops_updates_exactly(agent_steps, learning_starts, period, updates):
     # agents/run.py updates at every agent step t in [learning_starts, agent_steps) that the period divides.
-    settings = {"pretrain_updates": 7, "agent_steps": agent_steps, "learning_starts": learning_starts,
-                "update_period": period}
+    settings = replace(Settings.of(resolve("Pong", "dqfd", 0, {})["settings"]), pretrain_updates=7,
+                       agent_steps=agent_steps, learning_starts=learning_starts, update_period=period)
     assert planned_updates(settings, "dqfd") == 7 + updates
 
 

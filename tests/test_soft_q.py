@@ -1,13 +1,16 @@
 """Soft Q-learning and its pretraining with demonstrations (Zhang et al. 2019) against hand-computed values."""
 import math
+from dataclasses import replace
 
 import pytest
 import torch
 from torch import nn
 
 from agents import losses
+from agents.cell import resolve
 from agents.methods import ALGORITHMS
 from agents.methods.soft_q import SoftQ
+from agents.settings import Settings
 
 TAU = 0.5  # entropy weight τ, large enough that the policies below are far from greedy
 
@@ -38,8 +41,9 @@ def test_soft_target_is_reward_plus_discounted_soft_maximum():
 
 
 def soft_settings(demo_loss):
-    return {"entropy_temperature": TAU, "td_loss": "mse", "demo_loss": demo_loss, "lambda_supervised": 1.0,
-            "use_demos": demo_loss != "none", "soft_q_pretrain_steps": 100, "demo_share": 0.0}
+    return replace(Settings.of(resolve("Pong", "soft_q", 0, {})["settings"]), entropy_temperature=TAU, td_loss="mse",
+                   demo_loss=demo_loss, lambda_supervised=1.0, use_demos=demo_loss != "none", soft_q_pretrain_steps=100,
+                   demo_share=0.0)
 
 
 def batch(is_demo):
@@ -81,7 +85,7 @@ def test_soft_q_bc_matched_has_g_q_s_scale_on_demonstrations_and_soft_q_bc_ten_t
     assert alpha < 0  # g_Q acts
     for weight, scale in ((TAU, 1.0), (1.0, 1.0 / TAU)):  # λ of soft_q_bc_matched, of soft_q_bc
         net = TableQ(rows + [[0.0, 0.0, 0.0]] * 2)  # rows 2 and 3: the batch's next states, unused by demo rows
-        settings = dict(soft_settings("cross_entropy"), lambda_supervised=weight)
+        settings = replace(soft_settings("cross_entropy"), lambda_supervised=weight)
         demo_batch = {**batch(is_demo), "actions": torch.tensor(actions)}
         ALGORITHMS["soft_q"](settings).loss(demo_batch, net, net).total.backward()
         assert torch.allclose(net.table.grad[:2], scale * gradient_q)
