@@ -16,6 +16,7 @@ import resource
 
 import numpy as np
 
+from .batch import Batch
 from .errors import ConfigError
 from .sumtree import MinTree, SumTree
 
@@ -124,10 +125,11 @@ class PrioritizedReplay:
         self._activate(start + np.flatnonzero(has_action[:count]))
 
     def start_episode(self, frame: np.ndarray) -> None:
-        self._flush_pending()
+        """An agent episode starts from `frame` (one not ended before it ends here)."""
+        self.end_episode()
         self._write_frame(frame, step=0)
 
-    def add_step(self, action: int, reward: float, terminal: bool, next_frame: np.ndarray, episode_over: bool) -> int:
+    def add_step(self, action: int, reward: float, terminal: bool, next_frame: np.ndarray) -> int:
         """Store one agent step: the action, reward and terminal flag in the slot of the frame it was taken from,
         the frame it led to in the next slot. Returns the step's slot."""
         slot = self._previous(self.cursor)
@@ -137,11 +139,11 @@ class PrioritizedReplay:
         self._write_frame(next_frame, step=int(self.episode_step[slot]) + 1)
         if len(self.pending) > self.n_step:  # its n later frames now exist
             self._activate(np.array([self.pending.pop(0)]))
-        if episode_over:
-            self._flush_pending()
         return slot
 
-    def _flush_pending(self) -> None:
+    def end_episode(self) -> None:
+        """The agent episode is over: the steps still waiting for their look-ahead become sampleable, their returns
+        cut at the episode's end."""
         if self.pending:
             self._activate(np.array(self.pending))
             self.pending = []
@@ -240,6 +242,15 @@ class PrioritizedReplay:
     def __len__(self) -> int:
         return self.valid_demo + self.valid_agent
 
+    def demonstration_count(self) -> int:
+        """Transitions in the demo partition."""
+        return int(np.count_nonzero(self.has_action[: self.demo_capacity]))
+
+    def demonstrations(self, which: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The stacked states and actions of the demo partition's transitions numbered `which`, in recorded order."""
+        slots = np.flatnonzero(self.has_action[: self.demo_capacity])[which]
+        return self.stacked_states(slots), self.actions[slots].astype(np.int64)
+
     def stacked_states(self, slots: np.ndarray) -> np.ndarray:
         """Frames t-3..t of each slot's episode, the first frame repeated before the episode starts."""
         back = np.arange(self.stack - 1, -1, -1)[None, :]  # 3, 2, 1, 0
@@ -247,10 +258,11 @@ class PrioritizedReplay:
         return self.frames[self._shift(slots[:, None], -back)]
 
     # ---------------------------------------------------------------------------------------------------- sampling
-    def sample(self, batch_size: int, beta: float, demo_share: float | None = None) -> dict[str, np.ndarray]:
+    def sample(self, batch_size: int, beta: float, demo_share: float | None = None) -> tuple[np.ndarray, Batch]:
         """Proportional prioritized sampling over the whole buffer (`demo_share` None: demonstrations compete through
         their priorities, DQfD); with a `demo_share`, that share of the batch is drawn from the demo partition and the
         rest from agent data, each proportionally to priority (HER and soft-Q: a fixed mix; 0: agent data only).
+        Returns the sampled slots, whose priorities the update sets afterwards, and the batch.
 
         Importance weights (n·P(i))^-β correct for priorities only, within the pool a sample was drawn from (n its
         valid slots, P(i) its probability there), as in Ape-X's mixing: a fixed share is part of the method, not a
@@ -283,12 +295,12 @@ class PrioritizedReplay:
             slots.append(chosen)
             weights.append((count * self.sum_tree.get(chosen) / mass) ** -beta)
             largest = max(largest, (count * self.min_tree.reduce(start, stop) / mass) ** -beta)
-        batch = self.assemble(np.concatenate(slots))
-        batch["weights"] = (np.concatenate(weights) / largest).astype(np.float32)
-        return batch
+        slots = np.concatenate(slots)
+        return slots, self.assemble(slots, (np.concatenate(weights) / largest).astype(np.float32))
 
-    def assemble(self, slots: np.ndarray) -> dict[str, np.ndarray]:
-        """1-step and n-step targets' ingredients for each start slot.
+    def assemble(self, slots: np.ndarray, weights: np.ndarray) -> Batch:
+        """The batch of the transitions that start at `slots`, with their importance `weights`: the 1-step and n-step
+        targets' ingredients.
 
         The n-step return sums transformed rewards until n steps, a true terminal (no bootstrap after it) or the end
         of the recorded episode (bootstrap from its last frame), whichever comes first.
@@ -310,15 +322,15 @@ class PrioritizedReplay:
             alive = acts & ~self.terminals[current]
         next_1 = self._shift(slots, 1)
         next_n = self._shift(slots, steps)
-        return {
-            "indices": slots,
-            "states": self.stacked_states(slots),
-            "actions": self.actions[slots].astype(np.int64),
-            "rewards_1": transform_reward(self.rewards[slots], self.reward_transform).astype(np.float32),
-            "next_states_1": self.stacked_states(next_1),
-            "discount_1": np.where(self.terminals[slots], 0.0, self.gamma).astype(np.float32),
-            "returns_n": returns_n,
-            "next_states_n": self.stacked_states(next_n),
-            "discount_n": np.where(terminated, 0.0, discount).astype(np.float32),
-            "is_demo": slots < self.demo_capacity,
-        }
+        return Batch(
+            states=self.stacked_states(slots),
+            actions=self.actions[slots].astype(np.int64),
+            rewards_1=transform_reward(self.rewards[slots], self.reward_transform).astype(np.float32),
+            next_states_1=self.stacked_states(next_1),
+            discount_1=np.where(self.terminals[slots], 0.0, self.gamma).astype(np.float32),
+            returns_n=returns_n,
+            next_states_n=self.stacked_states(next_n),
+            discount_n=np.where(terminated, 0.0, discount).astype(np.float32),
+            is_demo=slots < self.demo_capacity,
+            weights=weights,
+        )

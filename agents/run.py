@@ -39,6 +39,7 @@ from .matrix import SCRIPTED
 from .progress import Progress
 from .provenance import provenance
 from .replay import check_fits_in_memory
+from .rules import planned_updates
 from .settings import Settings
 from .space import check_space, output_bytes
 
@@ -183,15 +184,15 @@ class Run:
         self.env = make_env(self.cell["game"], p, seed)
         self.stacker = FrameStacker(p["frame_stack"])
         self.learner = Learner(self.cell["algorithm"], s, p, int(self.env.action_space.n), self.device, self.rng,
-                               demo_capacity, agent_capacity)
+                               demo_capacity, agent_capacity, planned_updates(s, self.cell["algorithm"]))
         # DAgger asks the game's demonstrator for its action in every state the agent reaches, as the expert-agreement
         # metric does (agents/evaluation.py), stepping it along the agent's own trajectory.
         self.expert = (DEMONSTRATORS[self.cell["game"]].policy(self.env, [seed, LABEL_STREAM])
                        if self.learner.algorithm.queries_expert else None)
         if self.demos:
             d = self.demos
-            self.learner.replay.add_demonstrations(d.frames, d.actions, d.rewards, d.terminals, d.has_action,
-                                                   d.episode_step, permanent=not s.demos_overwritable)
+            self.learner.add_demonstrations(d.frames, d.actions, d.rewards, d.terminals, d.has_action, d.episode_step,
+                                            permanent=not s.demos_overwritable)
         self.log_every = max(1, self.learner.total_updates // LOG_ROWS)
 
     def _check_run_folder(self) -> None:
@@ -276,15 +277,16 @@ class Run:
             frame, _ = env.reset(seed=self.cell["seed"])
             self._start_episode(frame)
             self.episode = {"index": 0, "return": 0.0, "length": 0, "recent": []}
-        episode, replay = self.episode, self.learner.replay
+        episode = self.episode
         while self.step < s.agent_steps:
             step = self.step
             action, stored = self._choose_action(step)
             frame, reward, terminated, truncated, _ = env.step(action)
-            replay.add_step(stored, reward, terminated, frame, terminated or truncated)
+            self.learner.observe(stored, reward, terminated, frame)
             episode["return"] += reward
             episode["length"] += 1
             if terminated or truncated:
+                self.learner.end_episode()
                 self._log(kind="episode", phase="interact", agent_step=step + 1, episode=episode["index"],
                           episode_return=episode["return"], episode_length=episode["length"],
                           epsilon=self.learner.epsilon(step), ended_by="terminal" if terminated else "time_limit")
@@ -306,12 +308,12 @@ class Run:
 
     def _start_episode(self, frame) -> None:
         self.stacker.reset(frame)
-        self.learner.replay.start_episode(frame)
+        self.learner.begin_episode(frame)
         if self.expert is not None:
             self.expert.reset()
 
     def _choose_action(self, step: int) -> tuple[int, int]:
-        """The action played at agent step `step` and the action the replay stores with its state: the method's own
+        """The action played at agent step `step` and the action the learner observes with its state: the method's own
         behaviour, both the same; or, for a method that queries the expert (DAgger), the demonstrator's label of the
         state, stored whoever acts, and played when the demonstrator acts (β_i), the learner's action otherwise.
 

@@ -116,8 +116,8 @@ def network_alone(learner: Learner, updates: int) -> tuple[float, float]:
     with replay and environment taken away, the ceiling of a run. With a compiled loss also the seconds its compile
     takes in a fresh process on a machine that has never compiled it (torch's caches reset, an empty kernel cache:
     a later run on the same machine finds its kernels on disk and compiles in about a second), else NaN."""
-    sample = learner.replay.sample(BATCH, beta=0.6, demo_share=learner.algorithm.demo_share(0))
-    batch = learner.on_device(sample)
+    _, batch = learner.replay.sample(BATCH, beta=0.6, demo_share=learner.algorithm.demo_share(0))
+    batch = batch.to(learner.device)
 
     compile_s = float("nan")
     if learner.compiled:

@@ -18,11 +18,13 @@ CONFIG = {"settings": {"replay_capacity": 64, "batch_size": 4, "target_update_pe
            "method_settings": {"pdd_dqn": {"learning_starts": 10}}}
 
 
-def learner(method: str, seed: int = 0) -> Learner:
-    cell = resolve("Pong", method, seed, CONFIG)
+def learner(method: str, seed: int = 0, config: dict = CONFIG, demo_capacity: int = 0) -> Learner:
+    cell = resolve("Pong", method, seed, config)
+    settings = Settings.of(cell["settings"])
     torch.manual_seed(seed)
-    return Learner(cell["algorithm"], Settings.of(cell["settings"]), values(cell["protocol"]), num_actions=6,
-                   device=torch.device("cpu"), rng=np.random.default_rng(seed), demo_capacity=0, agent_capacity=64)
+    return Learner(cell["algorithm"], settings, values(cell["protocol"]), num_actions=6, device=torch.device("cpu"),
+                   rng=np.random.default_rng(seed), demo_capacity=demo_capacity, agent_capacity=64,
+                   planned_updates=planned_updates(settings, cell["algorithm"]))
 
 
 def fixed_preferences(table):
@@ -83,9 +85,9 @@ def test_schedules_belong_to_the_algorithm():
 def test_an_update_counts_syncs_the_target_and_returns_its_metrics():
     agent = learner("pdd_dqn")
     frames = np.random.default_rng(0).integers(0, 255, (40, 84, 84), dtype=np.uint8)
-    agent.replay.start_episode(frames[0])
+    agent.begin_episode(frames[0])
     for index, frame in enumerate(frames[1:]):
-        agent.replay.add_step(index % 6, 1.0, False, frame, False)
+        agent.observe(index % 6, 1.0, False, frame)
     before = {key: value.clone() for key, value in agent.target.state_dict().items()}
     metrics = agent.update(agent_step=20)
     assert agent.updates == 1 and {"loss", "loss_1_step", "q_mean"} <= set(metrics)
@@ -99,9 +101,9 @@ def test_importance_weights_anneal_from_beta0_at_the_first_update_to_1_at_the_la
     agent = learner("pdd_dqn")  # 100 agent steps, updates every 4th from step 10 on: steps 12, 16, ..., 96
     assert agent.total_updates == 22
     frames = np.random.default_rng(0).integers(0, 255, (40, 84, 84), dtype=np.uint8)
-    agent.replay.start_episode(frames[0])
+    agent.begin_episode(frames[0])
     for index, frame in enumerate(frames[1:]):
-        agent.replay.add_step(index % 6, 1.0, False, frame, False)
+        agent.observe(index % 6, 1.0, False, frame)
     betas, sample = [], agent.replay.sample
     agent.replay.sample = lambda size, beta, share: betas.append(beta) or sample(size, beta, share)
     for _ in range(agent.total_updates):
@@ -116,18 +118,16 @@ def test_a_fixed_share_never_draws_a_batch_of_demonstrations_alone_once_learning
     config = {"settings": {**CONFIG["settings"], "agent_steps": 60}, "method_settings": {"her": {"learning_starts": 13}}}
     assert "set learning_starts to at least 13" in pytest.raises(
         ConfigError, resolve, "Pong", "her", 0, {**config, "method_settings": {"her": {"learning_starts": 12}}}).value.args[0]
-    cell = resolve("Pong", "her", 0, config)
-    s = Settings.of(cell["settings"])
+    agent = learner("her", config=config, demo_capacity=20)
+    s = agent.settings
     frames = np.random.default_rng(0).integers(0, 255, (81, 84, 84), dtype=np.uint8)
-    agent = Learner(cell["algorithm"], s, values(cell["protocol"]), num_actions=6, device=torch.device("cpu"),
-                    rng=np.random.default_rng(0), demo_capacity=20, agent_capacity=64)
     steps = np.arange(20)
-    agent.replay.add_demonstrations(frames[:20], steps % 6, np.zeros(20), steps == 19, steps < 19, steps)
+    agent.add_demonstrations(frames[:20], steps % 6, np.zeros(20), steps == 19, steps < 19, steps)
     demo_rows, sample = [], agent.replay.sample
-    agent.replay.sample = lambda *args: demo_rows.append(int((batch := sample(*args))["is_demo"].sum())) or batch
-    agent.replay.start_episode(frames[20])
+    agent.replay.sample = lambda *args: demo_rows.append(int((sampled := sample(*args))[1].is_demo.sum())) or sampled
+    agent.begin_episode(frames[20])
     for step in range(s.agent_steps):  # as agents/run.py interacts
-        agent.replay.add_step(step % 6, 0.0, False, frames[21 + step], False)
+        agent.observe(step % 6, 0.0, False, frames[21 + step])
         if step >= s.learning_starts and step % s.update_period == 0:
             agent.update(agent_step=step + 1)
     assert demo_rows == [1] * agent.total_updates  # round(0.25 · 4) every time, from the first update

@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from agents import losses
+from agents.batch import Batch
 from agents.cell import resolve
 from agents.methods import ALGORITHMS
 from agents.network import QNetwork
@@ -89,12 +90,9 @@ class TableQ(nn.Module):
 
 def _batch(is_demo):
     state = lambda index: torch.full((1, 1, 1, 1), index, dtype=torch.uint8)  # noqa: E731
-    return {
-        "states": state(0), "actions": torch.tensor([0]), "rewards_1": torch.tensor([1.0]),
-        "next_states_1": state(1), "discount_1": torch.tensor([0.5]), "returns_n": torch.tensor([2.0]),
-        "next_states_n": state(2), "discount_n": torch.tensor([0.25]), "is_demo": torch.tensor([is_demo]),
-        "weights": torch.tensor([0.5]),
-    }
+    return Batch(states=state(0), actions=torch.tensor([0]), rewards_1=torch.tensor([1.0]), next_states_1=state(1),
+                 discount_1=torch.tensor([0.5]), returns_n=torch.tensor([2.0]), next_states_n=state(2),
+                 discount_n=torch.tensor([0.25]), is_demo=torch.tensor([is_demo]), weights=torch.tensor([0.5]))
 
 
 SETTINGS = replace(PACKAGE, td_loss="mse", margin=0.8, lambda_n_step=1.0, lambda_supervised=1.0, lambda_l2=1e-2,
@@ -138,8 +136,8 @@ def test_adet_replaces_the_margin_by_cross_entropy_on_demonstrations_only(is_dem
 
 def test_bc_total_is_weighted_cross_entropy_plus_l2():
     net = TableQ([[0.0, math.log(3.0)]])
-    batch = {"states": torch.zeros((1, 1, 1, 1), dtype=torch.uint8), "actions": torch.tensor([1]),
-             "weights": torch.tensor([1.0])}
+    batch = _batch(False)._replace(states=torch.zeros((1, 1, 1, 1), dtype=torch.uint8), actions=torch.tensor([1]),
+                                   weights=torch.tensor([1.0]))
     out = ALGORITHMS["bc"](replace(PACKAGE, lambda_l2=1e-2)).loss(batch, net, net)
     assert out.total.item() == pytest.approx(-math.log(0.75) + 1e-2 * 4.0)
     assert out.td_errors is None

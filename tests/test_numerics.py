@@ -18,6 +18,7 @@ from agents.cell import resolve
 from agents.errors import ConfigError
 from agents.learner import compiles, pick_device
 from agents.numerics import PINS, check, cpuinfo, pin, refusal
+from agents.rules import planned_updates
 from agents.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -116,7 +117,8 @@ def test_portable_numerics_run_eager_in_float32_on_the_cpu(monkeypatch):
         config = {"settings": {"numerics": "portable", **values}}
         return Settings.of(resolve("Pong", "dqfd", 0, config)["settings"])
 
-    assert not compiles(settings(pretrain_updates=750_000), "dqfd")  # compile: auto would compile a run this long
+    long = settings(pretrain_updates=750_000)
+    assert not compiles(long, planned_updates(long, "dqfd"))  # compile: auto would compile a run this long
     with pytest.raises(ConfigError, match="compile: always"):
         settings(compile="always")
     with pytest.raises(ConfigError, match="mixed_precision: true"):

@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from agents import losses
+from agents.batch import Batch
 from agents.cell import resolve
 from agents.methods import ALGORITHMS
 from agents.methods.soft_q import SoftQ
@@ -48,9 +49,9 @@ def soft_settings(demo_loss):
 
 def batch(is_demo):
     # sample 0: state 0, action 1; sample 1: state 1, action 0; next states 2 and 3
-    return {"states": states(0, 1), "actions": torch.tensor([1, 0]), "rewards_1": torch.tensor([1.0, 0.0]),
-            "next_states_1": states(2, 3), "discount_1": torch.tensor([0.5, 0.0]), "is_demo": torch.tensor(is_demo),
-            "weights": torch.tensor([1.0, 1.0])}
+    return Batch(states=states(0, 1), actions=torch.tensor([1, 0]), rewards_1=torch.tensor([1.0, 0.0]),
+                 next_states_1=states(2, 3), discount_1=torch.tensor([0.5, 0.0]), returns_n=None, next_states_n=None,
+                 discount_n=None, is_demo=torch.tensor(is_demo), weights=torch.tensor([1.0, 1.0]))
 
 
 TABLE = [[0.0, 1.0], [2.0, 0.0], [0.0, 1.0], [5.0, 5.0]]
@@ -86,7 +87,7 @@ def test_soft_q_bc_matched_has_g_q_s_scale_on_demonstrations_and_soft_q_bc_ten_t
     for weight, scale in ((TAU, 1.0), (1.0, 1.0 / TAU)):  # λ of soft_q_bc_matched, of soft_q_bc
         net = TableQ(rows + [[0.0, 0.0, 0.0]] * 2)  # rows 2 and 3: the batch's next states, unused by demo rows
         settings = replace(soft_settings("cross_entropy"), lambda_supervised=weight)
-        demo_batch = {**batch(is_demo), "actions": torch.tensor(actions)}
+        demo_batch = batch(is_demo)._replace(actions=torch.tensor(actions))
         ALGORITHMS["soft_q"](settings).loss(demo_batch, net, net).total.backward()
         assert torch.allclose(net.table.grad[:2], scale * gradient_q)
 
@@ -147,9 +148,10 @@ def test_soft_q_methods_learn_from_clipped_rewards_and_dqfd_from_the_signed_log(
                                    bonus_agent=0.001, bonus_demo=1.0, rng=np.random.default_rng(0))
         replay.start_episode(np.zeros((2, 2), np.uint8))
         for step, reward in enumerate([5.0, -3.0, 0.5]):
-            replay.add_step(0, reward, step == 2, np.full((2, 2), step + 1, np.uint8), step == 2)
-        batch = replay.assemble(np.arange(3))
-        return batch["rewards_1"].tolist(), batch["returns_n"].tolist()
+            replay.add_step(0, reward, step == 2, np.full((2, 2), step + 1, np.uint8))
+        replay.end_episode()
+        batch = replay.assemble(np.arange(3), np.ones(3, dtype=np.float32))
+        return batch.rewards_1.tolist(), batch.returns_n.tolist()
 
     transform = values(resolve("Pong", method, 0, {})["settings"])["reward_transform"]
     assert transform == "clip"

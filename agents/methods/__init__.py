@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..batch import Batch
 from ..demos.scripted import DEMONSTRATORS
 from ..settings import Settings
 
@@ -79,7 +80,7 @@ class Algorithm:
                     f"{game} has none; run it on a game with one ({', '.join(DEMONSTRATORS)})")
         return None
 
-    def loss(self, batch: dict, online, target) -> LossOutput:
+    def loss(self, batch: Batch, online, target) -> LossOutput:
         raise NotImplementedError
 
     def phase_losses(self) -> tuple[Callable, Callable]:

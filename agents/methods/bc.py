@@ -19,11 +19,11 @@ class BehaviourCloning(Algorithm):
 
     def loss(self, batch, online, target) -> LossOutput:
         s = self.settings
-        logits = online(batch["states"])
-        cross_entropy = losses.cross_entropy_loss(logits, batch["actions"])
+        logits = online(batch.states)
+        cross_entropy = losses.cross_entropy_loss(logits, batch.actions)
         j_l2 = losses.l2_loss(online)
-        total = (batch["weights"] * cross_entropy).mean() + s.lambda_l2 * j_l2
-        accuracy = (logits.argmax(dim=1) == batch["actions"]).float().mean()
+        total = (batch.weights * cross_entropy).mean() + s.lambda_l2 * j_l2
+        accuracy = (logits.argmax(dim=1) == batch.actions).float().mean()
         return LossOutput(
             total=total,
             td_errors=None,

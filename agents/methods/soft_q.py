@@ -73,29 +73,29 @@ class SoftQ(Algorithm):
 
     def loss(self, batch, online, target) -> LossOutput:
         s, temperature = self.settings, self.settings.entropy_temperature
-        is_demo = batch["is_demo"].float()
+        is_demo = batch.is_demo.float()
         is_agent = 1.0 - is_demo
-        q = online(batch["states"])
-        q_taken = q.gather(1, batch["actions"].unsqueeze(1)).squeeze(1)
+        q = online(batch.states)
+        q_taken = q.gather(1, batch.actions.unsqueeze(1)).squeeze(1)
         with torch.no_grad():
-            y = losses.soft_q_target(batch["rewards_1"], batch["discount_1"], target(batch["next_states_1"]),
+            y = losses.soft_q_target(batch.rewards_1, batch.discount_1, target(batch.next_states_1),
                                      temperature)
         # Soft-Q TD loss on agent samples only: demonstrations carry no rewards.
         td = losses.td_loss(q_taken, y, s.td_loss) * is_agent
-        total = (batch["weights"] * td).sum() / is_agent.sum().clamp(min=1)
+        total = (batch.weights * td).sum() / is_agent.sum().clamp(min=1)
         metrics = {"loss_td": td.detach().sum() / is_agent.sum().clamp(min=1)}
 
         num_demo = is_demo.sum()
         if s.demo_loss != "none" and num_demo > 0:
             policy = losses.soft_policy(q, temperature)
             if s.demo_loss == "cross_entropy":
-                demo_term = (losses.cross_entropy_loss(q / temperature, batch["actions"]) * is_demo).sum() / num_demo
+                demo_term = (losses.cross_entropy_loss(q / temperature, batch.actions) * is_demo).sum() / num_demo
             else:
-                demo_term, alpha = self.decoupled_demo_loss(q, policy, batch["actions"], is_demo, temperature)
+                demo_term, alpha = self.decoupled_demo_loss(q, policy, batch.actions, is_demo, temperature)
                 metrics["alpha"] = alpha.detach()
             total = total + s.lambda_supervised * demo_term
             metrics["loss_demo"] = demo_term.detach()
-            metrics["demo_accuracy"] = ((q.argmax(dim=1) == batch["actions"]).float() * is_demo).sum() / num_demo
+            metrics["demo_accuracy"] = ((q.argmax(dim=1) == batch.actions).float() * is_demo).sum() / num_demo
         metrics.update(loss=total.detach(), q_mean=q_taken.detach().mean(), demo_fraction=is_demo.mean())
         return LossOutput(total=total, td_errors=(y - q_taken).detach().abs(), metrics=metrics)
 
