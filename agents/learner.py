@@ -69,7 +69,7 @@ class Learner:
             agent_capacity=agent_capacity,
             frame_shape=(protocol["screen_size"], protocol["screen_size"]),
             stack=protocol["frame_stack"],
-            n_step=s.n_step,
+            n_step=self.algorithm.n_step(),
             gamma=s.gamma,
             reward_transform=s.reward_transform,
             prioritized=s.prioritized,

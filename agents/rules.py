@@ -112,41 +112,57 @@ def _batch_fits_the_replay(s, p, method, algorithm):
                 "replay_capacity")
 
 
-@_rule("without demonstrations, interaction updates wait for a transition to sample: learning_starts >= n_step when "
-       "use_demos is false and agent_steps > 0")
+def _look_ahead(s, algorithm: str) -> tuple[int, int | None]:
+    """The agent steps an agent transition waits for before it can be sampled (agents/replay.py), and the n of the
+    n-step return the algorithm's loss reads: n_step, or one step where it reads none (None)."""
+    from .methods import ALGORITHMS
+
+    n_step = ALGORITHMS[algorithm](s).n_step()
+    return n_step or 1, n_step
+
+
+def _waits(n_step: int | None, noun: str) -> str:
+    """A look-ahead as a message states it: 'n_step=10 later steps', or one step where no n-step return is read."""
+    return f"n_step={n_step} {noun}s" if n_step else f"one {noun} (its loss reads no n-step return)"
+
+
+@_rule("without demonstrations, interaction updates wait for a transition to sample: learning_starts >= the look-ahead "
+       "(n_step where the loss reads the n-step return, else 1) when use_demos is false and agent_steps > 0")
 def _something_to_sample(s, p, method, algorithm):
-    if not s.use_demos and s.agent_steps > 0 and s.learning_starts < s.n_step:
+    look_ahead, n_step = _look_ahead(s, algorithm)
+    if not s.use_demos and s.agent_steps > 0 and s.learning_starts < look_ahead:
         return (f"method {method!r} has no demonstrations, and its replay holds a transition to learn from only after "
-                f"n_step={s.n_step} agent steps, later than learning_starts={s.learning_starts}; set "
-                f"learning_starts to at least {s.n_step}")
+                f"{_waits(n_step, 'agent step')}, later than learning_starts={s.learning_starts}; set learning_starts "
+                f"to at least {look_ahead}")
 
 
 @_rule("a fixed demo share draws its agent part from agent data: when the algorithm fixes the demonstrations' share "
-       "of a batch at its first interaction update, learning_starts >= n_step + the batch's agent part "
+       "of a batch at its first interaction update, learning_starts >= the look-ahead + the batch's agent part "
        "(batch_size − round(share · batch_size)), the agent transitions the replay holds by then; with a share of 0 "
-       "(agent data alone, as pretrain & finetune), learning_starts >= n_step, as without demonstrations")
+       "(agent data alone, as pretrain & finetune), learning_starts >= the look-ahead, as without demonstrations")
 def _fixed_share_has_agent_data(s, p, method, algorithm):
     from .methods import ALGORITHMS
 
     share = ALGORITHMS[algorithm](s).demo_share(s.learning_starts) if s.agent_steps > 0 else None
     if share is None:  # by priority
         return None
-    # An agent transition becomes sampleable once its n-step look-ahead exists, so after learning_starts agent
-    # steps at least learning_starts − n_step of them are. A share above 0 needs the batch's agent part: fewer and
-    # batches repeat a few of them, none and the batch is demonstrations alone (agents/replay.py). A share of 0 needs
-    # one, as a run without demonstrations does: none, and the batch would be demonstrations after all.
+    # An agent transition becomes sampleable once its look-ahead exists, so after learning_starts agent steps at
+    # least learning_starts − look-ahead of them are. A share above 0 needs the batch's agent part: fewer and batches
+    # repeat a few of them, none and the batch is demonstrations alone (agents/replay.py). A share of 0 needs one, as
+    # a run without demonstrations does: none, and the batch would be demonstrations after all.
+    look_ahead, n_step = _look_ahead(s, algorithm)
     if share == 0:
-        if s.learning_starts < s.n_step:
+        if s.learning_starts < look_ahead:
             return (f"method {method!r} learns from agent data alone once it interacts, but its first update at "
                     f"learning_starts={s.learning_starts} would find no agent transition (each needs "
-                    f"n_step={s.n_step} later steps first) and draw demonstrations instead; set learning_starts to "
-                    f"at least {s.n_step}")
+                    f"{_waits(n_step, 'later step')} first) and draw demonstrations instead; set learning_starts to "
+                    f"at least {look_ahead}")
         return None
-    needed = s.n_step + s.batch_size - round(share * s.batch_size)
+    needed = look_ahead + s.batch_size - round(share * s.batch_size)
     if s.learning_starts < needed:
         return (f"method {method!r} draws a share {share} of each batch from the demonstrations, but its first update "
                 f"at learning_starts={s.learning_starts} would find fewer than the batch's "
-                f"{needed - s.n_step} agent transitions (each needs n_step={s.n_step} later steps first); set "
+                f"{needed - look_ahead} agent transitions (each needs {_waits(n_step, 'later step')} first); set "
                 f"learning_starts to at least {needed}")
 
 

@@ -43,7 +43,9 @@ from .rules import planned_updates
 from .settings import Settings
 from .space import check_space, output_bytes
 
-CHECKPOINT_FORMAT = 3  # part of a checkpoint's fingerprint: one written by an older layout is never loaded
+# Part of a checkpoint's fingerprint: one written by an older layout is never loaded. 4: the replay of a method whose
+# loss reads no n-step return waits one agent step for a transition, not n_step.
+CHECKPOINT_FORMAT = 4
 LOG_ROWS = 200  # loss rows per run in the progress table
 PROGRESS_FLUSH_S = 60.0  # the live progress table is rewritten this often while a run is going
 LIVE_PROGRESS = "progress.live.csv"  # not a declared output: the workflow never mistakes it for a finished run

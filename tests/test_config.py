@@ -252,8 +252,13 @@ def test_infinity_is_refused_for_every_numeric_protocol_knob(key):
     ("soft_q_pretrain", {"method_settings": {"soft_q_pretrain": {"prioritized": True}}},
      "prioritized replay with soft-Q's demo_loss='decoupled' is not defined"),
     ("her", {"method_settings": {"her": {"learning_starts": 33}}}, "set learning_starts to at least 34"),
-    ("soft_q_bc", {"settings": {"batch_size": 8}, "method_settings": {"soft_q_bc": {"learning_starts": 13}}},
-     "set learning_starts to at least 14"),
+    # The soft-Q family reads no n-step return: a transition waits one agent step (its 1-step target's), not n_step.
+    ("soft_q_bc", {"settings": {"batch_size": 8}, "method_settings": {"soft_q_bc": {"learning_starts": 4}}},
+     "fewer than the batch's 4 agent transitions (each needs one later step (its loss reads no n-step return) first); "
+     "set learning_starts to at least 5"),
+    ("dqn", {"method_settings": {"dqn": {"learning_starts": 0}}},
+     "only after one agent step (its loss reads no n-step return), later than learning_starts=0; set learning_starts "
+     "to at least 1"),
 ])
 def test_settings_that_contradict_each_other_are_refused(method, overrides, expected):
     assert expected in refused(overrides, method=method)
@@ -268,6 +273,8 @@ def test_settings_that_contradict_each_other_are_refused(method, overrides, expe
     ("her", {"method_settings": {"her": {"learning_starts": 34}}}),
     ("soft_q", {"method_settings": {"soft_q": {"prioritized": True}}}),  # no demonstrations: TD errors only
     ("soft_q_bc", {"method_settings": {"soft_q_bc": {"soft_q_pretrain_steps": 0, "learning_starts": 10}}}),
+    ("soft_q_bc", {"settings": {"batch_size": 8}, "method_settings": {"soft_q_bc": {"learning_starts": 5}}}),
+    ("dqn", {"method_settings": {"dqn": {"learning_starts": 1}}}),  # λ1 = 0: its n_step = 10 is not waited for
 ])
 def test_consistent_settings_at_the_edges_of_the_rules_resolve(method, overrides):
     resolve("Pong", method, 0, overrides)

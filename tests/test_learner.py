@@ -151,6 +151,22 @@ def test_a_learner_state_round_trips():
     assert second.updates == first.updates
 
 
+@pytest.mark.parametrize("method, n_step", [
+    ("dqfd", 10), ("apex_dqfd", 10), ("bc_finetune", 10),  # bc_finetune: its phase II, PDD-DQN
+    ("dqn", None), ("dqfd_no_n_step", None),  # λ1 = 0
+    ("soft_q", None), ("soft_q_pretrain", None), ("bc", None), ("dagger", None),  # losses without an n-step return
+])
+def test_only_a_loss_that_reads_the_n_step_return_has_the_replay_assemble_and_wait_for_it(method, n_step):
+    cell = resolve("Pong", method, 0, {})
+    assert ALGORITHMS[cell["algorithm"]](Settings.of(cell["settings"])).n_step() == n_step
+
+
+def test_the_learners_replay_waits_for_the_look_ahead_its_loss_reads():
+    config = {**CONFIG, "method_settings": {"pdd_dqn": {"learning_starts": 10}, "dqn": {"learning_starts": 10}}}
+    assert learner("pdd_dqn", config=config).replay.look_ahead == 10
+    assert learner("dqn", config=config).replay.look_ahead == 1  # its n_step = 10 unused: λ1 = 0
+
+
 def test_act_gives_one_action_per_state_from_one_batch():
     agent = learner("dqfd")
     states = np.random.default_rng(0).integers(0, 255, (5, 4, 84, 84), dtype=np.uint8)

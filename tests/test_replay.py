@@ -89,6 +89,23 @@ def test_incomplete_steps_are_not_sampled_until_their_n_step_look_ahead_exists()
     assert len(replay) == 5
 
 
+def test_without_an_n_step_return_a_step_waits_for_one_later_step_and_none_is_assembled():
+    """A method whose loss reads no n-step return (λ1 = 0, soft-Q, behaviour cloning) pays neither its wait nor its
+    assembly: a step is sampleable as with n_step = 1, and its batch carries the 1-step target's ingredients alone."""
+    replay, one_step = make(n_step=None), make(n_step=1)
+    for buffer in (replay, one_step):
+        buffer.start_episode(frame(1))
+        buffer.add_step(0, 1.0, False, frame(2))
+        assert len(buffer) == 0
+        buffer.add_step(2, 3.0, False, frame(3))
+        assert len(buffer) == 1
+    slots, batch = replay.sample(4, beta=1.0)
+    assert batch.returns_n is None and batch.next_states_n is None and batch.discount_n is None
+    same = one_step.assemble(slots, batch.weights)
+    for name in ("states", "actions", "rewards_1", "next_states_1", "discount_1", "is_demo", "weights"):
+        assert np.array_equal(getattr(batch, name), getattr(same, name)), name
+
+
 def test_each_frame_is_stored_once():
     replay = make(agent_capacity=100)
     play(replay, [0.0] * 9, terminal_at_end=True)

@@ -124,6 +124,11 @@ class Algorithm:
         fraction = min(1.0, max(0, agent_step - s.learning_rate_decay_start) / s.learning_rate_decay_steps)
         return s.learning_rate + (s.learning_rate_final - s.learning_rate) * fraction
 
+    def n_step(self) -> int | None:
+        """The n of the n-step return the loss reads, or None where it reads none: the replay then assembles no n-step
+        return, and an agent transition is sampleable one agent step after it rather than n (agents/replay.py)."""
+        return None
+
     def demo_share(self, agent_step: int) -> float | None:
         """Share of each batch drawn from the demonstrations; None: they compete with agent data by priority."""
         share = self.settings.demo_share

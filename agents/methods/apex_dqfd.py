@@ -36,6 +36,9 @@ class ApeXDQfD(Algorithm):
                     "demo_share above 0")
         return super().check(settings, method)
 
+    def n_step(self) -> int | None:
+        return self.settings.n_step if self.settings.lambda_n_step > 0 else None  # λ1 = 0: no n-step terms
+
     def loss(self, batch, online, target) -> LossOutput:
         s = self.settings
         q = online(batch.states)

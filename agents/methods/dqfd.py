@@ -19,6 +19,9 @@ torch = load("torch")  # loaded by the first loss computed, not by planning (age
 
 @register("dqfd")
 class DQfD(Algorithm):
+    def n_step(self) -> int | None:
+        return self.settings.n_step if self.settings.lambda_n_step > 0 else None  # λ1 = 0: J_n is not computed
+
     def loss(self, batch, online, target) -> LossOutput:
         s = self.settings
         q = online(batch.states)

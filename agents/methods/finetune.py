@@ -45,6 +45,9 @@ class PretrainFinetune(Algorithm):
     def phase_losses(self):
         return self.cloning.loss, self.loss
 
+    def n_step(self) -> int | None:
+        return self.finetuning.n_step()  # phase II's; phase I, behaviour cloning, reads no return
+
     def demo_share(self, agent_step: int) -> float:
         # Agent data only once there is some (phase I has nothing else and samples the demonstrations): the
         # demonstrations are gone from the finetuning. The rule on learning_starts makes the first interaction update
