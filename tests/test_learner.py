@@ -1,5 +1,6 @@
 """The learner apart from any run: acting on a batch of states, each algorithm's behaviour policy and schedules,
 an update's bookkeeping, and a state that round-trips."""
+import io
 from dataclasses import replace
 
 import numpy as np
@@ -143,12 +144,44 @@ def test_planned_updates_count_the_run_loops_updates_exactly(agent_steps, learni
     assert planned_updates(settings, "dqfd") == 7 + updates
 
 
-def test_a_learner_state_round_trips():
-    first, second = learner("pdd_dqn", seed=0), learner("pdd_dqn", seed=1)
-    second.load_state_dict(first.state_dict())
-    states = np.random.default_rng(0).integers(0, 255, (3, 4, 84, 84), dtype=np.uint8)
-    assert torch.equal(first.preferences(states), second.preferences(states))
-    assert second.updates == first.updates
+def test_a_learner_restored_after_updates_makes_the_update_the_original_makes():
+    """Everything later updates depend on goes through a checkpoint's serialisation and back: both networks, the
+    optimiser's moments and step counts, the agent data the replay holds after wrapping around, its priorities and the
+    steps of the episode under way, and the update count. Restored into a learner of another seed (its generator set
+    as the run restores its own), the next update is the original's to the bit."""
+    config = {"settings": {**CONFIG["settings"], "pretrain_updates": 5}}  # a short run: eager, as the tests are
+    first, second = (learner("dqfd", seed, config, demo_capacity=20) for seed in (0, 1))
+    frames = np.random.default_rng(0).integers(0, 255, (96, 84, 84), dtype=np.uint8)
+    steps = np.arange(20)
+    for agent in (first, second):  # demonstrations are reloaded from their file, not from a checkpoint
+        agent.add_demonstrations(frames[:20], steps % 6, np.zeros(20), steps == 19, steps < 19, steps)
+    first.begin_episode(frames[20])
+    for step in range(72):  # 74 frames in 64 agent slots: the buffer wraps; the second episode is under way
+        first.observe(step % 6, float(step % 3 - 1), False, frames[21 + step])
+        if step == 29:
+            first.end_episode()
+            first.begin_episode(frames[94])
+        if step % 4 == 0:
+            first.update(agent_step=step)
+    assert first.updates == 18 and first.optimizer.state_dict()["state"] and first.replay.pending
+    assert first.replay.agent_written > first.replay.agent_capacity
+
+    checkpoint = io.BytesIO()
+    torch.save(first.state_dict(), checkpoint)  # as agents/checkpoint.py writes and reads it
+    checkpoint.seek(0)
+    second.load_state_dict(torch.load(checkpoint, weights_only=False))
+    second.rng.bit_generator.state = first.rng.bit_generator.state  # the run's generator, checkpointed beside
+
+    for agent in (first, second):
+        agent.observe(1, 1.0, False, frames[95])
+    metrics = [agent.update(agent_step=72) for agent in (first, second)]
+    assert metrics[0].keys() == metrics[1].keys()
+    assert all(torch.equal(metrics[0][key], metrics[1][key]) for key in metrics[0])
+    for network in ("online", "target"):
+        pairs = zip(getattr(first, network).state_dict().values(), getattr(second, network).state_dict().values())
+        assert all(torch.equal(mine, theirs) for mine, theirs in pairs)
+    assert np.array_equal(first.replay.sum_tree.nodes, second.replay.sum_tree.nodes)
+    assert first.replay.pending == second.replay.pending and first.updates == second.updates == 19
 
 
 @pytest.mark.parametrize("method, n_step", [
