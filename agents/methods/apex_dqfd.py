@@ -43,7 +43,7 @@ class ApeXDQfD(Algorithm):
         s = self.settings
         q = online(batch.states)
         q_taken = q.gather(1, batch.actions.unsqueeze(1)).squeeze(1)
-        n_step = s.lambda_n_step > 0  # with λ1 = 0 the n-step terms are not computed
+        n_step = self.n_step() is not None  # with λ1 = 0 the n-step terms are not computed: the batch has none
         # One pass per network over the next states of both returns. The online pass keeps its gradient: L_TC needs
         # it; its argmax, detached, is double Q's a*.
         count = 2 if n_step else 1

@@ -26,7 +26,7 @@ class DQfD(Algorithm):
         s = self.settings
         q = online(batch.states)
         q_taken = q.gather(1, batch.actions.unsqueeze(1)).squeeze(1)
-        n_step = s.lambda_n_step > 0  # with λ1 = 0 the n-step target is not needed, so not computed
+        n_step = self.n_step() is not None  # with λ1 = 0 the n-step target is not needed: the batch has none
         with torch.no_grad():
             # One pass per network over all next states. The target net scores a*; with double Q the online net picks
             # it (its preferences: Q's argmax at less cost), in plain DQN (double_q: false) the target net does.
