@@ -8,7 +8,7 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, update_config, validate
 
-from agents.config import WORKFLOW_CONFIG, read_config_file, typed_as_yaml
+from agents.config_file import WORKFLOW_CONFIG, read_config_file, typed_as_yaml
 from agents.errors import ConfigError
 
 min_version("9.0")

@@ -15,7 +15,7 @@ from .errors import ConfigError, DemoFileError, NonFiniteError, OutputError
 def _config(args) -> dict:
     """--config laid over the workflow's base config, as the workflow lays a --configfile over it (so a cell rerun by
     hand is the workflow's cell), then --config-json laid over that."""
-    from .config import WORKFLOW_CONFIG, overlay, read_config_file
+    from .config_file import WORKFLOW_CONFIG, overlay, read_config_file
 
     config = {}
     if args.config:
@@ -74,7 +74,7 @@ def check_arguments(args) -> None:
         value = getattr(args, name, None)
         if value is not None and value < 1:
             raise ConfigError(f"--{name} {value}: {meaning} must be 1 or more")
-    from .config import MAX_SEED
+    from .cell import MAX_SEED
 
     if not 0 <= getattr(args, "seed", 0) <= MAX_SEED:
         raise ConfigError(f"--seed {args.seed}: a seed must be a whole number from 0 to {MAX_SEED:,} (2**32 - 1)")
@@ -253,7 +253,7 @@ def _games(args) -> None:
 
 
 def _demo_file(args) -> None:
-    from .config import resolve_protocol, values
+    from .cell import resolve_protocol, values
 
     protocol = values(resolve_protocol(_config(args)))
     out = args.out or f"demos/human/{args.game}.npz"  # the human source of the workflow's demo sets
@@ -265,7 +265,7 @@ def _demo_file(args) -> None:
 
 
 def _export_minari(args) -> None:
-    from .config import resolve_protocol, values
+    from .cell import resolve_protocol, values
     from .demos.files import load
     from .demos.minari import export
 
@@ -275,7 +275,7 @@ def _export_minari(args) -> None:
 
 
 def _random(args) -> None:
-    from .config import resolve_protocol, values
+    from .cell import resolve_protocol, values
     from .demos.files import random_scores
     from .io import write_csv
 
@@ -287,7 +287,7 @@ def _random(args) -> None:
 
 
 def _train(args) -> None:
-    from .config import resolve, setting
+    from .cell import resolve, setting
     from .numerics import pin
 
     config = _config(args)

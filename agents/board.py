@@ -60,7 +60,7 @@ def require(given: str) -> None:
 def run_tag(game: str, method: str, demo_path, seed: int) -> str:
     """The run's tag and folder under DIR: <game>/<method>/<demo set>/seed_<N>, the demo set named by its file as
     the workflow names it (<results>/demos/<game>/<set>.npz), `none` without demonstrations."""
-    from .config import NO_DEMOS
+    from .matrix import NO_DEMOS
 
     demos = Path(demo_path).stem if demo_path is not None else NO_DEMOS
     return f"{game}/{method}/{demos}/seed_{seed}"

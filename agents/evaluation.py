@@ -78,15 +78,15 @@ def evaluate(policy: Callable[[np.ndarray], int], game: str, protocol: dict, see
 def demo_agreement(learner) -> float:
     """Share of demonstration states (at most DEMO_AGREEMENT_STATES, evenly spaced) on which the learner's greedy
     action is the demonstrator's: what the network has learnt of the demonstrations, against what carries over to its
-    own states. NaN without demonstrations."""
-    replay = learner.replay
-    slots = np.flatnonzero(replay.has_action[: replay.demo_capacity])
-    if len(slots) == 0:
+    own states. NaN without demonstrations kept apart."""
+    count = learner.demonstration_count()
+    if count == 0:
         return float("nan")
-    if len(slots) > DEMO_AGREEMENT_STATES:
-        slots = slots[np.linspace(0, len(slots) - 1, DEMO_AGREEMENT_STATES).astype(np.int64)]
+    which = np.arange(count)
+    if count > DEMO_AGREEMENT_STATES:
+        which = np.linspace(0, count - 1, DEMO_AGREEMENT_STATES).astype(np.int64)
     agreed = 0
-    for chunk in np.array_split(slots, max(1, len(slots) // AGREEMENT_BATCH)):
-        greedy = learner.preferences(replay.stacked_states(chunk)).argmax(dim=1).cpu().numpy()
-        agreed += int((greedy == replay.actions[chunk].astype(np.int64)).sum())
-    return agreed / len(slots)
+    for chunk in np.array_split(which, max(1, len(which) // AGREEMENT_BATCH)):
+        states, actions = learner.demonstrations(chunk)
+        agreed += int((learner.preferences(states).argmax(dim=1).cpu().numpy() == actions).sum())
+    return agreed / len(which)

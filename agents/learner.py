@@ -1,8 +1,9 @@
 """The learner: what a method learns with and how it learns (Dopamine's agent). It holds the online and target
 Q-networks, the optimiser, the method's algorithm and the replay, and owns the update with its schedules: importance
 weights annealed from priority_beta0 to 1 over the run's planned updates, the algorithm's learning rate and demo share,
-priorities from the TD errors, the target network's sync. It knows nothing of emulators, phases, files or evaluation:
-`agents/run.py` drives it.
+priorities from the TD errors, the target network's sync. The replay is its own: the run hands it demonstrations and
+the episodes it plays (begin_episode, observe, end_episode) and never touches the replay. It knows nothing of
+emulators, phases, files or evaluation: `agents/run.py` drives it.
 """
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ import copy
 import numpy as np
 import torch
 
-from .config import planned_updates
+from .batch import Batch
 from .errors import NonFiniteError
 from .methods import ALGORITHMS, LossOutput, epsilon_greedy
 from .network import QNetwork
 from .replay import PrioritizedReplay
+from .settings import Settings
 
 
 def pick_device(name: str, numerics: str = "native") -> torch.device:
@@ -29,32 +31,34 @@ def pick_device(name: str, numerics: str = "native") -> torch.device:
 COMPILE_FROM_UPDATES = 20_000  # compile: auto compiles runs this long; the compile's seconds are then a small share
 
 
-def compiles(settings: dict, algorithm: str) -> bool:
-    """Whether a run with these settings compiles its loss (the `compile` setting). auto leaves a run with portable
-    numerics eager: the compiled kernels are generated for the CPU at hand."""
-    choice = settings["compile"]
-    return choice == "always" or (choice == "auto" and settings["numerics"] == "native"
-                                  and planned_updates(settings, algorithm) >= COMPILE_FROM_UPDATES)
+def compiles(settings: Settings, planned_updates: int) -> bool:
+    """Whether a run with these settings and this many planned updates compiles its loss (the `compile` setting).
+    auto leaves a run with portable numerics eager: the compiled kernels are generated for the CPU at hand."""
+    choice = settings.compile
+    return choice == "always" or (choice == "auto" and settings.numerics == "native"
+                                  and planned_updates >= COMPILE_FROM_UPDATES)
 
 
 class Learner:
     """`settings` and `protocol`: a cell's resolved values; `rng`: the generator of replay sampling and of the
-    behaviour policy's random choices (the run checkpoints it with its own state)."""
+    behaviour policy's random choices (the run checkpoints it with its own state); `demo_capacity` and
+    `agent_capacity`: the replay's partitions; `planned_updates`: the updates the run will make (agents/rules.py),
+    the horizon of the importance-weight annealing."""
 
-    def __init__(self, algorithm: str, settings: dict, protocol: dict, num_actions: int, device: torch.device,
-                 rng: np.random.Generator, demo_capacity: int, agent_capacity: int):
+    def __init__(self, algorithm: str, settings: Settings, protocol: dict, num_actions: int, device: torch.device,
+                 rng: np.random.Generator, demo_capacity: int, agent_capacity: int, planned_updates: int):
         s = self.settings = settings
         self.device, self.rng, self.num_actions = device, rng, num_actions
-        self.online = QNetwork(num_actions, protocol["frame_stack"], protocol["screen_size"], s["dueling"],
-                               s["mixed_precision"]).to(device, memory_format=torch.channels_last)
+        self.online = QNetwork(num_actions, protocol["frame_stack"], protocol["screen_size"], s.dueling,
+                               s.mixed_precision).to(device, memory_format=torch.channels_last)
         self.target = copy.deepcopy(self.online).requires_grad_(False)
-        self.optimizer = torch.optim.Adam(self.online.parameters(), lr=s["learning_rate"], eps=s["adam_eps"],
+        self.optimizer = torch.optim.Adam(self.online.parameters(), lr=s.learning_rate, eps=s.adam_eps,
                                           fused=True)
         self.algorithm = ALGORITHMS[algorithm](s)
         # Compiling the loss function, not the networks, leaves the modules, their state_dict keys and checkpoints as
         # they are; the fused kernels change the floating-point order, so a compiled run differs from an eager one in
         # the last bits (the setting is recorded with the run), while two compiled runs on one machine agree.
-        self.compiled = compiles(s, algorithm)
+        self.compiled = compiles(s, planned_updates)
         prepare = (lambda loss: torch.compile(loss, dynamic=False)) if self.compiled else (lambda loss: loss)
         pretraining, interaction = self.algorithm.phase_losses()
         self.interaction_loss = prepare(interaction)
@@ -65,17 +69,49 @@ class Learner:
             agent_capacity=agent_capacity,
             frame_shape=(protocol["screen_size"], protocol["screen_size"]),
             stack=protocol["frame_stack"],
-            n_step=s["n_step"],
-            gamma=s["gamma"],
-            reward_transform=s["reward_transform"],
-            prioritized=s["prioritized"],
-            alpha=s["priority_alpha"],
-            bonus_agent=s["priority_bonus_agent"],
-            bonus_demo=s["priority_bonus_demo"],
+            n_step=self.algorithm.n_step(),
+            gamma=s.gamma,
+            reward_transform=s.reward_transform,
+            prioritized=s.prioritized,
+            alpha=s.priority_alpha,
+            bonus_agent=s.priority_bonus_agent,
+            bonus_demo=s.priority_bonus_demo,
             rng=rng,
         )
         self.updates = 0  # gradient steps so far, in both phases
-        self.total_updates = max(1, planned_updates(s, algorithm))  # the horizon of the importance-weight annealing
+        self.total_updates = max(1, planned_updates)  # the horizon of the importance-weight annealing
+
+    # ------------------------------------------------------------------------------------ what it learns from
+    def add_demonstrations(self, frames: np.ndarray, actions: np.ndarray, rewards: np.ndarray, terminals: np.ndarray,
+                           has_action: np.ndarray, episode_step: np.ndarray, permanent: bool = True) -> None:
+        """Demonstrations (a demo file's arrays, agents/demos/files.py) into the replay: kept apart and never
+        overwritten (`permanent`, DQfD), or as its first agent data, overwritten like any other (replay buffer
+        spiking)."""
+        self.replay.add_demonstrations(frames, actions, rewards, terminals, has_action, episode_step, permanent)
+
+    def begin_episode(self, frame: np.ndarray) -> None:
+        """An interaction episode starts from `frame`, the emulator's first observation."""
+        self.replay.start_episode(frame)
+
+    def observe(self, action: int, reward: float, terminal: bool, next_frame: np.ndarray) -> None:
+        """One agent step of the episode: the action taken in the current frame (for DAgger, the demonstrator's label
+        of it), the raw reward, whether the step ended in a true terminal, and the frame it led to."""
+        self.replay.add_step(action, reward, terminal, next_frame)
+
+    def end_episode(self) -> None:
+        """The episode is over (a terminal or a time limit): its last steps become sampleable with what look-ahead
+        they have."""
+        self.replay.end_episode()
+
+    def demonstration_count(self) -> int:
+        """Transitions of the demonstrations kept apart (none where they became agent data, replay buffer
+        spiking)."""
+        return self.replay.demonstration_count()
+
+    def demonstrations(self, which: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The stacked states of the demonstration transitions numbered `which` (0 to demonstration_count − 1, in
+        recorded order) and the demonstrator's actions in them."""
+        return self.replay.demonstrations(which)
 
     # ---------------------------------------------------------------------------------------------------- acting
     def preferences(self, states: np.ndarray) -> torch.Tensor:
@@ -115,45 +151,37 @@ class Learner:
     def update(self, agent_step: int) -> dict[str, torch.Tensor]:
         """One update on a batch from the replay; returns its metrics (detached scalars, left on the device)."""
         s = self.settings
-        sample = self.replay.sample(s["batch_size"], self.beta(), self.algorithm.demo_share(agent_step))
+        slots, batch = self.replay.sample(s.batch_size, self.beta(), self.algorithm.demo_share(agent_step))
         for group in self.optimizer.param_groups:
             group["lr"] = self.algorithm.learning_rate(agent_step)
-        out = self.gradient_step(self.on_device(sample))
+        out = self.gradient_step(batch.to(self.device))
         # Read back only once the whole update is queued, so that on a GPU it runs without the host waiting midway.
         # A non-finite loss has then been stepped on, but the run stops here and no checkpoint is taken after it.
         if not torch.isfinite(out.total):
             raise NonFiniteError(f"non-finite loss {out.total.item()} at update {self.updates} (agent step "
                                  f"{agent_step}); lower learning_rate or check the reward transform")
         if out.td_errors is not None and self.replay.prioritized:
-            self.replay.update_priorities(sample["indices"], out.td_errors.cpu().numpy())
+            self.replay.update_priorities(slots, out.td_errors.cpu().numpy())
         self.updates += 1
-        if self.updates % s["target_update_period"] == 0:
+        if self.updates % s.target_update_period == 0:
             self.target.load_state_dict(self.online.state_dict())
         return out.metrics
 
     def beta(self) -> float:
         """β of the importance weights for the next update: priority_beta0 at the first update, rising linearly to
         exactly 1 at the run's last planned update (Schaul et al. 2016 anneal it to 1 by the end of learning)."""
-        beta0, last = self.settings["priority_beta0"], self.total_updates - 1
+        beta0, last = self.settings.priority_beta0, self.total_updates - 1
         return beta0 + (1.0 - beta0) * min(1.0, self.updates / last) if last > 0 else beta0
 
-    def gradient_step(self, batch: dict[str, torch.Tensor]) -> LossOutput:
+    def gradient_step(self, batch: Batch) -> LossOutput:
         """One optimiser step of the method's loss on a batch already on the device: the update without the replay
         (the speed benchmark times it alone as the method's ceiling)."""
         out = self.loss(batch, self.online, self.target)
         self.optimizer.zero_grad(set_to_none=True)
         out.total.backward()
-        torch.nn.utils.clip_grad_norm_(self.online.parameters(), self.settings["grad_clip_norm"])
+        torch.nn.utils.clip_grad_norm_(self.online.parameters(), self.settings.grad_clip_norm)
         self.optimizer.step()
         return out
-
-    def on_device(self, sample: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
-        """A sampled batch as tensors on the device; on CUDA through pinned host memory, so the copies are
-        asynchronous (the pinned blocks come from torch's caching host allocator, reused once their copy is done)."""
-        tensors = {key: torch.as_tensor(value) for key, value in sample.items() if key != "indices"}
-        if self.device.type == "cuda":
-            return {key: value.pin_memory().to(self.device, non_blocking=True) for key, value in tensors.items()}
-        return tensors
 
     # ------------------------------------------------------------------------------------------------------ state
     def state_dict(self) -> dict:

@@ -5,6 +5,10 @@ whether that step ended in a true terminal. The last frame of an episode gets a 
 start index, but truncated episodes bootstrap from it. States (4 stacked frames) and n-step targets are assembled at
 sample time, so each frame is stored once and not again as a next state.
 
+An agent transition becomes sampleable once its look-ahead exists: n later agent steps for a method whose loss reads
+the n-step return, one for the others (`n_step` None), whose batches carry no n-step return, so neither the wait nor
+the assembly costs them anything.
+
 Slots [0, demo_capacity) hold demonstrations and are never overwritten; slots after them are a circular buffer for
 agent data. Priorities follow Schaul et al. (2016): P(i) = p_i^α / Σ p^α with p_i = |δ_i| + b, where b is the bonus
 added to each priority (the DQfD paper's ε_a, ε_d): `bonus_demo` for demonstrations, `bonus_agent` for agent data;
@@ -16,6 +20,7 @@ import resource
 
 import numpy as np
 
+from .batch import Batch
 from .errors import ConfigError
 from .sumtree import MinTree, SumTree
 
@@ -70,7 +75,7 @@ class PrioritizedReplay:
         agent_capacity: int,
         frame_shape: tuple[int, int],
         stack: int,
-        n_step: int,
+        n_step: int | None,
         gamma: float,
         reward_transform: str,
         prioritized: bool,
@@ -81,6 +86,7 @@ class PrioritizedReplay:
     ):
         self.demo_capacity, self.agent_capacity = demo_capacity, agent_capacity
         self.stack, self.n_step, self.gamma = stack, n_step, gamma
+        self.look_ahead = n_step or 1  # later agent steps a transition waits for; one: its 1-step target's
         self.reward_transform = reward_transform
         self.prioritized, self.alpha = prioritized, alpha
         self.bonus_agent, self.bonus_demo = bonus_agent, bonus_demo
@@ -92,7 +98,7 @@ class PrioritizedReplay:
         self.terminals = np.zeros(slots, dtype=bool)
         self.has_action = np.zeros(slots, dtype=bool)
         self.episode_step = np.zeros(slots, dtype=np.int32)
-        self.valid = np.zeros(slots, dtype=bool)  # sampleable: an action, complete n-step look-ahead, full history
+        self.valid = np.zeros(slots, dtype=bool)  # sampleable: an action, complete look-ahead, full history
         # How many slots of each partition are valid, kept as slots change: the importance weights need them at every
         # sample, and counting `valid` there would scan the whole buffer each time.
         self.valid_demo = self.valid_agent = 0
@@ -101,7 +107,7 @@ class PrioritizedReplay:
         self.num_demo = 0
         self.cursor = demo_capacity  # next agent slot to write
         self.agent_written = 0
-        self.pending: list[int] = []  # current-episode slots waiting for their n-step look-ahead
+        self.pending: list[int] = []  # current-episode slots waiting for their look-ahead
 
     # ----------------------------------------------------------------------------------------------------- writing
     def add_demonstrations(self, frames, actions, rewards, terminals, has_action, episode_step,
@@ -124,10 +130,11 @@ class PrioritizedReplay:
         self._activate(start + np.flatnonzero(has_action[:count]))
 
     def start_episode(self, frame: np.ndarray) -> None:
-        self._flush_pending()
+        """An agent episode starts from `frame` (one not ended before it ends here)."""
+        self.end_episode()
         self._write_frame(frame, step=0)
 
-    def add_step(self, action: int, reward: float, terminal: bool, next_frame: np.ndarray, episode_over: bool) -> int:
+    def add_step(self, action: int, reward: float, terminal: bool, next_frame: np.ndarray) -> int:
         """Store one agent step: the action, reward and terminal flag in the slot of the frame it was taken from,
         the frame it led to in the next slot. Returns the step's slot."""
         slot = self._previous(self.cursor)
@@ -135,13 +142,13 @@ class PrioritizedReplay:
         self.has_action[slot] = True
         self.pending.append(slot)
         self._write_frame(next_frame, step=int(self.episode_step[slot]) + 1)
-        if len(self.pending) > self.n_step:  # its n later frames now exist
+        if len(self.pending) > self.look_ahead:  # its look-ahead's later steps now exist
             self._activate(np.array([self.pending.pop(0)]))
-        if episode_over:
-            self._flush_pending()
         return slot
 
-    def _flush_pending(self) -> None:
+    def end_episode(self) -> None:
+        """The agent episode is over: the steps still waiting for their look-ahead become sampleable, their returns
+        cut at the episode's end."""
         if self.pending:
             self._activate(np.array(self.pending))
             self.pending = []
@@ -240,6 +247,15 @@ class PrioritizedReplay:
     def __len__(self) -> int:
         return self.valid_demo + self.valid_agent
 
+    def demonstration_count(self) -> int:
+        """Transitions in the demo partition."""
+        return int(np.count_nonzero(self.has_action[: self.demo_capacity]))
+
+    def demonstrations(self, which: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The stacked states and actions of the demo partition's transitions numbered `which`, in recorded order."""
+        slots = np.flatnonzero(self.has_action[: self.demo_capacity])[which]
+        return self.stacked_states(slots), self.actions[slots].astype(np.int64)
+
     def stacked_states(self, slots: np.ndarray) -> np.ndarray:
         """Frames t-3..t of each slot's episode, the first frame repeated before the episode starts."""
         back = np.arange(self.stack - 1, -1, -1)[None, :]  # 3, 2, 1, 0
@@ -247,10 +263,11 @@ class PrioritizedReplay:
         return self.frames[self._shift(slots[:, None], -back)]
 
     # ---------------------------------------------------------------------------------------------------- sampling
-    def sample(self, batch_size: int, beta: float, demo_share: float | None = None) -> dict[str, np.ndarray]:
+    def sample(self, batch_size: int, beta: float, demo_share: float | None = None) -> tuple[np.ndarray, Batch]:
         """Proportional prioritized sampling over the whole buffer (`demo_share` None: demonstrations compete through
         their priorities, DQfD); with a `demo_share`, that share of the batch is drawn from the demo partition and the
         rest from agent data, each proportionally to priority (HER and soft-Q: a fixed mix; 0: agent data only).
+        Returns the sampled slots, whose priorities the update sets afterwards, and the batch.
 
         Importance weights (n·P(i))^-β correct for priorities only, within the pool a sample was drawn from (n its
         valid slots, P(i) its probability there), as in Ape-X's mixing: a fixed share is part of the method, not a
@@ -260,7 +277,7 @@ class PrioritizedReplay:
 
         Before the agent pool holds a sampleable transition (phase I) a fixed share has nothing to mix with, and the
         batch is the demonstrations alone; interaction updates wait until the agent pool can fill its part (the
-        rule on learning_starts in agents/config.py)."""
+        rule on learning_starts in agents/rules.py)."""
         total = self.sum_tree.reduce()
         if total <= 0:
             raise RuntimeError("replay has nothing to sample")
@@ -283,15 +300,34 @@ class PrioritizedReplay:
             slots.append(chosen)
             weights.append((count * self.sum_tree.get(chosen) / mass) ** -beta)
             largest = max(largest, (count * self.min_tree.reduce(start, stop) / mass) ** -beta)
-        batch = self.assemble(np.concatenate(slots))
-        batch["weights"] = (np.concatenate(weights) / largest).astype(np.float32)
-        return batch
+        slots = np.concatenate(slots)
+        return slots, self.assemble(slots, (np.concatenate(weights) / largest).astype(np.float32))
 
-    def assemble(self, slots: np.ndarray) -> dict[str, np.ndarray]:
-        """1-step and n-step targets' ingredients for each start slot.
+    def assemble(self, slots: np.ndarray, weights: np.ndarray) -> Batch:
+        """The batch of the transitions that start at `slots`, with their importance `weights`: the 1-step and n-step
+        targets' ingredients (without n_step, the 1-step target's alone)."""
+        returns_n = next_states_n = discount_n = None
+        if self.n_step is not None:
+            returns_n, bootstrap, discount_n = self.n_step_returns(slots)
+            next_states_n = self.stacked_states(bootstrap)
+        return Batch(
+            states=self.stacked_states(slots),
+            actions=self.actions[slots].astype(np.int64),
+            rewards_1=transform_reward(self.rewards[slots], self.reward_transform).astype(np.float32),
+            next_states_1=self.stacked_states(self._shift(slots, 1)),
+            discount_1=np.where(self.terminals[slots], 0.0, self.gamma).astype(np.float32),
+            returns_n=returns_n,
+            next_states_n=next_states_n,
+            discount_n=discount_n,
+            is_demo=slots < self.demo_capacity,
+            weights=weights,
+        )
 
-        The n-step return sums transformed rewards until n steps, a true terminal (no bootstrap after it) or the end
-        of the recorded episode (bootstrap from its last frame), whichever comes first.
+    def n_step_returns(self, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The n-step return of each start slot, the slot it bootstraps from and the discount of that bootstrap.
+
+        The return sums transformed rewards until n steps, a true terminal (no bootstrap after it: discount 0) or the
+        end of the recorded episode (bootstrap from its last frame), whichever comes first.
         """
         size = len(slots)
         returns_n = np.zeros(size, dtype=np.float32)
@@ -308,17 +344,4 @@ class PrioritizedReplay:
             steps += acts
             terminated |= acts & self.terminals[current]
             alive = acts & ~self.terminals[current]
-        next_1 = self._shift(slots, 1)
-        next_n = self._shift(slots, steps)
-        return {
-            "indices": slots,
-            "states": self.stacked_states(slots),
-            "actions": self.actions[slots].astype(np.int64),
-            "rewards_1": transform_reward(self.rewards[slots], self.reward_transform).astype(np.float32),
-            "next_states_1": self.stacked_states(next_1),
-            "discount_1": np.where(self.terminals[slots], 0.0, self.gamma).astype(np.float32),
-            "returns_n": returns_n,
-            "next_states_n": self.stacked_states(next_n),
-            "discount_n": np.where(terminated, 0.0, discount).astype(np.float32),
-            "is_demo": slots < self.demo_capacity,
-        }
+        return returns_n, self._shift(slots, steps), np.where(terminated, 0.0, discount).astype(np.float32)

@@ -26,8 +26,8 @@ import torch
 import yaml
 
 from . import numerics
+from .cell import values
 from .checkpoint import Checkpoints, describe
-from .config import SCRIPTED, values
 from .demos import files as demo_files
 from .demos.scripted import DEMONSTRATORS
 from .envs import FrameStacker, emulator_state, make_env, restore_emulator
@@ -35,12 +35,17 @@ from .errors import ConfigError, OutputError
 from .evaluation import EVAL_COLUMNS, EVAL_SEED_OFFSET, demo_agreement, distinct_starts, evaluate, start_variety
 from .io import atomic_write, relative_path, write_csv, write_json, write_yaml
 from .learner import Learner, pick_device
+from .matrix import SCRIPTED
 from .progress import Progress
 from .provenance import provenance
 from .replay import check_fits_in_memory
+from .rules import planned_updates
+from .settings import Settings
 from .space import check_space, output_bytes
 
-CHECKPOINT_FORMAT = 3  # part of a checkpoint's fingerprint: one written by an older layout is never loaded
+# Part of a checkpoint's fingerprint: one written by an older layout is never loaded. 4: the replay of a method whose
+# loss reads no n-step return waits one agent step for a transition, not n_step.
+CHECKPOINT_FORMAT = 4
 LOG_ROWS = 200  # loss rows per run in the progress table
 PROGRESS_FLUSH_S = 60.0  # the live progress table is rewritten this often while a run is going
 LIVE_PROGRESS = "progress.live.csv"  # not a declared output: the workflow never mistakes it for a finished run
@@ -53,14 +58,14 @@ def file_sha256(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def check_enough_transitions(demos, path, settings: dict, method: str) -> None:
+def check_enough_transitions(demos, path, settings: Settings, method: str) -> None:
     """Refuse demonstrations a method cannot learn from: none at all, or fewer than one batch where pretraining
     samples its batches from the demonstrations alone (every batch would repeat the same few)."""
-    transitions, batch = demos.num_transitions, settings["batch_size"]
+    transitions, batch = demos.num_transitions, settings.batch_size
     if transitions == 0:
         raise demo_files.DemoFileError(f"demo file {path} holds no transition (its episodes end at their first "
                                        "frame); record demonstrations that play")
-    if settings["pretrain_updates"] > 0 and transitions < batch:
+    if settings.pretrain_updates > 0 and transitions < batch:
         raise demo_files.DemoFileError(f"demo file {path} holds {transitions} transition"
                                        f"{'' if transitions == 1 else 's'}, fewer than one batch "
                                        f"(batch_size={batch}) of method {method!r}, which pretrains on them alone: "
@@ -132,9 +137,9 @@ class Run:
                  tensorboard: str | Path | None = None):
         """`tensorboard`: the folder under which the run writes its TensorBoard scalars (agents/board.py), or None."""
         self.cell, self.run_dir = cell, Path(run_dir)
-        self.settings, self.protocol = values(cell["settings"]), values(cell["protocol"])
+        self.settings, self.protocol = Settings.of(cell["settings"]), values(cell["protocol"])
         self.demo_path, self.threads = demo_path, threads
-        self.device = pick_device(device, self.settings["numerics"])
+        self.device = pick_device(device, self.settings.numerics)
         checkpoint_dir = Path(checkpoint_dir or self.run_dir / "checkpoints")
         self.checkpoints = Checkpoints(checkpoint_dir, root=checkpoint_root(checkpoint_dir, self.run_dir))
         self.checkpoint_every_s = checkpoint_every_s
@@ -156,44 +161,44 @@ class Run:
         its replay."""
         s, p, seed = self.settings, self.protocol, self.cell["seed"]
         torch.set_num_threads(self.threads)
-        self.numerics = numerics.check(s["numerics"], self.threads, self.device)  # before any compute
+        self.numerics = numerics.check(s.numerics, self.threads, self.device)  # before any compute
         keep_freed_memory()
         torch.manual_seed(seed)
         self.rng = np.random.default_rng(seed)
         self.demos = None
-        if not s["use_demos"] and self.demo_path is not None:
+        if not s.use_demos and self.demo_path is not None:
             raise ConfigError(f"method {self.cell['method']!r} learns without demonstrations, so --demos "
                               f"{self.demo_path} would be ignored; drop --demos, or name a method that uses them")
-        if s["use_demos"]:  # checked before anything is allocated
+        if s.use_demos:  # checked before anything is allocated
             if self.demo_path is None:
                 raise demo_files.DemoFileError(f"method {self.cell['method']!r} uses demonstrations; pass --demos FILE")
             self.demos = demo_files.load(self.demo_path, self.cell["game"], p)
             check_enough_transitions(self.demos, self.demo_path, s, self.cell["method"])
-            if s["demos_overwritable"] and len(self.demos.frames) > s["replay_capacity"]:
+            if s.demos_overwritable and len(self.demos.frames) > s.replay_capacity:
                 raise ConfigError(f"{len(self.demos.frames):,} demonstration frames do not fit replay_capacity="
-                                  f"{s['replay_capacity']:,}, which they are to fill; raise replay_capacity")
+                                  f"{s.replay_capacity:,}, which they are to fill; raise replay_capacity")
         self.demo_sha256 = file_sha256(self.demo_path) if self.demos else None
         self.demo_content_sha256 = demo_files.content_sha256(self.demos) if self.demos else None
         self._check_run_folder()
         demo_frames = len(self.demos.frames) if self.demos else 0
-        demo_capacity = 0 if s["demos_overwritable"] else demo_frames
-        agent_capacity = s["replay_capacity"] if s["agent_steps"] > 0 else 0
+        demo_capacity = 0 if s.demos_overwritable else demo_frames
+        agent_capacity = s.replay_capacity if s.agent_steps > 0 else 0
         check_fits_in_memory(demo_capacity + agent_capacity, (p["screen_size"], p["screen_size"]))  # memory first
-        overwritable = demo_frames if s["demos_overwritable"] else 0
+        overwritable = demo_frames if s.demos_overwritable else 0
         check_space(self.run_dir, self.checkpoints, *output_bytes(s, p, overwritable, demo_capacity, agent_capacity))
         self.checkpoints.claim(self._owner())  # the last check: from here on the folder is this run's
         self.env = make_env(self.cell["game"], p, seed)
         self.stacker = FrameStacker(p["frame_stack"])
         self.learner = Learner(self.cell["algorithm"], s, p, int(self.env.action_space.n), self.device, self.rng,
-                               demo_capacity, agent_capacity)
+                               demo_capacity, agent_capacity, planned_updates(s, self.cell["algorithm"]))
         # DAgger asks the game's demonstrator for its action in every state the agent reaches, as the expert-agreement
         # metric does (agents/evaluation.py), stepping it along the agent's own trajectory.
         self.expert = (DEMONSTRATORS[self.cell["game"]].policy(self.env, [seed, LABEL_STREAM])
                        if self.learner.algorithm.queries_expert else None)
         if self.demos:
             d = self.demos
-            self.learner.replay.add_demonstrations(d.frames, d.actions, d.rewards, d.terminals, d.has_action,
-                                                   d.episode_step, permanent=not s["demos_overwritable"])
+            self.learner.add_demonstrations(d.frames, d.actions, d.rewards, d.terminals, d.has_action, d.episode_step,
+                                            permanent=not s.demos_overwritable)
         self.log_every = max(1, self.learner.total_updates // LOG_ROWS)
 
     def _check_run_folder(self) -> None:
@@ -234,7 +239,7 @@ class Run:
         return f"{self.cell['game']}/{self.cell['method']}/seed {self.cell['seed']} {phase}"
 
     def _pretrain(self) -> None:
-        ladder, total = set(self.settings["pretrain_eval_updates"]), self.settings["pretrain_updates"]
+        ladder, total = set(self.settings.pretrain_eval_updates), self.settings.pretrain_updates
         if self.pretrained >= total:
             return
         progress = Progress(total=total, unit="update", label=self._label("pretraining"), initial=self.pretrained)
@@ -251,7 +256,7 @@ class Run:
         """The transfer study's measurement at one rung of the pretraining ladder: scores and agreement with the
         demonstrator on its own states, and agreement on the demonstration states. A checkpoint follows, so that a
         resumed run never evaluates a rung twice."""
-        evaluation = self.evaluate(self.settings["pretrain_eval_episodes"], f"update {self.pretrained}")
+        evaluation = self.evaluate(self.settings.pretrain_eval_episodes, f"update {self.pretrained}")
         evaluation.insert(0, "update", self.pretrained)
         evaluation["demo_agreement"] = demo_agreement(self.learner)
         self.ladder_rows.extend(evaluation.to_dict("records"))
@@ -263,7 +268,7 @@ class Run:
         """The greedy policy (ε = eval_epsilon) after `self.step` agent steps, on the evaluation's own emulator and
         generators, so the training stream is untouched. A checkpoint follows, so that a resumed run never evaluates
         an agent step twice."""
-        evaluation = self.evaluate(self.settings["interaction_eval_episodes"], f"agent step {self.step}")
+        evaluation = self.evaluate(self.settings.interaction_eval_episodes, f"agent step {self.step}")
         evaluation.insert(0, "agent_step", self.step)
         evaluation.insert(1, "update", self.learner.updates)
         self.interaction_eval_rows.extend(evaluation.to_dict("records"))
@@ -273,24 +278,25 @@ class Run:
 
     def _interact(self) -> None:
         s, env = self.settings, self.env
-        if self.step >= s["agent_steps"]:
+        if self.step >= s.agent_steps:
             return
-        progress = Progress(total=s["agent_steps"], unit="agent step", label=self._label("interaction"),
+        progress = Progress(total=s.agent_steps, unit="agent step", label=self._label("interaction"),
                             initial=self.step)
         self.learner.begin_interaction()
         if self.episode is None:  # not resumed from a checkpoint taken during this phase
             frame, _ = env.reset(seed=self.cell["seed"])
             self._start_episode(frame)
             self.episode = {"index": 0, "return": 0.0, "length": 0, "recent": []}
-        episode, replay = self.episode, self.learner.replay
-        while self.step < s["agent_steps"]:
+        episode = self.episode
+        while self.step < s.agent_steps:
             step = self.step
             action, stored = self._choose_action(step)
             frame, reward, terminated, truncated, _ = env.step(action)
-            replay.add_step(stored, reward, terminated, frame, terminated or truncated)
+            self.learner.observe(stored, reward, terminated, frame)
             episode["return"] += reward
             episode["length"] += 1
             if terminated or truncated:
+                self.learner.end_episode()
                 self._log(kind="episode", phase="interact", agent_step=step + 1, episode=episode["index"],
                           episode_return=episode["return"], episode_length=episode["length"],
                           epsilon=self.learner.epsilon(step), ended_by="terminal" if terminated else "time_limit")
@@ -305,19 +311,19 @@ class Run:
             self.step += 1
             recent = episode["recent"]
             progress.update(1, f"return(last 10) {np.mean(recent):.1f}" if recent else "")
-            if s["interaction_eval_every"] and self.step % s["interaction_eval_every"] == 0:
+            if s.interaction_eval_every and self.step % s.interaction_eval_every == 0:
                 self._evaluate_interaction()
             self._maybe_checkpoint()
         progress.close()
 
     def _start_episode(self, frame) -> None:
         self.stacker.reset(frame)
-        self.learner.replay.start_episode(frame)
+        self.learner.begin_episode(frame)
         if self.expert is not None:
             self.expert.reset()
 
     def _choose_action(self, step: int) -> tuple[int, int]:
-        """The action played at agent step `step` and the action the replay stores with its state: the method's own
+        """The action played at agent step `step` and the action the learner observes with its state: the method's own
         behaviour, both the same; or, for a method that queries the expert (DAgger), the demonstrator's label of the
         state, stored whoever acts, and played when the demonstrator acts (β_i), the learner's action otherwise.
 
@@ -373,7 +379,7 @@ class Run:
         """`episodes` evaluation episodes of the greedy policy (ε = eval_epsilon): its random actions from a generator
         seeded by the cell's seed and the update count, the episodes' no-op starts from one seeded by the cell's seed
         alone (agents/evaluation.py)."""
-        seed, epsilon = self.cell["seed"], self.settings["eval_epsilon"]
+        seed, epsilon = self.cell["seed"], self.settings.eval_epsilon
         rng = np.random.default_rng([seed, EVAL_SEED_OFFSET, self.learner.updates])
         return evaluate(lambda state: int(self.learner.act_greedy(state[None], epsilon, rng)[0]),
                         self.cell["game"], self.protocol, seed, episodes, label)
@@ -454,7 +460,7 @@ class Run:
                 self._pretrain()
                 self._interact()
                 self._save_checkpoint()  # evaluation is long on some games: a kill during it keeps the training
-                summary = self._write(self.evaluate(self.settings["eval_episodes"]))
+                summary = self._write(self.evaluate(self.settings.eval_episodes))
             except OutputError as error:  # a write failed after the checks (the disk filled meanwhile)
                 kept = self.checkpoints.files()
                 raise OutputError(f"{error}; a rerun resumes from {kept[-1]}" if kept else
@@ -494,7 +500,7 @@ def summarise(cell: dict, protocol: dict, evaluation: pd.DataFrame, progress: pd
               demo_info: dict | None) -> dict:
     """A finished run in one record (summary.json): its cell, its final evaluation, what it did."""
     agreement = None if demo_info is None else demo_agreement(learner)
-    settings = values(cell["settings"])
+    settings = Settings.of(cell["settings"])
     return {
         "game": cell["game"],
         "method": cell["method"],
@@ -512,8 +518,8 @@ def summarise(cell: dict, protocol: dict, evaluation: pd.DataFrame, progress: pd
                                   else float(evaluation["expert_agreement"].mean())),
         "eval_demo_agreement": None if agreement is None or math.isnan(agreement) else agreement,
         "interaction_episodes": int((progress["kind"] == "episode").sum()) if len(progress) else 0,
-        "pretrain_updates": settings["pretrain_updates"],
-        "agent_steps": settings["agent_steps"],
+        "pretrain_updates": settings.pretrain_updates,
+        "agent_steps": settings.agent_steps,
         "demo_phase_end": learner.algorithm.demo_phase_end(),
         "updates": learner.updates,
         "demos": demo_info,

@@ -12,6 +12,7 @@ from .errors import OutputError
 from .io import check_folder, size_text
 from .network import QNetwork
 from .replay import replay_bytes
+from .settings import Settings
 
 # A run asks for its largest checkpoint times (kept + 1), as one is written before the oldest goes, plus its final
 # weights and tables, all with a quarter more than counted (torch's file records, the pickled progress rows and the
@@ -21,16 +22,16 @@ SPACE_MARGIN = 1.25
 TABLES_BYTES = 64 << 20
 
 
-def output_bytes(settings: dict, protocol: dict, overwritable_demos: int, demo_capacity: int,
+def output_bytes(settings: Settings, protocol: dict, overwritable_demos: int, demo_capacity: int,
                  agent_capacity: int) -> tuple[int, int]:
     """Upper estimates of one checkpoint and of the final weights, from the replay's partitions and the settings;
     `overwritable_demos`: demonstration frames laid into the agent partition (HER, RBS)."""
     s, p = settings, protocol
     with torch.device("meta"):  # sizes only: nothing is allocated
-        network = QNetwork(18, p["frame_stack"], p["screen_size"], s["dueling"])  # 18: the full action set
+        network = QNetwork(18, p["frame_stack"], p["screen_size"], s.dueling)  # 18: the full action set
     weights = sum(tensor.numel() * tensor.element_size() for tensor in network.state_dict().values())
     # Agent slots a checkpoint can hold: one per agent step and one per episode start, so at most two per step.
-    agent_slots = min(agent_capacity, overwritable_demos + 2 * s["agent_steps"] + 1)
+    agent_slots = min(agent_capacity, overwritable_demos + 2 * s.agent_steps + 1)
     # The replay less the frames a checkpoint leaves out (demonstrations, reloaded from their file; slots the agent
     # never reaches), then both networks and Adam's two moments.
     slots, frame = demo_capacity + agent_capacity, (p["screen_size"], p["screen_size"])

@@ -152,159 +152,194 @@ def anchors_or_exit(path):
         sys.exit(f"error: --anchors {path} {error}")
 
 
+def _collect(args) -> None:
+    from .collect import collect, interaction_evaluations, read_tables
+    from .failures import failed_cells, to_markdown
+
+    cells = [tuple(cell.split("/")) for cell in args.cells]
+    cells = [(game, method, demos, int(seed)) for game, method, demos, seed in cells]
+    runs, episodes, demonstrators, demo_sets, sweep = collect(args.results, cells, args.demo_stats,
+                                                              args.reference_demos)
+    missing = failed_cells(args.results, cells)
+    write_csv(args.random, read_tables(args.random_scores, ["game", "episode", "score", "length"]))
+    write_csv(args.runs, runs)
+    write_csv(args.episodes, episodes)
+    write_csv(args.demonstrators, demonstrators)
+    write_csv(args.demo_sets, demo_sets)
+    write_csv(args.sweep_runs, sweep)
+    write_csv(args.missing_csv, missing)
+    if args.interaction_evals:
+        write_csv(args.interaction_evals, interaction_evaluations(args.results, cells, args.reference_demos))
+    write_text(args.missing_markdown, to_markdown(missing, len(cells)))
+    print(f"{len(runs)} of {len(cells)} runs complete, {len(episodes)} interaction episodes, "
+          f"{len(demonstrators)} demo episodes")
+
+
+def _scores(args) -> None:
+    from .scores import score_runs
+
+    write_csv(args.out, score_runs(pd.read_csv(args.runs), pd.read_csv(args.episodes),
+                                   pd.read_csv(args.demonstrators), pd.read_csv(args.random),
+                                   args.window_fraction, optional_csv(args.interaction_evals)))
+
+
+def _table(args) -> None:
+    from .tables import scores_table, to_latex, to_markdown
+
+    anchors = anchors_or_exit(args.anchors)
+    result = scores_table(pd.read_csv(args.scores), optional_csv(args.published), anchors)
+    missing = len(optional_csv(args.missing))
+    write_csv(args.csv, result)
+    note = (f"\n{missing} cells of the matrix have no complete run and are not in this table: see "
+            f"{Path(args.missing).with_suffix('.md').name}.\n") if missing else ""
+    write_text(args.markdown, to_markdown(result, args.window_fraction, anchors, note))
+    write_text(args.latex, to_latex(result, args.window_fraction, anchors))
+
+
+def _aggregate(args) -> None:
+    from .aggregate import aggregate_table, improvement_table, performance_profile
+    from .aggregate_plots import plot_improvement, plot_intervals, plot_profiles, thresholds
+
+    scores, methods = pd.read_csv(args.scores), args.methods.split(",")
+    columns = ["initial_normalised", "final_normalised"]
+    aggregates = aggregate_table(scores, methods, columns)
+    levels = thresholds(scores)
+    normalised = [method for method in methods
+                  if scores.loc[scores["method"] == method, "final_normalised"].notna().any()]
+    profiles = [performance_profile(scores, method, "final_normalised", levels).assign(method=method)
+                for method in normalised]
+    profiles = pd.concat(profiles, ignore_index=True) if profiles else pd.DataFrame(
+        columns=["threshold", "share", "method"])
+    pairs = [(methods[0], other) for other in methods[1:]]
+    improvement = pd.concat([improvement_table(scores, pairs, column) for column in columns],
+                            ignore_index=True)
+    write_csv(args.csv, aggregates)
+    unnormalised = [method for method in methods if method not in normalised and (scores["method"] == method).any()]
+    write_text(args.markdown, aggregates_markdown(aggregates, improvement, unnormalised))
+    write_csv(args.profiles, profiles)
+    write_csv(args.improvement, improvement)
+    plot_intervals(aggregates, methods, args.intervals_figure)
+    plot_profiles(profiles, methods, args.profiles_figure)
+    plot_improvement(improvement, args.improvement_figure)
+
+
+def _claims(args) -> None:
+    from .claims import Ledger, to_markdown
+    from .tables import published_scores
+
+    published = optional_csv(args.published, ["game", "method", "score", "metric", "status"])
+    demonstrators = optional_csv(args.demonstrators, ["game", "score"])
+    summary, details = Ledger(pd.read_csv(args.scores), published_scores(published), demonstrators,
+                              args.error_rate).evaluate()
+    write_csv(args.csv, summary)
+    write_csv(args.details, details)
+    write_text(args.markdown, to_markdown(summary, details, args.error_rate))
+
+
+def _calibrate(args) -> None:
+    from .calibrate import calibrate, to_markdown
+    from .claims import Ledger
+
+    sections = []
+    for folder in args.results:
+        tables = Path(folder) / "tables"
+        if not (tables / "run_scores.csv").is_file():
+            sys.exit(f"error: {tables / 'run_scores.csv'} not found: give --results a results folder whose "
+                     "analysis has run (snakemake --cores N), or run from a clone that has reference/")
+        ledger = Ledger(pd.read_csv(tables / "run_scores.csv"), pd.DataFrame(columns=["game", "method", "published"]),
+                        optional_csv(tables / "demonstrators.csv", ["game", "score"]), args.error_rate)
+        result = calibrate(ledger, studies=args.studies, seed=args.seed, bootstrap=not args.no_bootstrap)
+        # Named as the repository names it, never by a machine's absolute path.
+        name = os.path.relpath(folder, REFERENCE.parent) if Path(folder).is_absolute() else folder
+        sections.append(f"## {name}\n\n" + to_markdown(result, args.error_rate, args.studies))
+        print(sections[-1], flush=True)
+    if args.markdown:
+        write_text(args.markdown, "\n".join(sections))
+
+
+def _demo_sweep(args) -> None:
+    from .demo_sweep import plot_sweep, sweep_table, to_markdown
+
+    table = sweep_table(pd.read_csv(args.runs), pd.read_csv(args.demo_sets), pd.read_csv(args.random))
+    write_csv(args.csv, table)
+    write_text(args.markdown, to_markdown(table))
+    plot_sweep(table, args.methods.split(","), args.reference_demos, args.out)
+
+
+def _transfer(args) -> None:
+    from .scores import baselines
+    from .transfer import plot_transfer, rung_rows, to_markdown, transfer_table
+
+    methods = args.methods.split(",")
+    runs = pd.read_csv(args.runs)
+    rungs = rung_rows(runs[runs["method"].isin(methods)])
+    table = transfer_table(rungs, baselines(pd.read_csv(args.demonstrators), pd.read_csv(args.random)))
+    write_csv(args.rungs, rungs)
+    write_csv(args.csv, table)
+    write_text(args.markdown, to_markdown(table))
+    plot_transfer(rungs, table, methods, args.out)
+
+
+def _publish(args) -> int:
+    from .publish import publish
+
+    copied, changes = publish(args.results, args.reference)
+    runs = sum(path.name == "summary.json" for path in copied)
+    print(f"{len(copied)} files of {runs} complete runs and their tables and figures → {args.reference}")
+    return report_migration(changes, args.reference, quiet=True)
+
+
+def _migrate(args) -> int:
+    from agents.renames import migrate
+
+    if not Path(args.results).is_dir():
+        print(f"error: {args.results} is not a folder; pass a results folder such as results/default",
+              file=sys.stderr)
+        return 2
+    return report_migration(migrate(args.results), args.results)
+
+
+def _verify(args) -> int:
+    from agents.errors import ConfigError, OutputError
+
+    from .verify import verify
+
+    try:
+        print(verify(args.reference, args.cells, args.out, args.config, args.code))
+    except (ConfigError, OutputError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _curves(args) -> None:
+    """curves and transition: the learning curves, or the scores around the end of the demonstration phase."""
+    from .curves import plot_learning_curves, plot_transition
+    from .scores import per_game
+
+    plot = plot_learning_curves if args.command == "curves" else plot_transition
+    plot(pd.read_csv(args.episodes), pd.read_csv(args.runs), per_game(pd.read_csv(args.scores)),
+         args.methods.split(","), args.bins, args.out, anchors_or_exit(args.anchors))
+
+
+# What each command of the parser runs: None when it has written its outputs, or the exit status it reports.
+COMMANDS = {"collect": _collect, "scores": _scores, "table": _table, "aggregate": _aggregate, "claims": _claims,
+            "calibrate": _calibrate, "demo-sweep": _demo_sweep, "transfer": _transfer, "publish": _publish,
+            "migrate": _migrate, "verify": _verify, "curves": _curves, "transition": _curves}
+
+
 def main(argv=None) -> int:
-    args = parser().parse_args(argv)
+    commands = parser()
+    args = commands.parse_args(argv)
+    if args.command not in COMMANDS:  # a command the parser offers but nothing here runs
+        commands.error(f"command {args.command!r} is not implemented; implemented: {', '.join(COMMANDS)}")
     if "error_rate" in args and not 0 < args.error_rate <= 0.5:
         sys.exit(f"error: --error-rate={args.error_rate:g} is not a familywise error rate in (0, 0.5]; the ledger's "
                  "is 0.05 unless the workflow config's error_rate says otherwise")
     if "studies" in args and args.studies < 100:
         sys.exit(f"error: --studies={args.studies} is too few to measure a coverage (±{50 / max(args.studies, 1) ** 0.5:.0f}"
                  " points or worse); give at least 100, and 2,000 for the figures docs/ledger.md quotes")
-    if args.command == "collect":
-        from .collect import collect, interaction_evaluations, read_tables
-        from .failures import failed_cells, to_markdown
-
-        cells = [tuple(cell.split("/")) for cell in args.cells]
-        cells = [(game, method, demos, int(seed)) for game, method, demos, seed in cells]
-        runs, episodes, demonstrators, demo_sets, sweep = collect(args.results, cells, args.demo_stats,
-                                                                  args.reference_demos)
-        missing = failed_cells(args.results, cells)
-        write_csv(args.random, read_tables(args.random_scores, ["game", "episode", "score", "length"]))
-        write_csv(args.runs, runs)
-        write_csv(args.episodes, episodes)
-        write_csv(args.demonstrators, demonstrators)
-        write_csv(args.demo_sets, demo_sets)
-        write_csv(args.sweep_runs, sweep)
-        write_csv(args.missing_csv, missing)
-        if args.interaction_evals:
-            write_csv(args.interaction_evals, interaction_evaluations(args.results, cells, args.reference_demos))
-        write_text(args.missing_markdown, to_markdown(missing, len(cells)))
-        print(f"{len(runs)} of {len(cells)} runs complete, {len(episodes)} interaction episodes, "
-              f"{len(demonstrators)} demo episodes")
-    elif args.command == "scores":
-        from .scores import score_runs
-
-        write_csv(args.out, score_runs(pd.read_csv(args.runs), pd.read_csv(args.episodes),
-                                       pd.read_csv(args.demonstrators), pd.read_csv(args.random),
-                                       args.window_fraction, optional_csv(args.interaction_evals)))
-    elif args.command == "table":
-        from .tables import scores_table, to_latex, to_markdown
-
-        anchors = anchors_or_exit(args.anchors)
-        result = scores_table(pd.read_csv(args.scores), optional_csv(args.published), anchors)
-        missing = len(optional_csv(args.missing))
-        write_csv(args.csv, result)
-        note = (f"\n{missing} cells of the matrix have no complete run and are not in this table: see "
-                f"{Path(args.missing).with_suffix('.md').name}.\n") if missing else ""
-        write_text(args.markdown, to_markdown(result, args.window_fraction, anchors, note))
-        write_text(args.latex, to_latex(result, args.window_fraction, anchors))
-    elif args.command == "aggregate":
-        from .aggregate import aggregate_table, improvement_table, performance_profile
-        from .aggregate_plots import plot_improvement, plot_intervals, plot_profiles, thresholds
-
-        scores, methods = pd.read_csv(args.scores), args.methods.split(",")
-        columns = ["initial_normalised", "final_normalised"]
-        aggregates = aggregate_table(scores, methods, columns)
-        levels = thresholds(scores)
-        normalised = [method for method in methods
-                      if scores.loc[scores["method"] == method, "final_normalised"].notna().any()]
-        profiles = [performance_profile(scores, method, "final_normalised", levels).assign(method=method)
-                    for method in normalised]
-        profiles = pd.concat(profiles, ignore_index=True) if profiles else pd.DataFrame(
-            columns=["threshold", "share", "method"])
-        pairs = [(methods[0], other) for other in methods[1:]]
-        improvement = pd.concat([improvement_table(scores, pairs, column) for column in columns],
-                                ignore_index=True)
-        write_csv(args.csv, aggregates)
-        unnormalised = [method for method in methods if method not in normalised and (scores["method"] == method).any()]
-        write_text(args.markdown, aggregates_markdown(aggregates, improvement, unnormalised))
-        write_csv(args.profiles, profiles)
-        write_csv(args.improvement, improvement)
-        plot_intervals(aggregates, methods, args.intervals_figure)
-        plot_profiles(profiles, methods, args.profiles_figure)
-        plot_improvement(improvement, args.improvement_figure)
-    elif args.command == "claims":
-        from .claims import Ledger, to_markdown
-        from .tables import published_scores
-
-        published = optional_csv(args.published, ["game", "method", "score", "metric", "status"])
-        demonstrators = optional_csv(args.demonstrators, ["game", "score"])
-        summary, details = Ledger(pd.read_csv(args.scores), published_scores(published), demonstrators,
-                                  args.error_rate).evaluate()
-        write_csv(args.csv, summary)
-        write_csv(args.details, details)
-        write_text(args.markdown, to_markdown(summary, details, args.error_rate))
-    elif args.command == "calibrate":
-        from .calibrate import calibrate, to_markdown
-        from .claims import Ledger
-
-        sections = []
-        for folder in args.results:
-            tables = Path(folder) / "tables"
-            if not (tables / "run_scores.csv").is_file():
-                sys.exit(f"error: {tables / 'run_scores.csv'} not found: give --results a results folder whose "
-                         "analysis has run (snakemake --cores N), or run from a clone that has reference/")
-            ledger = Ledger(pd.read_csv(tables / "run_scores.csv"), pd.DataFrame(columns=["game", "method", "published"]),
-                            optional_csv(tables / "demonstrators.csv", ["game", "score"]), args.error_rate)
-            result = calibrate(ledger, studies=args.studies, seed=args.seed, bootstrap=not args.no_bootstrap)
-            # Named as the repository names it, never by a machine's absolute path.
-            name = os.path.relpath(folder, REFERENCE.parent) if Path(folder).is_absolute() else folder
-            sections.append(f"## {name}\n\n" + to_markdown(result, args.error_rate, args.studies))
-            print(sections[-1], flush=True)
-        if args.markdown:
-            write_text(args.markdown, "\n".join(sections))
-    elif args.command == "demo-sweep":
-        from .demo_sweep import plot_sweep, sweep_table, to_markdown
-
-        table = sweep_table(pd.read_csv(args.runs), pd.read_csv(args.demo_sets), pd.read_csv(args.random))
-        write_csv(args.csv, table)
-        write_text(args.markdown, to_markdown(table))
-        plot_sweep(table, args.methods.split(","), args.reference_demos, args.out)
-    elif args.command == "transfer":
-        from .scores import baselines
-        from .transfer import plot_transfer, rung_rows, to_markdown, transfer_table
-
-        methods = args.methods.split(",")
-        runs = pd.read_csv(args.runs)
-        rungs = rung_rows(runs[runs["method"].isin(methods)])
-        table = transfer_table(rungs, baselines(pd.read_csv(args.demonstrators), pd.read_csv(args.random)))
-        write_csv(args.rungs, rungs)
-        write_csv(args.csv, table)
-        write_text(args.markdown, to_markdown(table))
-        plot_transfer(rungs, table, methods, args.out)
-    elif args.command == "publish":
-        from .publish import publish
-
-        copied, changes = publish(args.results, args.reference)
-        runs = sum(path.name == "summary.json" for path in copied)
-        print(f"{len(copied)} files of {runs} complete runs and their tables and figures → {args.reference}")
-        return report_migration(changes, args.reference, quiet=True)
-    elif args.command == "migrate":
-        from .migrate import migrate
-
-        if not Path(args.results).is_dir():
-            print(f"error: {args.results} is not a folder; pass a results folder such as results/default",
-                  file=sys.stderr)
-            return 2
-        return report_migration(migrate(args.results), args.results)
-    elif args.command == "verify":
-        from agents.errors import ConfigError, OutputError
-
-        from .verify import verify
-
-        try:
-            print(verify(args.reference, args.cells, args.out, args.config, args.code))
-        except (ConfigError, OutputError) as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 2
-    elif args.command in ("curves", "transition"):
-        from .curves import plot_learning_curves, plot_transition
-        from .scores import per_game
-
-        plot = plot_learning_curves if args.command == "curves" else plot_transition
-        plot(pd.read_csv(args.episodes), pd.read_csv(args.runs), per_game(pd.read_csv(args.scores)),
-             args.methods.split(","), args.bins, args.out, anchors_or_exit(args.anchors))
-    return 0
+    return COMMANDS[args.command](args) or 0
 
 
 def report_migration(changes, folder, quiet: bool = False) -> int:

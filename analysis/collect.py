@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from agents.config import NO_DEMOS
+from agents.matrix import NO_DEMOS
 
 EPISODE_COLUMNS = ["agent_step", "update", "episode", "episode_return", "episode_length", "epsilon", "ended_by"]
 # interaction_eval.csv (agents/run.py), absent from runs recorded before it existed

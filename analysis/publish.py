@@ -4,7 +4,7 @@ records (not its weights or checkpoints), the demo sets' per-episode scores, ran
 figures. `snakemake figures --forceall --configfile config/<config>.yaml --config results_dir=reference/<config>`
 then rebuilds the tables and figures from the records alone.
 
-Records are published under today's names (analysis/migrate.py): a results folder written before a rename is
+Records are published under today's names (agents/renames.py): a results folder written before a rename is
 published as if written today, and whatever else the reference folder holds under old names is migrated too.
 """
 from __future__ import annotations
@@ -12,8 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from agents.io import atomic_write
-
-from .migrate import Change, migrate, migrated, new_path
+from agents.renames import Change, migrate, migrated, new_path
 
 RUN_RECORDS = ("summary.json", "progress.csv", "eval.csv", "pretrain_eval.csv", "interaction_eval.csv", "config.yaml",
                "provenance.json")

@@ -32,9 +32,11 @@ import pandas as pd
 import yaml
 
 from agents.board import ENVIRONMENT as TENSORBOARD_ENVIRONMENT
-from agents.config import NO_DEMOS, SCRIPTED, WORKFLOW_CONFIG, demo_sets, overlay, read_config_file, resolve, values
+from agents.cell import resolve, values
+from agents.config_file import WORKFLOW_CONFIG, overlay, read_config_file
 from agents.errors import ConfigError
 from agents.io import check_folder, write_text
+from agents.matrix import NO_DEMOS, SCRIPTED, demo_sets
 
 ROOT = Path(__file__).resolve().parents[1]  # the checkout this analysis package belongs to
 WALL_TIME = "wall_s"  # progress.csv's one column that no two runs share

@@ -15,7 +15,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agents.config import defaults, values  # noqa: E402
+from agents.cell import values  # noqa: E402
+from agents.declarations import defaults  # noqa: E402
 from agents.demos.files import play, random_scores  # noqa: E402
 from agents.demos.scripted import DEMONSTRATORS  # noqa: E402
 from agents.envs import make_env  # noqa: E402

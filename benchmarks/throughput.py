@@ -43,12 +43,13 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from agents.config import defaults, resolve, values  # noqa: E402
+from agents.cell import resolve, values  # noqa: E402
+from agents.declarations import defaults  # noqa: E402
 from agents.envs import make_env  # noqa: E402
-from agents.replay import PrioritizedReplay, replay_bytes  # noqa: E402
 from agents.learner import Learner, pick_device  # noqa: E402
 from agents.network import QNetwork  # noqa: E402
 from agents.numerics import PINS, refusal  # noqa: E402
+from agents.replay import PrioritizedReplay, replay_bytes  # noqa: E402
 from agents.run import Run  # noqa: E402
 
 BATCH, UPDATE_PERIOD, METHODS = 32, 4, ("dqn", "pdd_dqn", "dqfd")
@@ -115,8 +116,8 @@ def network_alone(learner: Learner, updates: int) -> tuple[float, float]:
     with replay and environment taken away, the ceiling of a run. With a compiled loss also the seconds its compile
     takes in a fresh process on a machine that has never compiled it (torch's caches reset, an empty kernel cache:
     a later run on the same machine finds its kernels on disk and compiles in about a second), else NaN."""
-    sample = learner.replay.sample(BATCH, beta=0.6, demo_share=learner.algorithm.demo_share(0))
-    batch = learner.on_device(sample)
+    _, batch = learner.replay.sample(BATCH, beta=0.6, demo_share=learner.algorithm.demo_share(0))
+    batch = batch.to(learner.device)
 
     compile_s = float("nan")
     if learner.compiled:

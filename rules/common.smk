@@ -8,14 +8,18 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
-from agents.config import NO_DEMOS, SCRIPTED, check_finite_numbers, demo_sets, expand_sweeps, planned_updates, resolve, values
+from agents.cell import resolve, values
+from agents.config_file import check_finite_numbers
 from agents.demos.scripted import DEMONSTRATORS
 from agents.errors import ConfigError, OutputError
 from agents.io import check_folder
+from agents.matrix import NO_DEMOS, SCRIPTED, demo_sets, expand_sweeps
 from agents.methods import ALGORITHMS
+from agents.renames import old_names
 from agents.replay import replay_bytes
+from agents.rules import planned_updates
+from agents.settings import Settings
 from analysis.figure_files import figure_files
-from analysis.migrate import old_names
 
 # Sweeps become methods of their own (dqfd_margin_0p4, ...), so they plan, run and report like any method.
 # Demo sets are an axis of the matrix like seeds: each method that uses demonstrations runs on every set.
@@ -103,13 +107,13 @@ except ConfigError as error:
 
 # Portable numerics compute on one CPU thread (agents/numerics.py): a training job's request must be one.
 PORTABLE = sorted({method for (_, method, _), cell in RESOLVED.items()
-                   if values(cell["settings"])["numerics"] == "portable"})
+                   if Settings.of(cell["settings"]).numerics == "portable"})
 if PORTABLE and (config["resources"]["threads_per_run"] != 1 or config["resources"]["gpus_per_run"] > 0):
     raise WorkflowError(f"config error: {', '.join(PORTABLE)} run numerics: portable, which compute on one CPU thread "
                         f"and no GPU, and resources ask threads_per_run: {config['resources']['threads_per_run']}, "
                         f"gpus_per_run: {config['resources']['gpus_per_run']}; set them to 1 and 0, or numerics: "
                         "native")
-USES_DEMOS = {method: values(RESOLVED[(GAMES[0], method, SEEDS[0])]["settings"])["use_demos"] for method in METHODS}
+USES_DEMOS = {method: Settings.of(RESOLVED[(GAMES[0], method, SEEDS[0])]["settings"]).use_demos for method in METHODS}
 CELLS = {(game, method, demos, seed): RESOLVED[(game, method, seed)]
          for game in GAMES for method in METHODS for demos in (DEMO_SETS if USES_DEMOS[method] else [NO_DEMOS])
          for seed in SEEDS}
@@ -145,17 +149,17 @@ TRAIN_OVERHEAD_MB = 2048  # torch, the emulator, a demo file being loaded, a che
 
 def cell_settings(wildcards):
     cell = RESOLVED[(wildcards.game, wildcards.method, int(wildcards.seed))]
-    return values(cell["settings"]), values(cell["protocol"])
+    return Settings.of(cell["settings"]), values(cell["protocol"])
 
 
 def train_mem_mb(wildcards):
     """The replay's exact size (demo slots bounded by the episode frame cap) plus a fixed overhead."""
     settings, protocol = cell_settings(wildcards)
     demo_slots = 0
-    if settings["use_demos"]:
+    if settings.use_demos:
         episodes = DEMO_SETS[wildcards.demos]["episodes"]
         demo_slots = episodes * (protocol["max_episode_frames"] // protocol["frame_skip"] + 1)
-    agent_slots = settings["replay_capacity"] if settings["agent_steps"] > 0 else 0
+    agent_slots = settings.replay_capacity if settings.agent_steps > 0 else 0
     size = replay_bytes(demo_slots + agent_slots, (protocol["screen_size"], protocol["screen_size"]))
     return TRAIN_OVERHEAD_MB + size // 2**20
 
@@ -192,7 +196,7 @@ CELL_IDS = [f"{game}/{method}/{demos}/{seed}" for game, method, demos, seed in C
 
 
 def demo_phase_end(cell):
-    return ALGORITHMS[cell["algorithm"]](values(cell["settings"])).demo_phase_end()
+    return ALGORITHMS[cell["algorithm"]](Settings.of(cell["settings"])).demo_phase_end()
 
 
 # Methods whose demonstrations stop shaping the updates during interaction (soft-Q's N_p) get the transition view.
@@ -200,11 +204,11 @@ PHASED_METHODS = [method for method in METHODS if any(demo_phase_end(RESOLVED[(g
                                                        for game in GAMES)]
 # Methods that interact with the game get learning curves; a matrix of pretraining only (the transfer config) has none.
 INTERACTING_METHODS = [method for method in METHODS
-                       if any(values(RESOLVED[(game, method, SEEDS[0])]["settings"])["agent_steps"] > 0
+                       if any(Settings.of(RESOLVED[(game, method, SEEDS[0])]["settings"]).agent_steps > 0
                               for game in GAMES)]
 # Methods evaluated along their pretraining (the transfer study's ladder) get the transfer table and figure.
 LADDER_METHODS = [method for method in METHODS
-                  if values(RESOLVED[(GAMES[0], method, SEEDS[0])]["settings"])["pretrain_eval_updates"]]
+                  if Settings.of(RESOLVED[(GAMES[0], method, SEEDS[0])]["settings"]).pretrain_eval_updates]
 PUBLISHED = config["published_scores"]
 if not os.path.isfile(PUBLISHED):
     raise WorkflowError(f"config error: published_scores={PUBLISHED} is not a file; point it at a table of published "

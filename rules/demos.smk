@@ -1,7 +1,7 @@
 # One demo set of one game: recorded from the scripted demonstrator with the set's action noise, or cut from a demo
 # file of another source. Sets of the same source and noise share the seed, so a smaller set is the first episodes of
 # a larger one: quantity varies alone. The set's values (source, noise, episodes) come from demo_sets() in
-# agents/config.py by the set's name, never parsed back from the name; the demo file and its stats record them.
+# agents/matrix.py by the set's name, never parsed back from the name; the demo file and its stats record them.
 rule demos:
     input:
         source_file=lambda wildcards: demo_source_file(wildcards.game, wildcards.demos) or [],

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from agents.config import defaults, values
+from agents.cell import values
+from agents.declarations import defaults
 
 
 @pytest.fixture(scope="session")

@@ -1,40 +1,49 @@
 """The `compile` setting: which runs compile their loss, and a compiled loss that computes what the eager one does.
 Same-machine determinism and resume of a compiled run are tested with the eager ones, in tests/test_resume.py."""
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
 
-from agents.config import planned_updates, resolve, values
+from agents.cell import resolve, values
 from agents.learner import COMPILE_FROM_UPDATES, Learner, compiles
+from agents.rules import planned_updates
+from agents.settings import Settings
 
 CONFIG = {"settings": {"replay_capacity": 64, "batch_size": 4, "agent_steps": 100, "pretrain_updates": 10},
           "method_settings": {"soft_q_pretrain": {"learning_starts": 20}}}
 
 
 def test_auto_compiles_the_long_runs_and_leaves_the_short_ones_eager():
-    long = values(resolve("Pong", "dqfd", 0, {})["settings"])
-    short = values(resolve("Pong", "dqfd", 0, CONFIG)["settings"])
+    long = Settings.of(resolve("Pong", "dqfd", 0, {})["settings"])
+    short = Settings.of(resolve("Pong", "dqfd", 0, CONFIG)["settings"])
     assert planned_updates(long, "dqfd") >= COMPILE_FROM_UPDATES > planned_updates(short, "dqfd")
-    assert compiles(long, "dqfd") and not compiles(short, "dqfd")
-    assert compiles(dict(short, compile="always"), "dqfd") and not compiles(dict(long, compile="never"), "dqfd")
+    long_updates, short_updates = planned_updates(long, "dqfd"), planned_updates(short, "dqfd")
+    assert compiles(long, long_updates) and not compiles(short, short_updates)
+    assert compiles(replace(short, compile="always"), short_updates)
+    assert not compiles(replace(long, compile="never"), long_updates)
 
 
 @pytest.mark.parametrize("method", ["dqfd", "bc", "soft_q_pretrain"])
 def test_a_compiled_loss_gives_the_eager_loss_metrics_priorities_and_gradients(method):
     torch._dynamo.reset()
     cell = resolve("Pong", method, 0, dict(CONFIG, settings=dict(CONFIG["settings"], compile="always")))
-    settings, protocol = values(cell["settings"]), values(cell["protocol"])
+    settings, protocol = Settings.of(cell["settings"]), values(cell["protocol"])
     torch.manual_seed(0)
     learner = Learner(cell["algorithm"], settings, protocol, num_actions=6, device=torch.device("cpu"),
-                      rng=np.random.default_rng(0), demo_capacity=0, agent_capacity=64)
+                      rng=np.random.default_rng(0), demo_capacity=0, agent_capacity=64,
+                      planned_updates=planned_updates(settings, cell["algorithm"]))
     assert learner.compiled
     rng = np.random.default_rng(1)
-    learner.replay.start_episode(rng.integers(0, 256, (84, 84), dtype=np.uint8))
+    learner.begin_episode(rng.integers(0, 256, (84, 84), dtype=np.uint8))
     for step in range(20):
-        learner.replay.add_step(int(rng.integers(6)), float(rng.normal()), step == 19,
-                                rng.integers(0, 256, (84, 84), dtype=np.uint8), step == 19)
-    batch = learner.on_device(learner.replay.sample(4, beta=0.5))
-    batch["is_demo"][:2] = True  # demonstration rows, so that the supervised terms are not zero
+        learner.observe(int(rng.integers(6)), float(rng.normal()), step == 19,
+                        rng.integers(0, 256, (84, 84), dtype=np.uint8))
+    learner.end_episode()
+    _, batch = learner.replay.sample(4, beta=0.5)
+    batch = batch.to(learner.device)
+    batch.is_demo[:2] = True  # demonstration rows, so that the supervised terms are not zero
 
     results = []
     for loss in (learner.algorithm.loss, learner.loss):

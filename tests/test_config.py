@@ -9,15 +9,20 @@ import math
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import yaml
 
-from agents import config
-from agents.config import check_declarations, defaults, resolve, values
+import agents.cell
+from agents.cell import resolve, values
+from agents.declarations import check_declarations, defaults
 from agents.errors import ConfigError
 from agents.games import known_games
+from agents.rules import rule_statements
+from agents.settings import Settings, settings_type
+from agents.torso import smallest_screen
 
 ROOT = Path(__file__).resolve().parent.parent
 SETTINGS_DOC, SETTINGS_SCHEMA = ROOT / "docs/settings.md", ROOT / "config/settings.schema.yaml"
@@ -110,7 +115,7 @@ def config_files(*names):
 @pytest.mark.parametrize("names", [("config.yaml",), ("config.yaml", "tiny.yaml"), ("config.yaml", "paper.yaml"),
                                    ("config.yaml", "methods.yaml"), ("config.yaml", "claims.yaml")])
 def test_every_config_resolves_for_every_cell(names):
-    from agents.config import expand_sweeps
+    from agents.matrix import expand_sweeps
 
     merged = expand_sweeps(config_files(*names))
     for game in merged["games"]:
@@ -135,14 +140,15 @@ def test_the_paper_config_clears_the_laptop_budget():
 
 
 def test_methods_config_has_every_package_method():
-    from agents.config import expand_sweeps, method_definitions
+    from agents.cell import method_definitions
+    from agents.matrix import expand_sweeps
 
     merged = expand_sweeps(config_files("config.yaml", "methods.yaml"))
     assert set(method_definitions({})) <= set(merged["methods"])
 
 
 def test_a_sweep_becomes_one_method_per_value_after_its_base():
-    from agents.config import expand_sweeps
+    from agents.matrix import expand_sweeps
 
     overrides = {"methods": ["dqfd", "bc"], "sweeps": [{"method": "dqfd", "setting": "margin", "values": [0.4, 1.6]}]}
     expanded = expand_sweeps(overrides)
@@ -178,7 +184,7 @@ def test_overwritable_demonstrations_cannot_be_pretrained_on():
 
 
 def test_demo_sets_expand_over_quality_and_quantity_name_themselves_and_carry_their_values():
-    from agents.config import demo_sets
+    from agents.matrix import demo_sets
 
     sets = demo_sets({"demos": {"sets": [{"source": "scripted", "noise": [0.0, 0.25], "episodes": [2, 10]},
                                          {"source": "human", "episodes": [3]}]}})
@@ -195,7 +201,7 @@ def test_demo_sets_expand_over_quality_and_quantity_name_themselves_and_carry_th
     ([], "demos.sets is empty"),
 ])
 def test_bad_demo_sets_are_refused(sets, message):
-    from agents.config import demo_sets
+    from agents.matrix import demo_sets
 
     with pytest.raises(ConfigError, match=message):
         demo_sets({"demos": {"sets": sets}})
@@ -246,8 +252,13 @@ def test_infinity_is_refused_for_every_numeric_protocol_knob(key):
     ("soft_q_pretrain", {"method_settings": {"soft_q_pretrain": {"prioritized": True}}},
      "prioritized replay with soft-Q's demo_loss='decoupled' is not defined"),
     ("her", {"method_settings": {"her": {"learning_starts": 33}}}, "set learning_starts to at least 34"),
-    ("soft_q_bc", {"settings": {"batch_size": 8}, "method_settings": {"soft_q_bc": {"learning_starts": 13}}},
-     "set learning_starts to at least 14"),
+    # The soft-Q family reads no n-step return: a transition waits one agent step (its 1-step target's), not n_step.
+    ("soft_q_bc", {"settings": {"batch_size": 8}, "method_settings": {"soft_q_bc": {"learning_starts": 4}}},
+     "fewer than the batch's 4 agent transitions (each needs one later step (its loss reads no n-step return) first); "
+     "set learning_starts to at least 5"),
+    ("dqn", {"method_settings": {"dqn": {"learning_starts": 0}}},
+     "only after one agent step (its loss reads no n-step return), later than learning_starts=0; set learning_starts "
+     "to at least 1"),
 ])
 def test_settings_that_contradict_each_other_are_refused(method, overrides, expected):
     assert expected in refused(overrides, method=method)
@@ -262,6 +273,8 @@ def test_settings_that_contradict_each_other_are_refused(method, overrides, expe
     ("her", {"method_settings": {"her": {"learning_starts": 34}}}),
     ("soft_q", {"method_settings": {"soft_q": {"prioritized": True}}}),  # no demonstrations: TD errors only
     ("soft_q_bc", {"method_settings": {"soft_q_bc": {"soft_q_pretrain_steps": 0, "learning_starts": 10}}}),
+    ("soft_q_bc", {"settings": {"batch_size": 8}, "method_settings": {"soft_q_bc": {"learning_starts": 5}}}),
+    ("dqn", {"method_settings": {"dqn": {"learning_starts": 1}}}),  # λ1 = 0: its n_step = 10 is not waited for
 ])
 def test_consistent_settings_at_the_edges_of_the_rules_resolve(method, overrides):
     resolve("Pong", method, 0, overrides)
@@ -270,8 +283,8 @@ def test_consistent_settings_at_the_edges_of_the_rules_resolve(method, overrides
 def test_each_algorithm_checks_its_own_rules():
     from agents.methods import ALGORITHMS
 
-    bc = values(resolve("Pong", "bc", 0, {})["settings"])
-    assert "behaviour cloning without demonstrations" in ALGORITHMS["bc"].check(dict(bc, use_demos=False), "bc")
+    bc = Settings.of(resolve("Pong", "bc", 0, {})["settings"])
+    assert "behaviour cloning without demonstrations" in ALGORITHMS["bc"].check(replace(bc, use_demos=False), "bc")
     assert ALGORITHMS["bc"].check(bc, "bc") is None
     assert "a demonstration loss needs demonstrations" in refused(
         {"method_settings": {"soft_q_bc": {"use_demos": False}}}, method="soft_q_bc")
@@ -291,7 +304,8 @@ def test_planning_loads_neither_torch_nor_the_emulator_nor_opencv():
     """What the workflow imports while it plans (rules/common.smk), and every package method resolved."""
     imports = [line for line in (ROOT / "rules" / "common.smk").read_text().splitlines()
                if line.startswith(("from agents", "from analysis"))]
-    code = "\n".join([*imports, "import sys", "from agents.config import defaults, resolve",
+    code = "\n".join([*imports, "import sys", "from agents.cell import resolve",
+                      "from agents.declarations import defaults",
                       "for method in defaults()['methods']: resolve('Pong', method, 0, {})",
                       "print(sorted(name for name in ('torch._C', 'ale_py', 'cv2') if name in sys.modules))"])
     loaded = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
@@ -301,7 +315,7 @@ def test_planning_loads_neither_torch_nor_the_emulator_nor_opencv():
 def test_the_smallest_screen_is_the_smallest_the_network_accepts():
     from agents.network import QNetwork
 
-    smallest = config.smallest_screen()
+    smallest = smallest_screen()
     QNetwork(18, screen_size=smallest)
     with pytest.raises(RuntimeError):
         QNetwork(18, screen_size=smallest - 1)
@@ -316,14 +330,14 @@ def test_the_smallest_screen_is_the_smallest_the_network_accepts():
      "demos.sets[0].noise[1]=nan"),
 ])
 def test_the_workflow_numbers_must_be_finite(overlay, expected):
-    from agents.config import check_finite_numbers
+    from agents.config_file import check_finite_numbers
 
     with pytest.raises(ConfigError, match=expected.replace("[", r"\[").replace(".", r"\.")):
         check_finite_numbers({**config_files("config.yaml"), **overlay})
 
 
 def test_settings_sections_are_left_to_their_declarations():
-    from agents.config import check_finite_numbers
+    from agents.config_file import check_finite_numbers
 
     check_finite_numbers(config_files("config.yaml"))
     check_finite_numbers({"settings": {"learning_rate": math.nan}})  # resolve() refuses it, naming the setting
@@ -339,7 +353,8 @@ def test_a_setting_added_to_the_declarations_is_checked_like_the_others(monkeypa
     declared = check_declarations(with_setting("label_smoothing", {
         "value": 0.0, "origin": "our choice: no smoothing", "type": "float", "range": "[0, 1)",
         "meaning": "label smoothing of the cross-entropy"}))
-    monkeypatch.setattr(config, "_declarations", lambda: declared)
+    monkeypatch.setattr(agents.cell, "declarations", lambda: declared)
+    monkeypatch.setattr(agents.cell, "Settings", settings_type(declared["settings"]))  # a field of its own
     cell = resolve("Pong", "bc", 0, {"settings": {"label_smoothing": 0.1}})
     assert cell["settings"]["label_smoothing"] == {"value": 0.1, "origin": "override: config settings"}
     assert "label_smoothing=1.0 in config settings must be in [0, 1)" in refused(
@@ -417,7 +432,7 @@ def settings_doc() -> str:
         f"| knob | type | range | {' | '.join(protocols)} | meaning |", "|---" * (4 + len(protocols)) + "|",
         *knobs,
         "", "## Rules across settings", "",
-        *[f"- {cell(statement)}" for statement in config.rule_statements()],
+        *[f"- {cell(statement)}" for statement in rule_statements()],
     ]) + "\n"
 
 
@@ -436,7 +451,7 @@ def settings_schema() -> str:
     schema = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "description": "The settings part of config/schema.yaml: every setting and protocol knob with its type, range "
-                       "and meaning, for editors and readers. agents.config checks the values against the same "
+                       "and meaning, for editors and readers. agents/cell.py checks the values against the same "
                        "declarations for every cell at planning, with a one-line message for each mistake.",
         "$defs": {
             "protocol": {"description": "the protocol: a value for every knob", "enum": list(declared["protocols"])},

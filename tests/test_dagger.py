@@ -15,13 +15,15 @@ import pandas as pd
 import pytest
 import torch
 
+from agents.cell import resolve, values
 from agents.checkpoint import Checkpoints
-from agents.config import planned_updates, resolve, values
 from agents.demos.scripted import DEMONSTRATORS
 from agents.envs import make_env
 from agents.errors import ConfigError
 from agents.methods import ALGORITHMS
+from agents.rules import planned_updates
 from agents.run import LABEL_STREAM, Run
+from agents.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 GAME = "MsPacman"
@@ -38,7 +40,7 @@ CONFIG = {
 
 def settings(**changes):
     config = {**CONFIG, "method_settings": {"dagger": {**CONFIG["method_settings"]["dagger"], **changes}}}
-    return values(resolve(GAME, "dagger", 0, config)["settings"])
+    return Settings.of(resolve(GAME, "dagger", 0, config)["settings"])
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +73,7 @@ def test_the_demonstrator_acts_with_probability_beta():
 def test_updates_come_in_bursts_at_the_end_of_each_iteration_and_are_counted_ahead():
     s = settings()
     dagger = ALGORITHMS["dagger"](s)
-    due = [dagger.updates_after(step) for step in range(s["agent_steps"])]
+    due = [dagger.updates_after(step) for step in range(s.agent_steps)]
     assert [step for step, count in enumerate(due) if count] == [99, 199, 299, 399]
     assert set(due) == {0, 10}
     assert planned_updates(s, "dagger") == 30 + 4 * 10
@@ -118,13 +120,13 @@ def test_labels_are_the_demonstrators_actions_in_the_states_the_agent_reached_an
     grown.clear()  # phase I's updates
     run._interact()
     run.checkpoints.release()
-    s, replay = values(cell["settings"]), run.learner.replay
+    s, replay = Settings.of(cell["settings"]), run.learner.replay
 
     # Whoever acted, the demonstrator was asked once per agent step, and the replay stores its label.
-    assert len(labels) == len(played) == s["agent_steps"]
+    assert len(labels) == len(played) == s.agent_steps
     agent = np.arange(replay.demo_capacity, replay.demo_capacity + replay.agent_written)
     assert replay.actions[agent[replay.has_action[agent]]].tolist() == labels
-    first = s["dagger_iteration_steps"]
+    first = s.dagger_iteration_steps
     assert played[:first] == labels[:first], "β_1 = 1: the demonstrator plays the whole first iteration"
     assert played[first:] != labels[first:], "from the second iteration on the learner acts too"
 
@@ -149,10 +151,10 @@ def test_labels_are_the_demonstrators_actions_in_the_states_the_agent_reached_an
     # Aggregation never drops a state: nothing was overwritten, and every labelled state is sampleable but the newest,
     # whose one-step look-ahead the replay waits for (n_step = 1).
     assert replay.agent_written <= replay.agent_capacity
-    assert replay.valid_agent == s["agent_steps"] - len(replay.pending) and len(replay.pending) <= 1
+    assert replay.valid_agent == s.agent_steps - len(replay.pending) and len(replay.pending) <= 1
     # The data set grows by an iteration's states before each burst of updates, and stays put during one.
     bursts = [[count for step, count in grown if step == end] for end in (100, 200, 300, 400)]
-    assert [len(burst) for burst in bursts] == [s["dagger_iteration_updates"]] * 4
+    assert [len(burst) for burst in bursts] == [s.dagger_iteration_updates] * 4
     assert all(len(set(burst)) == 1 for burst in bursts)
     assert [burst[0] for burst in bursts] == pytest.approx([100, 200, 300, 400], abs=1)
 

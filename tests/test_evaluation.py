@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 import torch
 
+from agents.cell import resolve, values
 from agents.checkpoint import Checkpoints
-from agents.config import resolve, values
 from agents.demos.scripted import DEMONSTRATORS
 from agents.envs import make_env, noop_counts
 from agents.errors import ConfigError

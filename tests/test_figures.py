@@ -18,7 +18,7 @@ from matplotlib import pyplot as plt
 from matplotlib.collections import PolyCollection
 from matplotlib.text import Text
 
-from agents.config import defaults
+from agents.declarations import defaults
 from analysis import aggregate_plots, curves, demo_sweep, style, transfer
 from analysis.anchors import read_anchors
 from analysis.figure_files import figure_files

@@ -11,11 +11,13 @@ import pandas as pd
 import pytest
 import torch
 
+from agents.cell import resolve, values
 from agents.checkpoint import Checkpoints
-from agents.config import resolve, values
 from agents.errors import ConfigError
 from agents.learner import Learner
+from agents.rules import planned_updates
 from agents.run import Run
+from agents.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = {"settings": {"replay_capacity": 64, "batch_size": 4, "agent_steps": 60, "pretrain_updates": 5},
@@ -26,27 +28,29 @@ def filled_learner(method, config=CONFIG):
     """A learner with 20 demonstration frames in its replay, as a run prepares it."""
     cell = resolve("Pong", method, 0, config)
     torch.manual_seed(0)
-    learner = Learner(cell["algorithm"], values(cell["settings"]), values(cell["protocol"]), num_actions=6,
-                      device=torch.device("cpu"), rng=np.random.default_rng(0), demo_capacity=20, agent_capacity=64)
+    settings = Settings.of(cell["settings"])
+    learner = Learner(cell["algorithm"], settings, values(cell["protocol"]), num_actions=6, device=torch.device("cpu"),
+                      rng=np.random.default_rng(0), demo_capacity=20, agent_capacity=64,
+                      planned_updates=planned_updates(settings, cell["algorithm"]))
     frames = np.random.default_rng(0).integers(0, 255, (20, 84, 84), dtype=np.uint8)
     steps = np.arange(20)
-    learner.replay.add_demonstrations(frames, steps % 6, np.zeros(20), steps == 19, steps < 19, steps)
+    learner.add_demonstrations(frames, steps % 6, np.zeros(20), steps == 19, steps < 19, steps)
     return learner
 
 
 def test_bc_finetune_clones_the_demonstrations_then_finetunes_pdd_dqn_on_agent_data_alone():
     learner = filled_learner("bc_finetune")
     drawn, sample = [], learner.replay.sample
-    learner.replay.sample = lambda *args: drawn.append((batch := sample(*args))["is_demo"].copy()) or batch
+    learner.replay.sample = lambda *args: drawn.append((sampled := sample(*args))[1].is_demo.copy()) or sampled
     phase_one = learner.update(agent_step=0)
     assert {"loss_cross_entropy", "accuracy"} <= set(phase_one) and "loss_1_step" not in phase_one
     assert drawn[-1].all(), "phase I has the demonstrations alone"
     frames = np.random.default_rng(1).integers(0, 255, (61, 84, 84), dtype=np.uint8)
-    learner.replay.start_episode(frames[0])
+    learner.begin_episode(frames[0])
     learner.begin_interaction()
     s = learner.settings
-    for step in range(s["agent_steps"]):  # as agents/run.py interacts
-        learner.replay.add_step(step % 6, 1.0, False, frames[step + 1], False)
+    for step in range(s.agent_steps):  # as agents/run.py interacts
+        learner.observe(step % 6, 1.0, False, frames[step + 1])
         for _ in range(learner.updates_after(step)):
             metrics = learner.update(agent_step=step + 1)
             assert not drawn[-1].any(), "phase II never draws a demonstration"
@@ -71,20 +75,20 @@ def test_bc_finetune_is_refused_without_demonstrations_to_clone_or_agent_data_to
 
 
 def test_apex_dqfd_mixes_a_fixed_quarter_of_expert_data_into_every_batch_under_the_papers_settings():
-    s = values(resolve("Pong", "apex_dqfd", 0, {})["settings"])
-    assert (s["gamma"], s["demo_share"], s["value_transform_epsilon"], s["reward_transform"]) == (0.999, 0.25, 0.01,
+    s = Settings.of(resolve("Pong", "apex_dqfd", 0, {})["settings"])
+    assert (s.gamma, s.demo_share, s.value_transform_epsilon, s.reward_transform) == (0.999, 0.25, 0.01,
                                                                                                    "none")
-    assert s["margin"] == pytest.approx(0.999**0.5) and s["lambda_l2"] == 0.0
+    assert s.margin == pytest.approx(0.999**0.5) and s.lambda_l2 == 0.0
     config = {"settings": {"replay_capacity": 64, "batch_size": 8, "agent_steps": 60},
               "method_settings": {"apex_dqfd": {"learning_starts": 16}}}
     learner = filled_learner("apex_dqfd", config)
     drawn, sample = [], learner.replay.sample
-    learner.replay.sample = lambda *args: drawn.append(int((batch := sample(*args))["is_demo"].sum())) or batch
+    learner.replay.sample = lambda *args: drawn.append(int((sampled := sample(*args))[1].is_demo.sum())) or sampled
     frames = np.random.default_rng(1).integers(0, 255, (61, 84, 84), dtype=np.uint8)
-    learner.replay.start_episode(frames[0])
+    learner.begin_episode(frames[0])
     learner.begin_interaction()
-    for step in range(learner.settings["agent_steps"]):
-        learner.replay.add_step(step % 6, 1.0, False, frames[step + 1], False)
+    for step in range(learner.settings.agent_steps):
+        learner.observe(step % 6, 1.0, False, frames[step + 1])
         for _ in range(learner.updates_after(step)):
             metrics = learner.update(agent_step=step + 1)
             assert float(metrics["loss_temporal_consistency"]) >= 0.0

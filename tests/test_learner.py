@@ -1,24 +1,31 @@
 """The learner apart from any run: acting on a batch of states, each algorithm's behaviour policy and schedules,
 an update's bookkeeping, and a state that round-trips."""
+import io
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
 
-from agents.config import planned_updates, resolve, values
+from agents.cell import resolve, values
 from agents.errors import ConfigError
 from agents.learner import Learner
 from agents.methods import ALGORITHMS, epsilon_greedy
 from agents.methods.soft_q import SoftQ
+from agents.rules import planned_updates
+from agents.settings import Settings
 
 CONFIG = {"settings": {"replay_capacity": 64, "batch_size": 4, "target_update_period": 3, "agent_steps": 100},
            "method_settings": {"pdd_dqn": {"learning_starts": 10}}}
 
 
-def learner(method: str, seed: int = 0) -> Learner:
-    cell = resolve("Pong", method, seed, CONFIG)
+def learner(method: str, seed: int = 0, config: dict = CONFIG, demo_capacity: int = 0) -> Learner:
+    cell = resolve("Pong", method, seed, config)
+    settings = Settings.of(cell["settings"])
     torch.manual_seed(seed)
-    return Learner(cell["algorithm"], values(cell["settings"]), values(cell["protocol"]), num_actions=6,
-                   device=torch.device("cpu"), rng=np.random.default_rng(seed), demo_capacity=0, agent_capacity=64)
+    return Learner(cell["algorithm"], settings, values(cell["protocol"]), num_actions=6, device=torch.device("cpu"),
+                   rng=np.random.default_rng(seed), demo_capacity=demo_capacity, agent_capacity=64,
+                   planned_updates=planned_updates(settings, cell["algorithm"]))
 
 
 def fixed_preferences(table):
@@ -50,9 +57,9 @@ def test_epsilon_greedy_explores_a_share_epsilon_and_asks_the_network_once_for_t
 
 
 def test_soft_q_rollouts_sample_the_softmax_of_q_over_the_temperature():
-    settings = values(resolve("Pong", "soft_q", 0, {})["settings"])
+    settings = Settings.of(resolve("Pong", "soft_q", 0, {})["settings"])
     algorithm = SoftQ(settings)
-    temperature = settings["entropy_temperature"]
+    temperature = settings.entropy_temperature
     table = np.array([[0.0, 0.1, 0.3]])
     preferences, _ = fixed_preferences(table)
     states = np.zeros((20000, 1, 1, 1), dtype=np.uint8)
@@ -62,26 +69,26 @@ def test_soft_q_rollouts_sample_the_softmax_of_q_over_the_temperature():
 
 
 def test_schedules_belong_to_the_algorithm():
-    s = dict(values(resolve("Pong", "pdd_dqn", 0, {})["settings"]), epsilon_start=1.0, epsilon_final=0.1,
+    s = replace(Settings.of(resolve("Pong", "pdd_dqn", 0, {})["settings"]), epsilon_start=1.0, epsilon_final=0.1,
              epsilon_decay_steps=100, learning_rate=1e-3, learning_rate_final=1e-4, learning_rate_decay_steps=10,
              learning_rate_decay_start=0)
     algorithm = ALGORITHMS["dqfd"](s)
     assert [algorithm.epsilon(step) for step in (0, 50, 100, 1000)] == pytest.approx([1.0, 0.55, 0.1, 0.1])
     assert [algorithm.learning_rate(step) for step in (0, 5, 10, 99)] == pytest.approx([1e-3, 5.5e-4, 1e-4, 1e-4])
-    assert ALGORITHMS["dqfd"](dict(s, learning_rate_decay_steps=0)).learning_rate(99) == 1e-3
-    held = ALGORITHMS["dqfd"](dict(s, learning_rate_decay_start=20))  # the soft-Q paper's Table 2: held, then decayed
+    assert ALGORITHMS["dqfd"](replace(s, learning_rate_decay_steps=0)).learning_rate(99) == 1e-3
+    held = ALGORITHMS["dqfd"](replace(s, learning_rate_decay_start=20))  # the soft-Q paper's Table 2: held, then decayed
     assert [held.learning_rate(step) for step in (0, 20, 25, 30, 99)] == pytest.approx([1e-3, 1e-3, 5.5e-4, 1e-4, 1e-4])
-    soft = values(resolve("Pong", "soft_q_pretrain", 0, {})["settings"])
-    steps = soft["soft_q_pretrain_steps"]
+    soft = Settings.of(resolve("Pong", "soft_q_pretrain", 0, {})["settings"])
+    steps = soft.soft_q_pretrain_steps
     assert [SoftQ(soft).demo_share(step) for step in (0, steps - 1, steps)] == [0.5, 0.5, 0.0]
 
 
 def test_an_update_counts_syncs_the_target_and_returns_its_metrics():
     agent = learner("pdd_dqn")
     frames = np.random.default_rng(0).integers(0, 255, (40, 84, 84), dtype=np.uint8)
-    agent.replay.start_episode(frames[0])
+    agent.begin_episode(frames[0])
     for index, frame in enumerate(frames[1:]):
-        agent.replay.add_step(index % 6, 1.0, False, frame, False)
+        agent.observe(index % 6, 1.0, False, frame)
     before = {key: value.clone() for key, value in agent.target.state_dict().items()}
     metrics = agent.update(agent_step=20)
     assert agent.updates == 1 and {"loss", "loss_1_step", "q_mean"} <= set(metrics)
@@ -95,14 +102,14 @@ def test_importance_weights_anneal_from_beta0_at_the_first_update_to_1_at_the_la
     agent = learner("pdd_dqn")  # 100 agent steps, updates every 4th from step 10 on: steps 12, 16, ..., 96
     assert agent.total_updates == 22
     frames = np.random.default_rng(0).integers(0, 255, (40, 84, 84), dtype=np.uint8)
-    agent.replay.start_episode(frames[0])
+    agent.begin_episode(frames[0])
     for index, frame in enumerate(frames[1:]):
-        agent.replay.add_step(index % 6, 1.0, False, frame, False)
+        agent.observe(index % 6, 1.0, False, frame)
     betas, sample = [], agent.replay.sample
     agent.replay.sample = lambda size, beta, share: betas.append(beta) or sample(size, beta, share)
     for _ in range(agent.total_updates):
         agent.update(agent_step=50)
-    beta0 = agent.settings["priority_beta0"]
+    beta0 = agent.settings.priority_beta0
     assert betas[0] == beta0 and betas[-1] == 1.0
     assert np.allclose(np.diff(betas), (1.0 - beta0) / 21)
 
@@ -112,19 +119,17 @@ def test_a_fixed_share_never_draws_a_batch_of_demonstrations_alone_once_learning
     config = {"settings": {**CONFIG["settings"], "agent_steps": 60}, "method_settings": {"her": {"learning_starts": 13}}}
     assert "set learning_starts to at least 13" in pytest.raises(
         ConfigError, resolve, "Pong", "her", 0, {**config, "method_settings": {"her": {"learning_starts": 12}}}).value.args[0]
-    cell = resolve("Pong", "her", 0, config)
-    s = values(cell["settings"])
+    agent = learner("her", config=config, demo_capacity=20)
+    s = agent.settings
     frames = np.random.default_rng(0).integers(0, 255, (81, 84, 84), dtype=np.uint8)
-    agent = Learner(cell["algorithm"], s, values(cell["protocol"]), num_actions=6, device=torch.device("cpu"),
-                    rng=np.random.default_rng(0), demo_capacity=20, agent_capacity=64)
     steps = np.arange(20)
-    agent.replay.add_demonstrations(frames[:20], steps % 6, np.zeros(20), steps == 19, steps < 19, steps)
+    agent.add_demonstrations(frames[:20], steps % 6, np.zeros(20), steps == 19, steps < 19, steps)
     demo_rows, sample = [], agent.replay.sample
-    agent.replay.sample = lambda *args: demo_rows.append(int((batch := sample(*args))["is_demo"].sum())) or batch
-    agent.replay.start_episode(frames[20])
-    for step in range(s["agent_steps"]):  # as agents/run.py interacts
-        agent.replay.add_step(step % 6, 0.0, False, frames[21 + step], False)
-        if step >= s["learning_starts"] and step % s["update_period"] == 0:
+    agent.replay.sample = lambda *args: demo_rows.append(int((sampled := sample(*args))[1].is_demo.sum())) or sampled
+    agent.begin_episode(frames[20])
+    for step in range(s.agent_steps):  # as agents/run.py interacts
+        agent.observe(step % 6, 0.0, False, frames[21 + step])
+        if step >= s.learning_starts and step % s.update_period == 0:
             agent.update(agent_step=step + 1)
     assert demo_rows == [1] * agent.total_updates  # round(0.25 · 4) every time, from the first update
     resolve("Pong", "her", 0, {})  # HER's defaults keep the rule (learning_starts 50,000)
@@ -134,17 +139,65 @@ def test_a_fixed_share_never_draws_a_batch_of_demonstrations_alone_once_learning
                          [(100, 10, 4, 22), (5, 3, 4, 1), (8, 0, 4, 2), (3, 5, 1, 0), (12, 12, 4, 0)])
 def test_planned_updates_count_the_run_loops_updates_exactly(agent_steps, learning_starts, period, updates):
     # agents/run.py updates at every agent step t in [learning_starts, agent_steps) that the period divides.
-    settings = {"pretrain_updates": 7, "agent_steps": agent_steps, "learning_starts": learning_starts,
-                "update_period": period}
+    settings = replace(Settings.of(resolve("Pong", "dqfd", 0, {})["settings"]), pretrain_updates=7,
+                       agent_steps=agent_steps, learning_starts=learning_starts, update_period=period)
     assert planned_updates(settings, "dqfd") == 7 + updates
 
 
-def test_a_learner_state_round_trips():
-    first, second = learner("pdd_dqn", seed=0), learner("pdd_dqn", seed=1)
-    second.load_state_dict(first.state_dict())
-    states = np.random.default_rng(0).integers(0, 255, (3, 4, 84, 84), dtype=np.uint8)
-    assert torch.equal(first.preferences(states), second.preferences(states))
-    assert second.updates == first.updates
+def test_a_learner_restored_after_updates_makes_the_update_the_original_makes():
+    """Everything later updates depend on goes through a checkpoint's serialisation and back: both networks, the
+    optimiser's moments and step counts, the agent data the replay holds after wrapping around, its priorities and the
+    steps of the episode under way, and the update count. Restored into a learner of another seed (its generator set
+    as the run restores its own), the next update is the original's to the bit."""
+    config = {"settings": {**CONFIG["settings"], "pretrain_updates": 5}}  # a short run: eager, as the tests are
+    first, second = (learner("dqfd", seed, config, demo_capacity=20) for seed in (0, 1))
+    frames = np.random.default_rng(0).integers(0, 255, (96, 84, 84), dtype=np.uint8)
+    steps = np.arange(20)
+    for agent in (first, second):  # demonstrations are reloaded from their file, not from a checkpoint
+        agent.add_demonstrations(frames[:20], steps % 6, np.zeros(20), steps == 19, steps < 19, steps)
+    first.begin_episode(frames[20])
+    for step in range(72):  # 74 frames in 64 agent slots: the buffer wraps; the second episode is under way
+        first.observe(step % 6, float(step % 3 - 1), False, frames[21 + step])
+        if step == 29:
+            first.end_episode()
+            first.begin_episode(frames[94])
+        if step % 4 == 0:
+            first.update(agent_step=step)
+    assert first.updates == 18 and first.optimizer.state_dict()["state"] and first.replay.pending
+    assert first.replay.agent_written > first.replay.agent_capacity
+
+    checkpoint = io.BytesIO()
+    torch.save(first.state_dict(), checkpoint)  # as agents/checkpoint.py writes and reads it
+    checkpoint.seek(0)
+    second.load_state_dict(torch.load(checkpoint, weights_only=False))
+    second.rng.bit_generator.state = first.rng.bit_generator.state  # the run's generator, checkpointed beside
+
+    for agent in (first, second):
+        agent.observe(1, 1.0, False, frames[95])
+    metrics = [agent.update(agent_step=72) for agent in (first, second)]
+    assert metrics[0].keys() == metrics[1].keys()
+    assert all(torch.equal(metrics[0][key], metrics[1][key]) for key in metrics[0])
+    for network in ("online", "target"):
+        pairs = zip(getattr(first, network).state_dict().values(), getattr(second, network).state_dict().values())
+        assert all(torch.equal(mine, theirs) for mine, theirs in pairs)
+    assert np.array_equal(first.replay.sum_tree.nodes, second.replay.sum_tree.nodes)
+    assert first.replay.pending == second.replay.pending and first.updates == second.updates == 19
+
+
+@pytest.mark.parametrize("method, n_step", [
+    ("dqfd", 10), ("apex_dqfd", 10), ("bc_finetune", 10),  # bc_finetune: its phase II, PDD-DQN
+    ("dqn", None), ("dqfd_no_n_step", None),  # λ1 = 0
+    ("soft_q", None), ("soft_q_pretrain", None), ("bc", None), ("dagger", None),  # losses without an n-step return
+])
+def test_only_a_loss_that_reads_the_n_step_return_has_the_replay_assemble_and_wait_for_it(method, n_step):
+    cell = resolve("Pong", method, 0, {})
+    assert ALGORITHMS[cell["algorithm"]](Settings.of(cell["settings"])).n_step() == n_step
+
+
+def test_the_learners_replay_waits_for_the_look_ahead_its_loss_reads():
+    config = {**CONFIG, "method_settings": {"pdd_dqn": {"learning_starts": 10}, "dqn": {"learning_starts": 10}}}
+    assert learner("pdd_dqn", config=config).replay.look_ahead == 10
+    assert learner("dqn", config=config).replay.look_ahead == 1  # its n_step = 10 unused: λ1 = 0
 
 
 def test_act_gives_one_action_per_state_from_one_batch():

@@ -1,13 +1,19 @@
 """Each loss term against a hand-computed example."""
 import math
+from dataclasses import replace
 
 import pytest
 import torch
 from torch import nn
 
 from agents import losses
+from agents.batch import Batch
+from agents.cell import resolve
 from agents.methods import ALGORITHMS
 from agents.network import QNetwork
+from agents.settings import Settings
+
+PACKAGE = Settings.of(resolve("Pong", "dqfd", 0, {})["settings"])  # the defaults the examples change
 
 
 def test_margin_loss_is_zero_when_expert_action_wins_by_the_margin():
@@ -84,16 +90,13 @@ class TableQ(nn.Module):
 
 def _batch(is_demo):
     state = lambda index: torch.full((1, 1, 1, 1), index, dtype=torch.uint8)  # noqa: E731
-    return {
-        "states": state(0), "actions": torch.tensor([0]), "rewards_1": torch.tensor([1.0]),
-        "next_states_1": state(1), "discount_1": torch.tensor([0.5]), "returns_n": torch.tensor([2.0]),
-        "next_states_n": state(2), "discount_n": torch.tensor([0.25]), "is_demo": torch.tensor([is_demo]),
-        "weights": torch.tensor([0.5]),
-    }
+    return Batch(states=state(0), actions=torch.tensor([0]), rewards_1=torch.tensor([1.0]), next_states_1=state(1),
+                 discount_1=torch.tensor([0.5]), returns_n=torch.tensor([2.0]), next_states_n=state(2),
+                 discount_n=torch.tensor([0.25]), is_demo=torch.tensor([is_demo]), weights=torch.tensor([0.5]))
 
 
-SETTINGS = {"td_loss": "mse", "margin": 0.8, "lambda_n_step": 1.0, "lambda_supervised": 1.0, "lambda_l2": 1e-2,
-            "priority_td_error": "n_step", "supervised_loss": "margin", "double_q": True}
+SETTINGS = replace(PACKAGE, td_loss="mse", margin=0.8, lambda_n_step=1.0, lambda_supervised=1.0, lambda_l2=1e-2,
+                   priority_td_error="n_step", supervised_loss="margin", double_q=True)
 
 
 @pytest.mark.parametrize("is_demo", [True, False])
@@ -112,19 +115,19 @@ def test_dqfd_total_combines_the_four_terms(is_demo):
 def test_plain_dqn_is_one_step_max_q_without_double_q():
     # The online net would pick a* = 0 at s1 (its Q(s1) = [5, 1]); the target net's max is 4, which plain DQN takes.
     online, target = TableQ([[1.0, 2.0], [5.0, 1.0], [8.0, 0.0]]), TableQ([[1.0, 2.0], [0.0, 4.0], [8.0, 0.0]])
-    settings = dict(SETTINGS, lambda_n_step=0.0, lambda_supervised=0.0, lambda_l2=0.0, double_q=False)
+    settings = replace(SETTINGS, lambda_n_step=0.0, lambda_supervised=0.0, lambda_l2=0.0, double_q=False)
     out = ALGORITHMS["dqfd"](settings).loss(_batch(False), online, target)
     y_1 = 1.0 + 0.5 * 4.0
     assert out.total.item() == pytest.approx(0.5 * 0.5 * (y_1 - 1.0) ** 2)
     assert out.td_errors.tolist() == pytest.approx([y_1 - 1.0])  # no n-step target: the 1-step error
-    double = ALGORITHMS["dqfd"](dict(settings, double_q=True)).loss(_batch(False), online, target)
+    double = ALGORITHMS["dqfd"](replace(settings, double_q=True)).loss(_batch(False), online, target)
     assert double.td_errors.tolist() == pytest.approx([1.0 + 0.5 * 0.0 - 1.0])  # a* = 0 scored by the target: 0
 
 
 @pytest.mark.parametrize("is_demo", [True, False])
 def test_adet_replaces_the_margin_by_cross_entropy_on_demonstrations_only(is_demo):
     net = TableQ([[1.0, 2.0], [0.0, 4.0], [8.0, 0.0]])
-    out = ALGORITHMS["dqfd"](dict(SETTINGS, supervised_loss="cross_entropy")).loss(_batch(is_demo), net, net)
+    out = ALGORITHMS["dqfd"](replace(SETTINGS, supervised_loss="cross_entropy")).loss(_batch(is_demo), net, net)
     j_dq, j_n = 2.0, 4.5  # as above
     # softmax([1, 2]) of the expert action 0: e / (e + e²) = 1 / (1 + e)
     j_e = math.log(1.0 + math.e) if is_demo else 0.0
@@ -133,9 +136,9 @@ def test_adet_replaces_the_margin_by_cross_entropy_on_demonstrations_only(is_dem
 
 def test_bc_total_is_weighted_cross_entropy_plus_l2():
     net = TableQ([[0.0, math.log(3.0)]])
-    batch = {"states": torch.zeros((1, 1, 1, 1), dtype=torch.uint8), "actions": torch.tensor([1]),
-             "weights": torch.tensor([1.0])}
-    out = ALGORITHMS["bc"]({"lambda_l2": 1e-2}).loss(batch, net, net)
+    batch = _batch(False)._replace(states=torch.zeros((1, 1, 1, 1), dtype=torch.uint8), actions=torch.tensor([1]),
+                                   weights=torch.tensor([1.0]))
+    out = ALGORITHMS["bc"](replace(PACKAGE, lambda_l2=1e-2)).loss(batch, net, net)
     assert out.total.item() == pytest.approx(-math.log(0.75) + 1e-2 * 4.0)
     assert out.td_errors is None
 
@@ -213,8 +216,8 @@ def test_temporal_consistency_loss_and_its_gradient_by_hand():
     assert mse.tolist() == pytest.approx([0.5 * 2.5**2, 0.5 * 0.4**2])
 
 
-APEX = {"td_loss": "mse", "margin": 0.8, "lambda_n_step": 1.0, "lambda_supervised": 1.0,
-        "lambda_temporal_consistency": 0.5, "value_transform_epsilon": 0.01, "priority_td_error": "n_step"}
+APEX = replace(PACKAGE, td_loss="mse", margin=0.8, lambda_n_step=1.0, lambda_supervised=1.0,
+               lambda_temporal_consistency=0.5, value_transform_epsilon=0.01, priority_td_error="n_step")
 
 
 @pytest.mark.parametrize("is_demo", [True, False])
@@ -233,7 +236,7 @@ def test_apex_dqfd_total_combines_transformed_td_temporal_consistency_and_margin
     # The TC term's gradient reaches the online network through its next-state values (here its one parameter).
     online.scale.grad = None
     out.total.backward()
-    without_tc = ALGORITHMS["apex_dqfd"](dict(APEX, lambda_temporal_consistency=0.0)).loss(_batch(is_demo), online,
+    without_tc = ALGORITHMS["apex_dqfd"](replace(APEX, lambda_temporal_consistency=0.0)).loss(_batch(is_demo), online,
                                                                                         target)
     grad_with = online.scale.grad.item()
     online.scale.grad = None

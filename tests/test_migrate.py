@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from agents.config import defaults
+from agents.declarations import defaults
 from agents.io import json_text, yaml_text
+from agents.renames import migrate, old_names
 from analysis.__main__ import main as analysis_main
-from analysis.migrate import migrate, old_names
 from analysis.publish import publish
 
 OLD, NEW = "scripted_eps0p5_ep1", "scripted_noise0p5_ep1"

@@ -14,10 +14,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from agents.config import resolve
+from agents.cell import resolve
 from agents.errors import ConfigError
 from agents.learner import compiles, pick_device
 from agents.numerics import PINS, check, cpuinfo, pin, refusal
+from agents.rules import planned_updates
+from agents.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ["train", "--game", "Pong", "--method", "pdd_dqn", "--seed", "0", "--config", "config/tiny.yaml",
@@ -113,9 +115,10 @@ def test_native_numerics_record_what_each_library_dispatches_to():
 def test_portable_numerics_run_eager_in_float32_on_the_cpu(monkeypatch):
     def settings(**values):
         config = {"settings": {"numerics": "portable", **values}}
-        return {key: entry["value"] for key, entry in resolve("Pong", "dqfd", 0, config)["settings"].items()}
+        return Settings.of(resolve("Pong", "dqfd", 0, config)["settings"])
 
-    assert not compiles(settings(pretrain_updates=750_000), "dqfd")  # compile: auto would compile a run this long
+    long = settings(pretrain_updates=750_000)
+    assert not compiles(long, planned_updates(long, "dqfd"))  # compile: auto would compile a run this long
     with pytest.raises(ConfigError, match="compile: always"):
         settings(compile="always")
     with pytest.raises(ConfigError, match="mixed_precision: true"):

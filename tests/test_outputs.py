@@ -18,8 +18,8 @@ import torch
 
 import agents.io
 from agents.__main__ import main
+from agents.cell import resolve
 from agents.checkpoint import Checkpoints
-from agents.config import resolve
 from agents.errors import OutputError
 from agents.io import atomic_write, write_text
 from agents.progress import Progress

@@ -23,49 +23,55 @@ def play(replay, rewards, terminal_at_end, first_value=1):
     slots = []
     for index, reward in enumerate(rewards):
         last = index == len(rewards) - 1
-        slots.append(replay.add_step(index % 3, reward, last and terminal_at_end, frame(first_value + index + 1), last))
+        slots.append(replay.add_step(index % 3, reward, last and terminal_at_end, frame(first_value + index + 1)))
+    replay.end_episode()
     return np.array(slots)
+
+
+def assembled(replay, slots):
+    """The batch of the transitions starting at `slots`, unit-weighted."""
+    return replay.assemble(slots, np.ones(len(slots), dtype=np.float32))
 
 
 def test_n_step_return_is_cut_at_a_terminal():
     replay = make(n_step=3, gamma=0.5)
     slots = play(replay, [1.0, 2.0, 4.0], terminal_at_end=True)
-    batch = replay.assemble(slots)
-    assert batch["returns_n"].tolist() == pytest.approx([1 + 0.5 * 2 + 0.25 * 4, 2 + 0.5 * 4, 4])
-    assert batch["discount_n"].tolist() == [0.0, 0.0, 0.0]  # no bootstrap after a true terminal
-    assert batch["discount_1"].tolist() == [0.5, 0.5, 0.0]
+    batch = assembled(replay, slots)
+    assert batch.returns_n.tolist() == pytest.approx([1 + 0.5 * 2 + 0.25 * 4, 2 + 0.5 * 4, 4])
+    assert batch.discount_n.tolist() == [0.0, 0.0, 0.0]  # no bootstrap after a true terminal
+    assert batch.discount_1.tolist() == [0.5, 0.5, 0.0]
 
 
 def test_n_step_return_is_shortened_at_a_time_limit_and_bootstraps_from_the_last_frame():
     replay = make(n_step=3, gamma=0.5)
     slots = play(replay, [1.0, 2.0], terminal_at_end=False, first_value=10)
-    batch = replay.assemble(slots)
-    assert batch["returns_n"].tolist() == pytest.approx([1 + 0.5 * 2, 2])
-    assert batch["discount_n"].tolist() == pytest.approx([0.25, 0.5])
-    assert batch["next_states_n"][:, -1, 0, 0].tolist() == [12, 12]  # the final frame of the episode
+    batch = assembled(replay, slots)
+    assert batch.returns_n.tolist() == pytest.approx([1 + 0.5 * 2, 2])
+    assert batch.discount_n.tolist() == pytest.approx([0.25, 0.5])
+    assert batch.next_states_n[:, -1, 0, 0].tolist() == [12, 12]  # the final frame of the episode
 
 
 def test_n_step_return_never_crosses_into_the_next_episode():
     replay = make(n_step=5, gamma=1.0)
     first = play(replay, [1.0, 1.0], terminal_at_end=True)
     play(replay, [100.0, 100.0, 100.0], terminal_at_end=True, first_value=50)
-    assert replay.assemble(first)["returns_n"].tolist() == [2.0, 1.0]
+    assert assembled(replay, first).returns_n.tolist() == [2.0, 1.0]
 
 
 def test_full_n_step_return_bootstraps_n_steps_ahead():
     replay = make(n_step=2, gamma=0.5)
     slots = play(replay, [1.0, 1.0, 1.0, 1.0], terminal_at_end=True, first_value=20)
-    batch = replay.assemble(slots[:1])
-    assert batch["returns_n"][0] == pytest.approx(1.5)
-    assert batch["discount_n"][0] == pytest.approx(0.25)
-    assert batch["next_states_n"][0, -1, 0, 0] == 22
+    batch = assembled(replay, slots[:1])
+    assert batch.returns_n[0] == pytest.approx(1.5)
+    assert batch.discount_n[0] == pytest.approx(0.25)
+    assert batch.next_states_n[0, -1, 0, 0] == 22
 
 
 def test_states_repeat_the_first_frame_at_episode_start_and_do_not_mix_episodes():
     replay = make()
     play(replay, [0.0] * 6, terminal_at_end=True, first_value=1)
     second = play(replay, [0.0] * 3, terminal_at_end=True, first_value=100)
-    states = replay.assemble(second)["states"][:, :, 0, 0]
+    states = assembled(replay, second).states[:, :, 0, 0]
     assert states.tolist() == [[100, 100, 100, 100], [100, 100, 100, 101], [100, 100, 101, 102]]
 
 
@@ -73,12 +79,31 @@ def test_incomplete_steps_are_not_sampled_until_their_n_step_look_ahead_exists()
     replay = make(n_step=3)
     replay.start_episode(frame(1))
     for index in range(3):
-        replay.add_step(0, 0.0, False, frame(index + 2), False)
+        replay.add_step(0, 0.0, False, frame(index + 2))
     assert len(replay) == 0
-    replay.add_step(0, 0.0, False, frame(5), False)
+    replay.add_step(0, 0.0, False, frame(5))
     assert len(replay) == 1
-    replay.add_step(0, 0.0, True, frame(6), True)
+    replay.add_step(0, 0.0, True, frame(6))
+    assert len(replay) == 2
+    replay.end_episode()  # the last steps are sampleable with the look-ahead they have
     assert len(replay) == 5
+
+
+def test_without_an_n_step_return_a_step_waits_for_one_later_step_and_none_is_assembled():
+    """A method whose loss reads no n-step return (λ1 = 0, soft-Q, behaviour cloning) pays neither its wait nor its
+    assembly: a step is sampleable as with n_step = 1, and its batch carries the 1-step target's ingredients alone."""
+    replay, one_step = make(n_step=None), make(n_step=1)
+    for buffer in (replay, one_step):
+        buffer.start_episode(frame(1))
+        buffer.add_step(0, 1.0, False, frame(2))
+        assert len(buffer) == 0
+        buffer.add_step(2, 3.0, False, frame(3))
+        assert len(buffer) == 1
+    slots, batch = replay.sample(4, beta=1.0)
+    assert batch.returns_n is None and batch.next_states_n is None and batch.discount_n is None
+    same = one_step.assemble(slots, batch.weights)
+    for name in ("states", "actions", "rewards_1", "next_states_1", "discount_1", "is_demo", "weights"):
+        assert np.array_equal(getattr(batch, name), getattr(same, name)), name
 
 
 def test_each_frame_is_stored_once():
@@ -129,12 +154,12 @@ def test_importance_weights_follow_sampling_probabilities():
     replay = make(agent_capacity=16, n_step=1)
     slots = play(replay, [0.0] * 4, terminal_at_end=True)
     replay.update_priorities(slots, np.array([1.0, 2.0, 3.0, 4.0]))
-    batch = replay.sample(64, beta=0.6)
+    sampled, batch = replay.sample(64, beta=0.6)
     priorities = (np.array([1.0, 2.0, 3.0, 4.0]) + 0.001) ** 0.4
     probabilities = priorities / priorities.sum()
     expected = (4 * probabilities) ** -0.6 / (4 * probabilities.min()) ** -0.6
     lookup = dict(zip(slots.tolist(), expected))
-    assert batch["weights"].tolist() == pytest.approx([lookup[s] for s in batch["indices"].tolist()], rel=1e-5)
+    assert batch.weights.tolist() == pytest.approx([lookup[s] for s in sampled.tolist()], rel=1e-5)
 
 
 def test_sampling_frequencies_are_proportional_to_priority_to_the_alpha():
@@ -143,7 +168,7 @@ def test_sampling_frequencies_are_proportional_to_priority_to_the_alpha():
     replay.update_priorities(slots, np.array([0.0, 1.0, 9.0]))
     counts = np.zeros(3)
     for _ in range(400):
-        sampled = replay.sample(32, beta=1.0)["indices"]
+        sampled, _ = replay.sample(32, beta=1.0)
         counts += [(sampled == slot).sum() for slot in slots]
     priorities = (np.array([0.0, 1.0, 9.0]) + 0.001) ** 0.4
     assert counts / counts.sum() == pytest.approx(priorities / priorities.sum(), abs=0.01)
@@ -153,7 +178,7 @@ def test_uniform_replay_gives_unit_weights():
     replay = make(agent_capacity=16, n_step=1, prioritized=False)
     slots = play(replay, [0.0] * 3, terminal_at_end=True)
     replay.update_priorities(slots, np.array([0.0, 1.0, 9.0]))
-    assert replay.sample(8, beta=0.6)["weights"].tolist() == [1.0] * 8
+    assert replay.sample(8, beta=0.6)[1].weights.tolist() == [1.0] * 8
 
 
 def test_sum_and_min_trees():
@@ -201,8 +226,8 @@ def test_a_fixed_demo_share_draws_that_share_of_each_batch_weighted_for_prioriti
     replay.add_demonstrations(*demo_arrays())  # 4 demo transitions
     agent = play(replay, [0.0] * 8, terminal_at_end=True)
     replay.update_priorities(agent, np.linspace(0.0, 7.0, 8))
-    batch = replay.sample(8, beta=1.0, demo_share=0.25)
-    assert batch["is_demo"].sum() == 2 and batch["is_demo"][:2].all()
+    sampled, batch = replay.sample(8, beta=1.0, demo_share=0.25)
+    assert batch.is_demo.sum() == 2 and batch.is_demo[:2].all()
     # Within its pool a slot is drawn with P(i) = p_i / (pool mass); its weight (n_pool·P(i))^-β, divided by the
     # largest weight any slot of either pool could get. The share itself is not corrected for.
     p = replay.sum_tree.get(np.arange(len(replay.valid)))
@@ -212,14 +237,14 @@ def test_a_fixed_demo_share_draws_that_share_of_each_batch_weighted_for_prioriti
     assert (n_demo, n_agent) == (4, 8)
     scaled = np.where(demo, n_demo * p / p[demo].sum(), n_agent * p / p[agent_pool].sum())  # n_pool·P(i)
     largest = 1.0 / scaled[valid].min()
-    expected = 1.0 / scaled[batch["indices"]] / largest
-    assert batch["weights"] == pytest.approx(expected, rel=1e-5)
+    expected = 1.0 / scaled[sampled] / largest
+    assert batch.weights == pytest.approx(expected, rel=1e-5)
     # before any agent data exists, the whole batch comes from the demonstrations
     only_demos = make(demo_capacity=5, agent_capacity=16, n_step=1)
     only_demos.add_demonstrations(*demo_arrays())
-    assert only_demos.sample(8, beta=1.0, demo_share=0.25)["is_demo"].all()
+    assert only_demos.sample(8, beta=1.0, demo_share=0.25)[1].is_demo.all()
     # a share of 0 leaves the demonstrations out (soft-Q after its pretraining window)
-    assert not replay.sample(8, beta=1.0, demo_share=0.0)["is_demo"].any()
+    assert not replay.sample(8, beta=1.0, demo_share=0.0)[1].is_demo.any()
 
 
 @pytest.mark.parametrize("beta", [0.4, 1.0])
@@ -229,9 +254,9 @@ def test_uniform_replay_gives_unit_weights_whatever_the_demo_share(beta):
     replay.add_demonstrations(*demo_arrays())  # 4 demo transitions against 40 agent ones
     play(replay, [0.0] * 40, terminal_at_end=True)
     for share in (0.25, 0.5):
-        batch = replay.sample(32, beta=beta, demo_share=share)
-        assert batch["is_demo"].sum() == round(share * 32)
-        assert np.array_equal(batch["weights"], np.ones(32, dtype=np.float32))
+        _, batch = replay.sample(32, beta=beta, demo_share=share)
+        assert batch.is_demo.sum() == round(share * 32)
+        assert np.array_equal(batch.weights, np.ones(32, dtype=np.float32))
 
 
 def test_a_fixed_demo_share_is_kept_in_the_gradient_at_beta_one():
@@ -245,9 +270,9 @@ def test_a_fixed_demo_share_is_kept_in_the_gradient_at_beta_one():
     replay.update_priorities(np.arange(4), np.array([0.0, 3.0, 0.5, 9.0]))
     sums, rows = np.zeros(2), np.zeros(2)
     for _ in range(3000):
-        batch = replay.sample(32, beta=1.0, demo_share=0.25)
-        for pool, rows_of_pool in enumerate((batch["is_demo"], ~batch["is_demo"])):
-            sums[pool] += batch["weights"][rows_of_pool].sum()
+        _, batch = replay.sample(32, beta=1.0, demo_share=0.25)
+        for pool, rows_of_pool in enumerate((batch.is_demo, ~batch.is_demo)):
+            sums[pool] += batch.weights[rows_of_pool].sum()
             rows[pool] += rows_of_pool.sum()
     demo_share_of_gradient = sums[0] / sums.sum()
     assert rows[0] / rows.sum() == 0.25
@@ -257,7 +282,7 @@ def test_a_fixed_demo_share_is_kept_in_the_gradient_at_beta_one():
 def test_overwritable_demonstrations_start_the_agent_buffer_and_are_overwritten_later():
     replay = make(demo_capacity=0, agent_capacity=8, n_step=1)
     replay.add_demonstrations(*demo_arrays(), permanent=False)
-    assert replay.num_demo == 0 and replay.valid[:4].all() and not replay.sample(4, beta=1.0)["is_demo"].any()
+    assert replay.num_demo == 0 and replay.valid[:4].all() and not replay.sample(4, beta=1.0)[1].is_demo.any()
     demo_frames = replay.frames[:5].copy()
     play(replay, [0.0] * 2, terminal_at_end=True, first_value=50)  # slots 5, 6, 7: the demos survive
     assert np.array_equal(replay.frames[:5], demo_frames)
@@ -284,11 +309,13 @@ def test_the_running_counts_of_sampleable_slots_match_a_scan_through_overwrites_
         replay.start_episode(frame(episode))
         length = int(rng.integers(1, 9))
         for step in range(length):
-            replay.add_step(0, 0.0, step == length - 1 and episode % 2 == 0, frame(step), step == length - 1)
+            replay.add_step(0, 0.0, step == length - 1 and episode % 2 == 0, frame(step))
             check(replay)
+        replay.end_episode()
+        check(replay)
     restored = make(demo_capacity=5 if permanent else 0, agent_capacity=13, n_step=2)
     if permanent:
         restored.add_demonstrations(*demo_arrays(), permanent=True)
     restored.load_state_dict(replay.state_dict())
     check(restored)
-    assert np.array_equal(restored.sample(8, beta=0.5)["weights"], replay.sample(8, beta=0.5)["weights"])
+    assert np.array_equal(restored.sample(8, beta=0.5)[1].weights, replay.sample(8, beta=0.5)[1].weights)

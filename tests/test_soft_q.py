@@ -1,13 +1,17 @@
 """Soft Q-learning and its pretraining with demonstrations (Zhang et al. 2019) against hand-computed values."""
 import math
+from dataclasses import replace
 
 import pytest
 import torch
 from torch import nn
 
 from agents import losses
+from agents.batch import Batch
+from agents.cell import resolve
 from agents.methods import ALGORITHMS
 from agents.methods.soft_q import SoftQ
+from agents.settings import Settings
 
 TAU = 0.5  # entropy weight τ, large enough that the policies below are far from greedy
 
@@ -38,15 +42,16 @@ def test_soft_target_is_reward_plus_discounted_soft_maximum():
 
 
 def soft_settings(demo_loss):
-    return {"entropy_temperature": TAU, "td_loss": "mse", "demo_loss": demo_loss, "lambda_supervised": 1.0,
-            "use_demos": demo_loss != "none", "soft_q_pretrain_steps": 100, "demo_share": 0.0}
+    return replace(Settings.of(resolve("Pong", "soft_q", 0, {})["settings"]), entropy_temperature=TAU, td_loss="mse",
+                   demo_loss=demo_loss, lambda_supervised=1.0, use_demos=demo_loss != "none", soft_q_pretrain_steps=100,
+                   demo_share=0.0)
 
 
 def batch(is_demo):
     # sample 0: state 0, action 1; sample 1: state 1, action 0; next states 2 and 3
-    return {"states": states(0, 1), "actions": torch.tensor([1, 0]), "rewards_1": torch.tensor([1.0, 0.0]),
-            "next_states_1": states(2, 3), "discount_1": torch.tensor([0.5, 0.0]), "is_demo": torch.tensor(is_demo),
-            "weights": torch.tensor([1.0, 1.0])}
+    return Batch(states=states(0, 1), actions=torch.tensor([1, 0]), rewards_1=torch.tensor([1.0, 0.0]),
+                 next_states_1=states(2, 3), discount_1=torch.tensor([0.5, 0.0]), returns_n=None, next_states_n=None,
+                 discount_n=None, is_demo=torch.tensor(is_demo), weights=torch.tensor([1.0, 1.0]))
 
 
 TABLE = [[0.0, 1.0], [2.0, 0.0], [0.0, 1.0], [5.0, 5.0]]
@@ -81,8 +86,8 @@ def test_soft_q_bc_matched_has_g_q_s_scale_on_demonstrations_and_soft_q_bc_ten_t
     assert alpha < 0  # g_Q acts
     for weight, scale in ((TAU, 1.0), (1.0, 1.0 / TAU)):  # λ of soft_q_bc_matched, of soft_q_bc
         net = TableQ(rows + [[0.0, 0.0, 0.0]] * 2)  # rows 2 and 3: the batch's next states, unused by demo rows
-        settings = dict(soft_settings("cross_entropy"), lambda_supervised=weight)
-        demo_batch = {**batch(is_demo), "actions": torch.tensor(actions)}
+        settings = replace(soft_settings("cross_entropy"), lambda_supervised=weight)
+        demo_batch = batch(is_demo)._replace(actions=torch.tensor(actions))
         ALGORITHMS["soft_q"](settings).loss(demo_batch, net, net).total.backward()
         assert torch.allclose(net.table.grad[:2], scale * gradient_q)
 
@@ -134,7 +139,7 @@ def test_soft_q_methods_learn_from_clipped_rewards_and_dqfd_from_the_signed_log(
     """The soft-Q paper trains on clipped rewards (section 5); DQfD on sign(r)·log(1+|r|). Both report raw scores."""
     import numpy as np
 
-    from agents.config import resolve, values
+    from agents.cell import resolve, values
     from agents.replay import PrioritizedReplay
 
     def first_rewards(transform):
@@ -143,9 +148,10 @@ def test_soft_q_methods_learn_from_clipped_rewards_and_dqfd_from_the_signed_log(
                                    bonus_agent=0.001, bonus_demo=1.0, rng=np.random.default_rng(0))
         replay.start_episode(np.zeros((2, 2), np.uint8))
         for step, reward in enumerate([5.0, -3.0, 0.5]):
-            replay.add_step(0, reward, step == 2, np.full((2, 2), step + 1, np.uint8), step == 2)
-        batch = replay.assemble(np.arange(3))
-        return batch["rewards_1"].tolist(), batch["returns_n"].tolist()
+            replay.add_step(0, reward, step == 2, np.full((2, 2), step + 1, np.uint8))
+        replay.end_episode()
+        batch = replay.assemble(np.arange(3), np.ones(3, dtype=np.float32))
+        return batch.rewards_1.tolist(), batch.returns_n.tolist()
 
     transform = values(resolve("Pong", method, 0, {})["settings"])["reward_transform"]
     assert transform == "clip"

@@ -194,7 +194,7 @@ def test_a_missing_extra_is_refused_in_one_line_before_any_compute(tmp_path, cap
     def refuse(*args, **kwargs):
         raise AssertionError("the run started before TensorBoard was found missing")
 
-    monkeypatch.setattr("agents.config.resolve", refuse)
+    monkeypatch.setattr("agents.cell.resolve", refuse)
     code = main(["train", "--game", "Pong", "--method", "pdd_dqn", "--seed", "0", "--out", str(tmp_path / "run"),
                  "--tensorboard", str(tmp_path / "tensorboard")])
     err = capsys.readouterr().err

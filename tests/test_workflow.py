@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from agents.config import demo_sets, resolve
+from agents.cell import resolve
+from agents.matrix import demo_sets
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.workflow

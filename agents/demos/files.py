@@ -17,11 +17,12 @@ import ale_py
 import numpy as np
 import pandas as pd
 
-from ..config import RENAMED_DEMO_KEYS, SCRIPTED
 from ..envs import ENV_KEYS, episode_starts, make_env
 from ..errors import DemoFileError
 from ..io import atomic_write, write_csv
+from ..matrix import SCRIPTED
 from ..progress import Progress
+from ..renames import RENAMED_DEMO_KEYS
 from ..replay import ARRAYS
 from .scripted import DEMONSTRATORS
 

@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..batch import Batch
 from ..demos.scripted import DEMONSTRATORS
+from ..settings import Settings
 
 ALGORITHMS: dict[str, type["Algorithm"]] = {}
 
@@ -49,8 +51,7 @@ def epsilon_greedy(states: np.ndarray, preferences: Callable, rng: np.random.Gen
 
 
 class Algorithm:
-    """A method's mathematics. `online` and `target` are the shared Q-networks; `settings` the cell's resolved
-    values."""
+    """A method's mathematics. `online` and `target` are the shared Q-networks; `settings` the cell's."""
 
     name = "algorithm"
     policies = ("epsilon_greedy",)  # the behaviour policies it defines, for the `exploration` setting
@@ -58,15 +59,15 @@ class Algorithm:
     # DAgger: the run asks the game's scripted demonstrator to label every state the agent reaches (agents/run.py)
     queries_expert = False
 
-    def __init__(self, settings: dict):
+    def __init__(self, settings: Settings):
         self.settings = settings
 
     @classmethod
-    def check(cls, settings: dict, method: str) -> str | None:
+    def check(cls, settings: Settings, method: str) -> str | None:
         """What is wrong with a method's settings for this algorithm (one line), or None: the rules of `rules`,
         checked with the suite's own before any run starts."""
-        if settings["exploration"] not in cls.policies:
-            return (f"method {method!r} explores by {settings['exploration']!r}, a policy algorithm {cls.name!r} "
+        if settings.exploration not in cls.policies:
+            return (f"method {method!r} explores by {settings.exploration!r}, a policy algorithm {cls.name!r} "
                     f"does not define; set exploration: {' or '.join(cls.policies)}")
         return None
 
@@ -79,7 +80,7 @@ class Algorithm:
                     f"{game} has none; run it on a game with one ({', '.join(DEMONSTRATORS)})")
         return None
 
-    def loss(self, batch: dict, online, target) -> LossOutput:
+    def loss(self, batch: Batch, online, target) -> LossOutput:
         raise NotImplementedError
 
     def phase_losses(self) -> tuple[Callable, Callable]:
@@ -92,14 +93,14 @@ class Algorithm:
         """Updates due once agent step `agent_step` (counted from 0) has been played: one at every multiple of
         update_period from learning_starts on."""
         s = self.settings
-        return int(agent_step >= s["learning_starts"] and agent_step % s["update_period"] == 0)
+        return int(agent_step >= s.learning_starts and agent_step % s.update_period == 0)
 
     @classmethod
-    def interaction_updates(cls, settings: dict) -> int:
+    def interaction_updates(cls, settings: Settings) -> int:
         """How many updates `updates_after` makes over the run's agent_steps, counted exactly (the importance-weight
         annealing ends on the run's last update): the multiples of update_period in [learning_starts, agent_steps)."""
-        period = settings["update_period"]
-        first, end = (-(-settings[key] // period) for key in ("learning_starts", "agent_steps"))
+        period = settings.update_period
+        first, end = (-(-steps // period) for steps in (settings.learning_starts, settings.agent_steps))
         return max(0, end - first)
 
     def act(self, states: np.ndarray, preferences: Callable, rng: np.random.Generator, agent_step: int,
@@ -110,22 +111,27 @@ class Algorithm:
     def epsilon(self, agent_step: int) -> float:
         """ε of ε-greedy: linear from epsilon_start to epsilon_final over epsilon_decay_steps agent steps."""
         s = self.settings
-        if agent_step >= s["epsilon_decay_steps"]:
-            return s["epsilon_final"]
-        return s["epsilon_start"] + (s["epsilon_final"] - s["epsilon_start"]) * agent_step / s["epsilon_decay_steps"]
+        if agent_step >= s.epsilon_decay_steps:
+            return s.epsilon_final
+        return s.epsilon_start + (s.epsilon_final - s.epsilon_start) * agent_step / s.epsilon_decay_steps
 
     def learning_rate(self, agent_step: int) -> float:
         """learning_rate, or with learning_rate_decay_steps > 0 held for learning_rate_decay_start agent steps, then
         a linear decay to learning_rate_final over learning_rate_decay_steps agent steps (soft-Q's Table 2)."""
         s = self.settings
-        if s["learning_rate_decay_steps"] == 0:
-            return s["learning_rate"]
-        fraction = min(1.0, max(0, agent_step - s["learning_rate_decay_start"]) / s["learning_rate_decay_steps"])
-        return s["learning_rate"] + (s["learning_rate_final"] - s["learning_rate"]) * fraction
+        if s.learning_rate_decay_steps == 0:
+            return s.learning_rate
+        fraction = min(1.0, max(0, agent_step - s.learning_rate_decay_start) / s.learning_rate_decay_steps)
+        return s.learning_rate + (s.learning_rate_final - s.learning_rate) * fraction
+
+    def n_step(self) -> int | None:
+        """The n of the n-step return the loss reads, or None where it reads none: the replay then assembles no n-step
+        return, and an agent transition is sampleable one agent step after it rather than n (agents/replay.py)."""
+        return None
 
     def demo_share(self, agent_step: int) -> float | None:
         """Share of each batch drawn from the demonstrations; None: they compete with agent data by priority."""
-        share = self.settings["demo_share"]
+        share = self.settings.demo_share
         return share if share > 0 else None
 
     def demo_phase_end(self) -> int:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from .. import losses
 from ..lazy import load
+from ..settings import Settings
 from . import Algorithm, LossOutput, register
 
 torch = load("torch")  # loaded by the first loss computed, not by planning (agents/lazy.py)
@@ -29,37 +30,40 @@ class ApeXDQfD(Algorithm):
     rules = (*Algorithm.rules, "apex_dqfd: use_demos and demo_share > 0 (expert data is a fixed share of each batch)")
 
     @classmethod
-    def check(cls, settings: dict, method: str) -> str | None:
-        if not settings["use_demos"] or settings["demo_share"] == 0:
+    def check(cls, settings: Settings, method: str) -> str | None:
+        if not settings.use_demos or settings.demo_share == 0:
             return (f"method {method!r} mixes expert data into every batch at a fixed share; set use_demos: true and "
                     "demo_share above 0")
         return super().check(settings, method)
 
+    def n_step(self) -> int | None:
+        return self.settings.n_step if self.settings.lambda_n_step > 0 else None  # λ1 = 0: no n-step terms
+
     def loss(self, batch, online, target) -> LossOutput:
         s = self.settings
-        q = online(batch["states"])
-        q_taken = q.gather(1, batch["actions"].unsqueeze(1)).squeeze(1)
-        n_step = s["lambda_n_step"] > 0  # with λ1 = 0 the n-step terms are not computed
+        q = online(batch.states)
+        q_taken = q.gather(1, batch.actions.unsqueeze(1)).squeeze(1)
+        n_step = self.n_step() is not None  # with λ1 = 0 the n-step terms are not computed: the batch has none
         # One pass per network over the next states of both returns. The online pass keeps its gradient: L_TC needs
         # it; its argmax, detached, is double Q's a*.
         count = 2 if n_step else 1
-        next_states = torch.cat([batch["next_states_1"], batch["next_states_n"]][:count])
+        next_states = torch.cat([batch.next_states_1, batch.next_states_n][:count])
         q_next = online(next_states).chunk(count)
         with torch.no_grad():
             q_next_target = target(next_states).chunk(count)
-        td_1, tc_1, y_1 = self.bellman_terms(q_taken, batch["rewards_1"], batch["discount_1"], q_next[0],
+        td_1, tc_1, y_1 = self.bellman_terms(q_taken, batch.rewards_1, batch.discount_1, q_next[0],
                                              q_next_target[0])
-        td_n, tc_n, y_n = (self.bellman_terms(q_taken, batch["returns_n"], batch["discount_n"], q_next[1],
+        td_n, tc_n, y_n = (self.bellman_terms(q_taken, batch.returns_n, batch.discount_n, q_next[1],
                                               q_next_target[1]) if n_step
                            else (torch.zeros_like(td_1), torch.zeros_like(tc_1), None))
         # Only on expert samples: the supervised term only makes sense where an expert action exists.
-        j_im = losses.margin_loss(q, batch["actions"], s["margin"]) * batch["is_demo"].float()
-        j_tc = tc_1 + s["lambda_n_step"] * tc_n
-        per_sample = (td_1 + s["lambda_n_step"] * td_n + s["lambda_temporal_consistency"] * j_tc
-                      + s["lambda_supervised"] * j_im)
-        total = (batch["weights"] * per_sample).mean()
+        j_im = losses.margin_loss(q, batch.actions, s.margin) * batch.is_demo.float()
+        j_tc = tc_1 + s.lambda_n_step * tc_n
+        per_sample = (td_1 + s.lambda_n_step * td_n + s.lambda_temporal_consistency * j_tc
+                      + s.lambda_supervised * j_im)
+        total = (batch.weights * per_sample).mean()
 
-        delta = (y_n if n_step and s["priority_td_error"] == "n_step" else y_1) - q_taken
+        delta = (y_n if n_step and s.priority_td_error == "n_step" else y_1) - q_taken
         return LossOutput(
             total=total,
             td_errors=delta.detach().abs(),
@@ -68,11 +72,11 @@ class ApeXDQfD(Algorithm):
                 "loss_1_step": td_1.detach().mean(),
                 "loss_n_step": td_n.detach().mean(),
                 "loss_temporal_consistency": j_tc.detach().mean(),
-                "loss_supervised": j_im.detach().sum() / batch["is_demo"].sum().clamp(min=1),
+                "loss_supervised": j_im.detach().sum() / batch.is_demo.sum().clamp(min=1),
                 "q_mean": q_taken.detach().mean(),
-                "demo_fraction": batch["is_demo"].float().mean(),
-                "demo_accuracy": ((q.argmax(dim=1) == batch["actions"]) & batch["is_demo"]).float().sum()
-                / batch["is_demo"].sum().clamp(min=1),
+                "demo_fraction": batch.is_demo.float().mean(),
+                "demo_accuracy": ((q.argmax(dim=1) == batch.actions) & batch.is_demo).float().sum()
+                / batch.is_demo.sum().clamp(min=1),
             },
         )
 
@@ -81,7 +85,7 @@ class ApeXDQfD(Algorithm):
         s = self.settings
         with torch.no_grad():
             y = losses.transformed_double_q_target(returns, discounts, q_next, q_next_target,
-                                                   s["value_transform_epsilon"])
+                                                   s.value_transform_epsilon)
         best = q_next.detach().argmax(dim=1)
-        return (losses.td_loss(q_taken, y, s["td_loss"]),
-                losses.temporal_consistency_loss(q_next, q_next_target, best, s["td_loss"]), y)
+        return (losses.td_loss(q_taken, y, s.td_loss),
+                losses.temporal_consistency_loss(q_next, q_next_target, best, s.td_loss), y)

@@ -3,6 +3,7 @@ same network and the same L2 penalty, no TD loss; it never learns from interacti
 from __future__ import annotations
 
 from .. import losses
+from ..settings import Settings
 from . import Algorithm, LossOutput, register
 
 
@@ -11,18 +12,18 @@ class BehaviourCloning(Algorithm):
     rules = (*Algorithm.rules, "bc: use_demos (behaviour cloning learns from demonstrations only)")
 
     @classmethod
-    def check(cls, settings: dict, method: str) -> str | None:
-        if not settings["use_demos"]:
+    def check(cls, settings: Settings, method: str) -> str | None:
+        if not settings.use_demos:
             return f"method {method!r} is behaviour cloning without demonstrations; set use_demos: true"
         return super().check(settings, method)
 
     def loss(self, batch, online, target) -> LossOutput:
         s = self.settings
-        logits = online(batch["states"])
-        cross_entropy = losses.cross_entropy_loss(logits, batch["actions"])
+        logits = online(batch.states)
+        cross_entropy = losses.cross_entropy_loss(logits, batch.actions)
         j_l2 = losses.l2_loss(online)
-        total = (batch["weights"] * cross_entropy).mean() + s["lambda_l2"] * j_l2
-        accuracy = (logits.argmax(dim=1) == batch["actions"]).float().mean()
+        total = (batch.weights * cross_entropy).mean() + s.lambda_l2 * j_l2
+        accuracy = (logits.argmax(dim=1) == batch.actions).float().mean()
         return LossOutput(
             total=total,
             td_errors=None,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..settings import Settings
 from . import register
 from .bc import BehaviourCloning
 
@@ -33,22 +34,22 @@ class DAgger(BehaviourCloning):
              "the aggregated data set is never overwritten")
 
     @classmethod
-    def check(cls, settings: dict, method: str) -> str | None:
-        steps, iteration = settings["agent_steps"], settings["dagger_iteration_steps"]
+    def check(cls, settings: Settings, method: str) -> str | None:
+        steps, iteration = settings.agent_steps, settings.dagger_iteration_steps
         if steps == 0 or steps % iteration:
             return (f"method {method!r} plays whole iterations of dagger_iteration_steps={iteration} agent steps, and "
                     f"agent_steps={steps} is not a positive multiple of it; set agent_steps to one")
         # Each agent step writes a frame and each episode start one more; an episode has at least one step.
-        if settings["replay_capacity"] < 2 * steps + 1:
+        if settings.replay_capacity < 2 * steps + 1:
             return (f"method {method!r} keeps every state it labels, up to {2 * steps + 1:,} frames over its "
-                    f"agent_steps={steps:,}, but replay_capacity={settings['replay_capacity']:,} would overwrite the "
+                    f"agent_steps={steps:,}, but replay_capacity={settings.replay_capacity:,} would overwrite the "
                     f"oldest; set replay_capacity to at least {2 * steps + 1:,}")
         return super().check(settings, method)
 
     def beta(self, agent_step: int) -> float:
         """β_i = p^(i−1) of the iteration agent step `agent_step` (counted from 0) falls in: β_1 = 1."""
-        iteration = agent_step // self.settings["dagger_iteration_steps"] + 1
-        return self.settings["dagger_beta_decay"] ** (iteration - 1)
+        iteration = agent_step // self.settings.dagger_iteration_steps + 1
+        return self.settings.dagger_beta_decay ** (iteration - 1)
 
     def expert_acts(self, agent_step: int, rng: np.random.Generator) -> bool:
         """π_i = β_i π* + (1 − β_i) π̂_i: the demonstrator acts with probability β_i."""
@@ -57,8 +58,8 @@ class DAgger(BehaviourCloning):
     def updates_after(self, agent_step: int) -> int:
         """dagger_iteration_updates at the end of each iteration, none within one: π̂_i plays unchanged."""
         s = self.settings
-        return s["dagger_iteration_updates"] if (agent_step + 1) % s["dagger_iteration_steps"] == 0 else 0
+        return s.dagger_iteration_updates if (agent_step + 1) % s.dagger_iteration_steps == 0 else 0
 
     @classmethod
-    def interaction_updates(cls, settings: dict) -> int:
-        return settings["agent_steps"] // settings["dagger_iteration_steps"] * settings["dagger_iteration_updates"]
+    def interaction_updates(cls, settings: Settings) -> int:
+        return settings.agent_steps // settings.dagger_iteration_steps * settings.dagger_iteration_updates

@@ -14,6 +14,9 @@ destroy the initialisation is the lecture's warning, and what the claims ledger 
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
+from ..settings import Settings
 from . import Algorithm, register
 from .bc import BehaviourCloning
 from .dqfd import DQfD
@@ -23,14 +26,14 @@ from .dqfd import DQfD
 class PretrainFinetune(Algorithm):
     rules = (*Algorithm.rules, "bc_finetune: use_demos and pretrain_updates > 0 (phase I clones the demonstrations)")
 
-    def __init__(self, settings: dict):
+    def __init__(self, settings: Settings):
         super().__init__(settings)
         self.cloning = BehaviourCloning(settings)
-        self.finetuning = DQfD({**settings, "lambda_supervised": 0.0, "lambda_l2": 0.0})  # PDD-DQN's loss
+        self.finetuning = DQfD(replace(settings, lambda_supervised=0.0, lambda_l2=0.0))  # PDD-DQN's loss
 
     @classmethod
-    def check(cls, settings: dict, method: str) -> str | None:
-        if not settings["use_demos"] or settings["pretrain_updates"] == 0:
+    def check(cls, settings: Settings, method: str) -> str | None:
+        if not settings.use_demos or settings.pretrain_updates == 0:
             return (f"method {method!r} pretrains by cloning demonstrations before it finetunes; set use_demos: true "
                     "and pretrain_updates above 0")
         return super().check(settings, method)
@@ -42,8 +45,11 @@ class PretrainFinetune(Algorithm):
     def phase_losses(self):
         return self.cloning.loss, self.loss
 
+    def n_step(self) -> int | None:
+        return self.finetuning.n_step()  # phase II's; phase I, behaviour cloning, reads no return
+
     def demo_share(self, agent_step: int) -> float:
         # Agent data only once there is some (phase I has nothing else and samples the demonstrations): the
         # demonstrations are gone from the finetuning. The rule on learning_starts makes the first interaction update
-        # find a batch of agent transitions (agents/config.py).
+        # find a batch of agent transitions (agents/rules.py).
         return 0.0

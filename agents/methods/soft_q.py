@@ -30,6 +30,7 @@ import numpy as np
 
 from .. import losses
 from ..lazy import load
+from ..settings import Settings
 from . import Algorithm, LossOutput, register
 
 torch = load("torch")  # loaded by the first loss computed, not by planning (agents/lazy.py)
@@ -42,59 +43,59 @@ class SoftQ(Algorithm):
              "soft_q: uniform replay (prioritized: false) with a demo_loss")
 
     @classmethod
-    def check(cls, settings: dict, method: str) -> str | None:
-        if (settings["demo_loss"] != "none") != settings["use_demos"]:
-            return (f"method {method!r}: demo_loss={settings['demo_loss']!r} with use_demos={settings['use_demos']}; "
+    def check(cls, settings: Settings, method: str) -> str | None:
+        if (settings.demo_loss != "none") != settings.use_demos:
+            return (f"method {method!r}: demo_loss={settings.demo_loss!r} with use_demos={settings.use_demos}; "
                     "a demonstration loss needs demonstrations and the reverse")
         # The paper replays uniformly. Prioritized, a demonstration row's priority would follow a TD error its loss
         # never reduces (demonstrations carry no rewards), and its α-gated terms are batch means, not per-row terms
         # an importance weight could scale.
-        if settings["demo_loss"] != "none" and settings["prioritized"]:
-            return (f"method {method!r}: prioritized replay with soft-Q's demo_loss={settings['demo_loss']!r} is not "
+        if settings.demo_loss != "none" and settings.prioritized:
+            return (f"method {method!r}: prioritized replay with soft-Q's demo_loss={settings.demo_loss!r} is not "
                     "defined (demonstration rows have no TD error to prioritise by); set prioritized: false")
         return super().check(settings, method)
 
     def act(self, states, preferences, rng, agent_step, num_actions):
         """With exploration: softmax, rollouts follow π = softmax(Q/τ), the policy the loss improves: one action per
         state drawn from it."""
-        if self.settings["exploration"] != "softmax":
+        if self.settings.exploration != "softmax":
             return super().act(states, preferences, rng, agent_step, num_actions)
-        policy = losses.soft_policy(preferences(states).double(), self.settings["entropy_temperature"]).cpu().numpy()
+        policy = losses.soft_policy(preferences(states).double(), self.settings.entropy_temperature).cpu().numpy()
         return np.array([rng.choice(num_actions, p=row / row.sum()) for row in policy], dtype=np.int64)
 
     def demo_share(self, agent_step: int) -> float | None:
-        if not self.settings["use_demos"]:
+        if not self.settings.use_demos:
             return None
-        return 0.5 if agent_step < self.settings["soft_q_pretrain_steps"] else 0.0
+        return 0.5 if agent_step < self.settings.soft_q_pretrain_steps else 0.0
 
     def demo_phase_end(self) -> int:
-        return self.settings["soft_q_pretrain_steps"] if self.settings["use_demos"] else 0
+        return self.settings.soft_q_pretrain_steps if self.settings.use_demos else 0
 
     def loss(self, batch, online, target) -> LossOutput:
-        s, temperature = self.settings, self.settings["entropy_temperature"]
-        is_demo = batch["is_demo"].float()
+        s, temperature = self.settings, self.settings.entropy_temperature
+        is_demo = batch.is_demo.float()
         is_agent = 1.0 - is_demo
-        q = online(batch["states"])
-        q_taken = q.gather(1, batch["actions"].unsqueeze(1)).squeeze(1)
+        q = online(batch.states)
+        q_taken = q.gather(1, batch.actions.unsqueeze(1)).squeeze(1)
         with torch.no_grad():
-            y = losses.soft_q_target(batch["rewards_1"], batch["discount_1"], target(batch["next_states_1"]),
+            y = losses.soft_q_target(batch.rewards_1, batch.discount_1, target(batch.next_states_1),
                                      temperature)
         # Soft-Q TD loss on agent samples only: demonstrations carry no rewards.
-        td = losses.td_loss(q_taken, y, s["td_loss"]) * is_agent
-        total = (batch["weights"] * td).sum() / is_agent.sum().clamp(min=1)
+        td = losses.td_loss(q_taken, y, s.td_loss) * is_agent
+        total = (batch.weights * td).sum() / is_agent.sum().clamp(min=1)
         metrics = {"loss_td": td.detach().sum() / is_agent.sum().clamp(min=1)}
 
         num_demo = is_demo.sum()
-        if s["demo_loss"] != "none" and num_demo > 0:
+        if s.demo_loss != "none" and num_demo > 0:
             policy = losses.soft_policy(q, temperature)
-            if s["demo_loss"] == "cross_entropy":
-                demo_term = (losses.cross_entropy_loss(q / temperature, batch["actions"]) * is_demo).sum() / num_demo
+            if s.demo_loss == "cross_entropy":
+                demo_term = (losses.cross_entropy_loss(q / temperature, batch.actions) * is_demo).sum() / num_demo
             else:
-                demo_term, alpha = self.decoupled_demo_loss(q, policy, batch["actions"], is_demo, temperature)
+                demo_term, alpha = self.decoupled_demo_loss(q, policy, batch.actions, is_demo, temperature)
                 metrics["alpha"] = alpha.detach()
-            total = total + s["lambda_supervised"] * demo_term
+            total = total + s.lambda_supervised * demo_term
             metrics["loss_demo"] = demo_term.detach()
-            metrics["demo_accuracy"] = ((q.argmax(dim=1) == batch["actions"]).float() * is_demo).sum() / num_demo
+            metrics["demo_accuracy"] = ((q.argmax(dim=1) == batch.actions).float() * is_demo).sum() / num_demo
         metrics.update(loss=total.detach(), q_mean=q_taken.detach().mean(), demo_fraction=is_demo.mean())
         return LossOutput(total=total, td_errors=(y - q_taken).detach().abs(), metrics=metrics)
 

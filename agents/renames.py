@@ -1,6 +1,6 @@
-"""Stored records as the suite writes them today: `python -m analysis migrate --results DIR` rewrites, in place, a
-results (or reference) folder written before names were changed so that each means one thing (agents/config.py lists
-them), or before records named files relative to the run folder:
+"""Names the suite changed so that each means one thing, and the migration that brings stored records to today's
+names: `python -m analysis migrate --results DIR` rewrites, in place, a results (or reference) folder written before,
+or before records named files relative to the run folder:
 
 - a scripted demo set's action noise was `epsilon`: set names scripted_eps0_ep5 become scripted_noise0_ep5 in every
   path (run folders, demo files and their stats, logs, checkpoint folders), the `epsilon` key of the `demos` record
@@ -15,7 +15,7 @@ them), or before records named files relative to the run folder:
   otherwise kept and reported (nothing is guessed).
 
 Only names change: every other value stays as recorded, origins included. A demo file (.npz) is renamed but not
-rewritten (the run records hold its checksum; it loads under either key). Each file is written whole
+rewritten (the run records hold its checksum; it loads under either key, agents/demos/files.py). Each file is written whole
 under a temporary name and renamed into place, or renamed alone, so a kill leaves every file old or new, never half
 written; a second run finds nothing to change. Tables and figures are outputs, rebuilt from the migrated records by
 `snakemake figures`. Run it while no workflow writes into the folder.
@@ -31,9 +31,13 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import yaml
 
-from agents.config import NOISE_LABEL, OLD_NOISE_LABEL, RENAMED_DEMO_KEYS, RENAMED_SETTINGS, SCRIPTED
-from agents.io import atomic_write, json_text, relative_path, yaml_text
+from .io import atomic_write, json_text, relative_path, yaml_text
+from .matrix import NOISE_LABEL, SCRIPTED
 
+# Old names, by their names now.
+RENAMED_DEMO_KEYS = {"epsilon": "noise"}  # the demos record's and a demo file's metadata keys
+RENAMED_SETTINGS = {"priority_eps_agent": "priority_bonus_agent", "priority_eps_demo": "priority_bonus_demo"}
+OLD_NOISE_LABEL = "_eps"  # a scripted set's action noise in its name, before NOISE_LABEL
 # A scripted set's name under the old label: scripted_eps0_ep5, also inside longer names (the logs').
 OLD_SET_LABEL = re.compile(rf"(?<![A-Za-z0-9]){SCRIPTED}{OLD_NOISE_LABEL}(?=[0-9])")
 OUTPUTS = ("tables", "figures")  # rebuilt from the records, not migrated
