@@ -3,11 +3,11 @@ below the panels, and the saving of each figure at both print widths (analysis/f
 
 A method looks the same in every figure of every config: its look is declared here by name, never derived from its
 place in a config's method list. Colours are Paul Tol's "muted" scheme, distinct under the common colour-vision
-deficiencies; nine colours cannot tell sixteen methods apart alone, so the line style says the method's family
-(DQfD and its ablations solid, the DQfD paper's other baselines dashed, the soft-Q family dash-dotted, imitation
-dotted) and the marker the method. Within a family no two methods share a colour, and the configs' headline sets
-(config.yaml's three methods, claims.yaml's six) have a colour each; paper.yaml's eleven share two colours, each pair
-across families.
+deficiencies; nine colours cannot tell nineteen methods apart alone, so the line style says the method's family
+(DQfD and its ablations solid, the DQfD paper's other baselines dashed, the soft-Q family dash-dotted, imitation and
+the methods that start from it dotted) and the marker the method. Within a family no two methods share a colour, and
+the configs' headline sets (config.yaml's three methods, claims.yaml's six) have a colour each; paper.yaml's eleven
+share two colours, each pair across families.
 """
 from __future__ import annotations
 
@@ -42,6 +42,7 @@ METHOD_LOOKS = {  # every method agents/defaults.yaml defines: (family, colour, 
     "dqfd_no_l2": ("dqfd", "sand", "d"),
     "dqfd_no_pretrain": ("dqfd", "rose", "H"),
     "dqfd_uniform": ("dqfd", "teal", "8"),
+    "apex_dqfd": ("dqfd", "wine", "*"),
     "pdd_dqn": ("baselines", "rose", "s"),
     "dqn": ("baselines", "wine", "P"),
     "adet": ("baselines", "cyan", ">"),
@@ -52,6 +53,10 @@ METHOD_LOOKS = {  # every method agents/defaults.yaml defines: (family, colour, 
     "soft_q_bc_matched": ("soft_q", "green", "X"),  # soft_q_bc's twin, so its marker; its own colour
     "soft_q_pretrain": ("soft_q", "teal", "*"),
     "bc": ("imitation", "green", "D"),
+    # Pretrain & finetune and DAgger start from behaviour cloning: imitation's line style. With bc, dqfd, pdd_dqn and
+    # rbs (the Atari 100k study's map), six colours.
+    "bc_finetune": ("imitation", "purple", "s"),
+    "dagger": ("imitation", "teal", "v"),
 }
 FILLED_MARKERS = "o^vdH8sP><phX*D"  # what a method not declared above picks its marker from
 

@@ -202,7 +202,7 @@ def strings(value):
 def test_no_committed_record_holds_an_absolute_path():
     """Every value of every record, table and note under reference/ names files relative (a run's demo file
     relative to its run folder, a table's run_dir relative to the repository), never by a machine's absolute path."""
-    from analysis.migrate import absolute
+    from agents.renames import absolute
 
     reference = Path(__file__).resolve().parent.parent / "reference"
     files = sorted(path for path in reference.rglob("*") if path.suffix in (".json", ".yaml", ".csv", ".md", ".tex"))
