@@ -20,14 +20,15 @@ from __future__ import annotations
 from .. import losses
 from ..lazy import load
 from ..settings import Settings
-from . import Algorithm, LossOutput, register
+from . import LossOutput, register
+from .dqfd import DQfD, demonstration_metrics
 
 torch = load("torch")  # loaded by the first loss computed, not by planning (agents/lazy.py)
 
 
 @register("apex_dqfd")
-class ApeXDQfD(Algorithm):
-    rules = (*Algorithm.rules, "apex_dqfd: use_demos and demo_share > 0 (expert data is a fixed share of each batch)")
+class ApeXDQfD(DQfD):  # DQfD's n-step terms and metrics, its own objective
+    rules = (*DQfD.rules, "apex_dqfd: use_demos and demo_share > 0 (expert data is a fixed share of each batch)")
 
     @classmethod
     def check(cls, settings: Settings, method: str) -> str | None:
@@ -35,9 +36,6 @@ class ApeXDQfD(Algorithm):
             return (f"method {method!r} mixes expert data into every batch at a fixed share; set use_demos: true and "
                     "demo_share above 0")
         return super().check(settings, method)
-
-    def n_step(self) -> int | None:
-        return self.settings.n_step if self.settings.lambda_n_step > 0 else None  # λ1 = 0: no n-step terms
 
     def loss(self, batch, online, target) -> LossOutput:
         s = self.settings
@@ -74,9 +72,7 @@ class ApeXDQfD(Algorithm):
                 "loss_temporal_consistency": j_tc.detach().mean(),
                 "loss_supervised": j_im.detach().sum() / batch.is_demo.sum().clamp(min=1),
                 "q_mean": q_taken.detach().mean(),
-                "demo_fraction": batch.is_demo.float().mean(),
-                "demo_accuracy": ((q.argmax(dim=1) == batch.actions) & batch.is_demo).float().sum()
-                / batch.is_demo.sum().clamp(min=1),
+                **demonstration_metrics(q, batch),
             },
         )
 

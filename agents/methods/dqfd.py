@@ -62,9 +62,14 @@ class DQfD(Algorithm):
                 "loss_supervised": j_e.detach().sum() / batch.is_demo.sum().clamp(min=1),
                 "loss_l2": j_l2.detach(),
                 "q_mean": q_taken.detach().mean(),
-                "demo_fraction": batch.is_demo.float().mean(),
-                # Share of demonstration samples whose greedy action is the demonstrator's.
-                "demo_accuracy": ((q.argmax(dim=1) == batch.actions) & batch.is_demo).float().sum()
-                / batch.is_demo.sum().clamp(min=1),
+                **demonstration_metrics(q, batch),
             },
         )
+
+
+def demonstration_metrics(q, batch) -> dict:
+    """The batch's share of demonstrations, and the share of its demonstration samples whose greedy action is the
+    demonstrator's (DQfD's and Ape-X DQfD's metrics)."""
+    return {"demo_fraction": batch.is_demo.float().mean(),
+            "demo_accuracy": ((q.argmax(dim=1) == batch.actions) & batch.is_demo).float().sum()
+            / batch.is_demo.sum().clamp(min=1)}
