@@ -61,10 +61,9 @@ class ApeXDQfD(DQfD):  # DQfD's n-step terms and metrics, its own objective
                       + s.lambda_supervised * j_im)
         total = (batch.weights * per_sample).mean()
 
-        delta = (y_n if n_step and s.priority_td_error == "n_step" else y_1) - q_taken
         return LossOutput(
             total=total,
-            td_errors=delta.detach().abs(),
+            td_errors=self.td_errors(q_taken, y_1, y_n),
             metrics={
                 "loss": total.detach(),
                 "loss_1_step": td_1.detach().mean(),

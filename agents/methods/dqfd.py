@@ -22,6 +22,12 @@ class DQfD(Algorithm):
     def n_step(self) -> int | None:
         return self.settings.n_step if self.settings.lambda_n_step > 0 else None  # λ1 = 0: J_n is not computed
 
+    def td_errors(self, q_taken, y_1, y_n):
+        """|y − Q(s, a)| for the new priorities, y the target `priority_td_error` names: the n-step one where it is
+        computed (y_n is None with λ1 = 0), else the 1-step one."""
+        y = y_n if y_n is not None and self.settings.priority_td_error == "n_step" else y_1
+        return (y - q_taken).detach().abs()
+
     def loss(self, batch, online, target) -> LossOutput:
         s = self.settings
         q = online(batch.states)
@@ -51,10 +57,9 @@ class DQfD(Algorithm):
         j_l2 = losses.l2_loss(online) if s.lambda_l2 > 0 else torch.zeros((), device=q.device)
         total = (batch.weights * per_sample).mean() + s.lambda_l2 * j_l2
 
-        delta = (y_n if n_step and s.priority_td_error == "n_step" else y_1) - q_taken
         return LossOutput(
             total=total,
-            td_errors=delta.detach().abs(),
+            td_errors=self.td_errors(q_taken, y_1, y_n),
             metrics={
                 "loss": total.detach(),
                 "loss_1_step": j_dq.detach().mean(),
