@@ -39,6 +39,21 @@ def compiles(settings: Settings, planned_updates: int) -> bool:
                                   and planned_updates >= COMPILE_FROM_UPDATES)
 
 
+def native_bfloat16(device: torch.device) -> bool:
+    """Whether the device computes bfloat16 in hardware: a GPU that supports it, a CPU with AVX-512 BF16 or AMX
+    (elsewhere oneDNN emulates it, slower than float32)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+
+
+def half_precision(settings: Settings, compiled: bool, device: torch.device) -> bool:
+    """Whether a run's convolutions compute in bfloat16 (the `mixed_precision` setting): auto where its loss
+    compiles (a long run with native numerics, `compiles`) and the device computes bfloat16 natively."""
+    choice = settings.mixed_precision
+    return choice == "always" or (choice == "auto" and compiled and native_bfloat16(device))
+
+
 class Learner:
     """`settings` and `protocol`: a cell's resolved values; `rng`: the generator of replay sampling and of the
     behaviour policy's random choices (the run checkpoints it with its own state); `demo_capacity` and
@@ -49,8 +64,10 @@ class Learner:
                  rng: np.random.Generator, demo_capacity: int, agent_capacity: int, planned_updates: int):
         s = self.settings = settings
         self.device, self.rng, self.num_actions = device, rng, num_actions
+        self.compiled = compiles(s, planned_updates)
+        self.bfloat16 = half_precision(s, self.compiled, device)
         self.online = QNetwork(num_actions, protocol["frame_stack"], protocol["screen_size"], s.dueling,
-                               s.mixed_precision).to(device, memory_format=torch.channels_last)
+                               self.bfloat16).to(device, memory_format=torch.channels_last)
         self.target = copy.deepcopy(self.online).requires_grad_(False)
         self.optimizer = torch.optim.Adam(self.online.parameters(), lr=s.learning_rate, eps=s.adam_eps,
                                           fused=True)
@@ -58,7 +75,6 @@ class Learner:
         # Compiling the loss function, not the networks, leaves the modules, their state_dict keys and checkpoints as
         # they are; the fused kernels change the floating-point order, so a compiled run differs from an eager one in
         # the last bits (the setting is recorded with the run), while two compiled runs on one machine agree.
-        self.compiled = compiles(s, planned_updates)
         prepare = (lambda loss: torch.compile(loss, dynamic=False)) if self.compiled else (lambda loss: loss)
         pretraining, interaction = self.algorithm.phase_losses()
         self.interaction_loss = prepare(interaction)

@@ -78,8 +78,10 @@ def threads() -> dict:
             **{name: os.environ.get(name, "not set") for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}}
 
 
-def provenance(seed: int, device: torch.device, wall_s: float, compiled: bool, numerics: dict) -> dict:
+def provenance(seed: int, device: torch.device, wall_s: float, compiled: bool, bfloat16: bool,
+               numerics: dict) -> dict:
     """`compiled`: whether the loss ran through torch.compile (the `compile` setting as this run resolved it);
+    `bfloat16`: whether the convolutions computed in bfloat16 (`mixed_precision` as this run resolved it);
     `numerics`: the run's numerics and what each library dispatched to (agents/numerics.py's check)."""
     processor = cpu()
     return {
@@ -94,6 +96,7 @@ def provenance(seed: int, device: torch.device, wall_s: float, compiled: bool, n
         "libraries": libraries(),
         "threads": threads(),
         "loss": "compiled" if compiled else "eager",
+        "convolutions": "bfloat16" if bfloat16 else "float32",
         "numerics": numerics,
         "seed": seed,
         "wall_s": wall_s,

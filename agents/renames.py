@@ -7,6 +7,8 @@ or before records named files relative to the run folder:
   of a run's summary.json and config.yaml becomes `noise`, and so does the column of a demo set's stats;
 - the replay's priority bonuses priority_eps_agent and priority_eps_demo become priority_bonus_agent and
   priority_bonus_demo among a run's settings (config.yaml);
+- `mixed_precision` was a bool; it is auto, always or never now (auto: bfloat16 where a long run's loss compiles and
+  the device computes it natively). A recorded false becomes never and true always, which is what each run did;
 - the demo file a run's summary.json and config.yaml name (`demos.file`), recorded as an absolute path of the machine
   that ran it (/root/runs/default/demos/Pong/scripted_noise0_ep5.npz), is named relative to the run folder as runs
   name it today. The workflow gives a run RESULTS/demos/GAME/SET.npz of the results folder it runs in, so a path of
@@ -14,7 +16,8 @@ or before records named files relative to the run folder:
   another absolute path becomes relative only where that file is here with the checksum the record holds, and is
   otherwise kept and reported (nothing is guessed).
 
-Only names change: every other value stays as recorded, origins included. A demo file (.npz) is renamed but not
+Only names change (and mixed_precision's two values, which say what they said): every other value stays as recorded,
+origins included. A demo file (.npz) is renamed but not
 rewritten (the run records hold its checksum; it loads under either key, agents/demos/files.py). Each file is written whole
 under a temporary name and renamed into place, or renamed alone, so a kill leaves every file old or new, never half
 written; a second run finds nothing to change. Tables and figures are outputs, rebuilt from the migrated records by
@@ -37,6 +40,7 @@ from .matrix import NOISE_LABEL, SCRIPTED
 # Old names, by their names now.
 RENAMED_DEMO_KEYS = {"epsilon": "noise"}  # the demos record's and a demo file's metadata keys
 RENAMED_SETTINGS = {"priority_eps_agent": "priority_bonus_agent", "priority_eps_demo": "priority_bonus_demo"}
+RENAMED_VALUES = {"mixed_precision": {False: "never", True: "always"}}  # a setting's old values, by their values now
 OLD_NOISE_LABEL = "_eps"  # a scripted set's action noise in its name, before NOISE_LABEL
 # A scripted set's name under the old label: scripted_eps0_ep5, also inside longer names (the logs').
 OLD_SET_LABEL = re.compile(rf"(?<![A-Za-z0-9]){SCRIPTED}{OLD_NOISE_LABEL}(?=[0-9])")
@@ -77,6 +81,19 @@ def _renamed_keys(mapping: dict, renames: dict, where: str) -> tuple[dict, list[
     wanted = {old: new for old, new in renames.items() if old in mapping and new not in mapping}
     return ({wanted.get(key, key): value for key, value in mapping.items()},
             [f"{where}{old} → {where}{new}" for old, new in wanted.items()])
+
+
+def _renamed_values(settings: dict) -> list[str]:
+    """The settings' old values replaced, in place, by today's (a recorded setting is {value, origin}); what was
+    replaced."""
+    changed = []
+    for name, renames in RENAMED_VALUES.items():
+        setting = settings.get(name)
+        value = setting.get("value") if isinstance(setting, dict) else None
+        if isinstance(value, bool) and value in renames:
+            setting["value"] = renames[value]
+            changed.append(f"settings.{name} {str(value).lower()} → {renames[value]}")
+    return changed
 
 
 def absolute(path) -> PurePosixPath | PureWindowsPath | None:
@@ -132,7 +149,7 @@ def migrated(relative: Path, path: Path) -> tuple[bytes | None, list[str]]:
             changed += done
         if isinstance(record.get("settings"), dict):
             record["settings"], done = _renamed_keys(record["settings"], RENAMED_SETTINGS, "settings.")
-            changed += done
+            changed += done + _renamed_values(record["settings"])
         if isinstance(record.get("demos"), dict):
             demos = record["demos"]
             file = relative_demo_file(demos.get("file"), relative, path, demos.get("sha256"))

@@ -176,18 +176,18 @@ def _epsilon_schedule(s, p, method, algorithm):
                 "epsilon_start equal to epsilon_final")
 
 
-@_rule("portable numerics compute eagerly in float32: compile is not always and mixed_precision is false when "
-       "numerics is portable (compile: auto leaves them eager)")
+@_rule("portable numerics compute eagerly in float32: compile and mixed_precision are not always when numerics is "
+       "portable (auto leaves them eager and in float32)")
 def _portable_numerics(s, p, method, algorithm):
     if s.numerics != "portable":
         return None
     if s.compile == "always":
         return (f"method {method!r} has numerics: portable and compile: always, but a compiled loss is code generated "
                 "for the CPU at hand; set compile: auto or never, or numerics: native")
-    if s.mixed_precision:
-        return (f"method {method!r} has numerics: portable and mixed_precision: true, but bfloat16 has no AVX2 "
+    if s.mixed_precision == "always":
+        return (f"method {method!r} has numerics: portable and mixed_precision: always, but bfloat16 has no AVX2 "
                 "instructions (its convolutions leave oneDNN's AVX2 kernels for slower fallbacks); set "
-                "mixed_precision: false, or numerics: native")
+                "mixed_precision: auto or never, or numerics: native")
 
 
 def planned_updates(settings: Settings, algorithm: str) -> int:

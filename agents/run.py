@@ -491,7 +491,8 @@ class Run:
         atomic_write(self.run_dir / "model.pt", lambda stream: torch.save(self.learner.online.state_dict(), stream))
         write_yaml(self.run_dir / "config.yaml", config)
         write_json(self.run_dir / "provenance.json", provenance(self.cell["seed"], self.device, summary["wall_s"],
-                                                                  self.learner.compiled, self.numerics))
+                                                                  self.learner.compiled, self.learner.bfloat16,
+                                                                  self.numerics))
         write_json(self.run_dir / "summary.json", summary)  # last: its presence means the run is complete
         return summary
 

@@ -17,7 +17,7 @@ exploration of all but the start of a run: greedy forward passes are part of the
 - the replay: bytes per stored transition at 1M capacity, and the time to sample a prioritized batch of 32 from a
   full 1M-entry buffer.
 Our methods run in each of six variants, side by side in the same run: eager float32 (the reference of the next
-three ratios), the compiled loss (`compile: always`), bfloat16 convolutions (`mixed_precision: true`) and both; for
+three ratios), the compiled loss (`compile: always`), bfloat16 convolutions (`mixed_precision: always`) and both; for
 the compiled variants it also times the compile itself (the first update of a fresh learner with an empty kernel cache,
 less a steady one). The last two, native and portable numerics (agents/numerics.py), each measure every round in a
 process of their own, since the portable pins must be set before torch loads: native is the reference of portable's
@@ -46,20 +46,22 @@ sys.path.insert(0, str(ROOT))
 from agents.cell import resolve, values  # noqa: E402
 from agents.declarations import defaults  # noqa: E402
 from agents.envs import make_env  # noqa: E402
-from agents.learner import Learner, pick_device  # noqa: E402
+from agents.learner import COMPILE_FROM_UPDATES, Learner, compiles, half_precision, pick_device  # noqa: E402
 from agents.network import QNetwork  # noqa: E402
 from agents.numerics import PINS, refusal  # noqa: E402
 from agents.replay import PrioritizedReplay, replay_bytes  # noqa: E402
+from agents.rules import planned_updates  # noqa: E402
 from agents.run import Run  # noqa: E402
+from agents.settings import Settings  # noqa: E402
 
 BATCH, UPDATE_PERIOD, METHODS = 32, 4, ("dqn", "pdd_dqn", "dqfd")
 VARIANTS = {  # name: the settings that make it. A variant that sets numerics is measured in a process of its own.
-    "eager": {"compile": "never", "mixed_precision": False},
-    "compiled": {"compile": "always", "mixed_precision": False},
-    "bf16": {"compile": "never", "mixed_precision": True},
-    "compiled+bf16": {"compile": "always", "mixed_precision": True},
-    "native": {"compile": "never", "mixed_precision": False, "numerics": "native"},
-    "portable": {"compile": "never", "mixed_precision": False, "numerics": "portable"},
+    "eager": {"compile": "never", "mixed_precision": "never"},
+    "compiled": {"compile": "always", "mixed_precision": "never"},
+    "bf16": {"compile": "never", "mixed_precision": "always"},
+    "compiled+bf16": {"compile": "always", "mixed_precision": "always"},
+    "native": {"compile": "never", "mixed_precision": "never", "numerics": "native"},
+    "portable": {"compile": "never", "mixed_precision": "never", "numerics": "portable"},
 }
 REFERENCES = {"eager": None, "compiled": "eager", "bf16": "eager", "compiled+bf16": "eager", "native": None,
               "portable": "native"}  # the variant each one's ratio is taken against
@@ -109,6 +111,16 @@ def cell(game: str, method: str, overrides: dict) -> dict:
 
     final = resolved(overrides)["settings"]["epsilon_final"]["value"]
     return resolved(dict(overrides, epsilon_start=final, epsilon_decay_steps=0))
+
+
+def default_variant(game: str, method: str, device: torch.device) -> str:
+    """The variant a run of the method with the default settings takes on this device once it is long enough to
+    compile (the benchmark's own runs are short, so it names the variant rather than resolving `auto` itself)."""
+    settings = Settings.of(resolve(game, method, 0, {})["settings"])
+    compiled = compiles(settings, max(planned_updates(settings, method), COMPILE_FROM_UPDATES))
+    bfloat16 = half_precision(settings, compiled, device)
+    return {(False, False): "eager", (True, False): "compiled", (False, True): "bf16",
+            (True, True): "compiled+bf16"}[compiled, bfloat16]
 
 
 def network_alone(learner: Learner, updates: int) -> tuple[float, float]:
@@ -342,6 +354,13 @@ def main() -> int:
             if result["compile_s"] == result["compile_s"]:  # not NaN: a compiled variant
                 record("compile", f"{method}, {name}", result["compile_s"], "s",
                        "first update of a fresh process on a machine without compiled kernels, less a steady one")
+        chosen = default_variant(args.game, method, device)
+        if chosen in results and "eager" in results:
+            for phase, unit in (("interact", "agent steps/s"), ("pretrain", "updates/s")):
+                if phase in results[chosen]:
+                    record("defaults", f"{method} {'interaction' if phase == 'interact' else 'pretraining'}, the "
+                           f"default settings of a long run ({chosen})", results[chosen][phase], unit,
+                           f"{results[chosen][phase] / results['eager'][phase]:.2f}× eager float32")
     sb3 = stable_baselines3_dqn(args.game, args.updates, args.learning_starts, args.capacity, str(device))
     if sb3:
         versus = ", ".join(f"{name} {rate / sb3:.2f}×" for (method, name), rate in ours.items() if method == "dqn")

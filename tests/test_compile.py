@@ -1,4 +1,5 @@
-"""The `compile` setting: which runs compile their loss, and a compiled loss that computes what the eager one does.
+"""The `compile` and `mixed_precision` settings: which runs compile their loss and compute their convolutions in
+bfloat16, and a compiled loss that computes what the eager one does.
 Same-machine determinism and resume of a compiled run are tested with the eager ones, in tests/test_resume.py."""
 from dataclasses import replace
 
@@ -7,7 +8,8 @@ import pytest
 import torch
 
 from agents.cell import resolve, values
-from agents.learner import COMPILE_FROM_UPDATES, Learner, compiles
+from agents import learner as learner_module
+from agents.learner import COMPILE_FROM_UPDATES, Learner, compiles, half_precision
 from agents.rules import planned_updates
 from agents.settings import Settings
 
@@ -23,6 +25,27 @@ def test_auto_compiles_the_long_runs_and_leaves_the_short_ones_eager():
     assert compiles(long, long_updates) and not compiles(short, short_updates)
     assert compiles(replace(short, compile="always"), short_updates)
     assert not compiles(replace(long, compile="never"), long_updates)
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_auto_takes_bfloat16_where_the_loss_compiles_and_the_device_computes_it_natively(monkeypatch, native):
+    monkeypatch.setattr(learner_module, "native_bfloat16", lambda device: native)
+    settings, cpu = Settings.of(resolve("Pong", "dqfd", 0, {})["settings"]), torch.device("cpu")
+    assert settings.mixed_precision == "auto"
+    assert half_precision(settings, compiled=True, device=cpu) == native
+    assert not half_precision(settings, compiled=False, device=cpu)  # short runs stay float32 (their references)
+    assert half_precision(replace(settings, mixed_precision="always"), compiled=False, device=cpu)
+    assert not half_precision(replace(settings, mixed_precision="never"), compiled=True, device=cpu)
+
+
+def test_a_learner_builds_its_network_in_the_precision_it_resolved(monkeypatch):
+    monkeypatch.setattr(learner_module, "native_bfloat16", lambda device: True)
+    cell = resolve("Pong", "dqfd", 0, CONFIG)
+    long = replace(Settings.of(cell["settings"]), compile="always")
+    for settings, expected in ((long, True), (replace(long, mixed_precision="never"), False)):
+        learner = Learner("dqfd", settings, values(cell["protocol"]), 6, torch.device("cpu"),
+                          np.random.default_rng(0), 64, 64, 10)
+        assert learner.bfloat16 == learner.online.mixed_precision == learner.target.mixed_precision == expected
 
 
 @pytest.mark.parametrize("method", ["dqfd", "bc", "soft_q_pretrain"])

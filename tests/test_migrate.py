@@ -1,5 +1,5 @@
 """`python -m analysis migrate`: a results folder written under the old names (scripted_eps0p5_ep1, demos.epsilon,
-priority_eps_agent/demo, a stats column epsilon) and with its demo files named by the machine's absolute paths comes
+priority_eps_agent/demo, a stats column epsilon, mixed_precision's false) and with its demo files named by the machine's absolute paths comes
 out under today's names, its demo files named relative to the run folder, other values untouched; a second run
 changes nothing; `python -m analysis publish` publishes old records as today's; no committed record holds a machine's
 absolute path."""
@@ -24,9 +24,11 @@ STATS = ("episode,score,length,ended_by,game,source,demonstrator,epsilon\n"
 
 
 def old_settings() -> dict:
-    """A run's settings as config.yaml recorded them before the rename: every declared setting, in order."""
+    """A run's settings as config.yaml recorded them before the renames: every declared setting, in order, and
+    mixed_precision a bool."""
     renamed = {"priority_bonus_agent": "priority_eps_agent", "priority_bonus_demo": "priority_eps_demo"}
-    return {renamed.get(key, key): {"value": spec["value"], "origin": spec["origin"]}
+    old_values = {"mixed_precision": False}
+    return {renamed.get(key, key): {"value": old_values.get(key, spec["value"]), "origin": spec["origin"]}
             for key, spec in defaults()["settings"].items()}
 
 
@@ -96,6 +98,8 @@ def test_old_records_come_out_under_the_new_names_with_their_values(old_results)
     declared = defaults()["settings"]
     assert list(config["settings"]) == list(declared), "renamed in place, the order kept"
     assert config["settings"]["priority_bonus_demo"] == {"value": 1.0, "origin": "paper: DQfD ε_d"}
+    assert config["settings"]["mixed_precision"] == {"value": "never",
+                                                     "origin": declared["mixed_precision"]["origin"]}
     assert (folder / run / "config.yaml").read_text() == yaml_text(config)
     none = yaml.safe_load((folder / "runs/Pong/pdd_dqn/none/seed_0/config.yaml").read_text())
     assert "priority_bonus_agent" in none["settings"] and none["demos"] is None
@@ -110,7 +114,8 @@ def test_old_records_come_out_under_the_new_names_with_their_values(old_results)
     assert (f"runs/Pong/dqfd/{OLD}/seed_0/summary.json → {run}/summary.json (demos.epsilon → demos.noise, "
             "demos.file made relative to the run folder)") in described
     assert ("runs/Pong/pdd_dqn/none/seed_0/config.yaml (settings.priority_eps_agent → settings.priority_bonus_agent, "
-            "settings.priority_eps_demo → settings.priority_bonus_demo)") in described
+            "settings.priority_eps_demo → settings.priority_bonus_demo, settings.mixed_precision false → never)"
+            ) in described
     assert f"demos/Pong/{OLD}.stats.csv → demos/Pong/{NEW}.stats.csv (column epsilon → noise)" in described
 
 

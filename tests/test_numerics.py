@@ -16,7 +16,7 @@ import torch
 
 from agents.cell import resolve
 from agents.errors import ConfigError
-from agents.learner import compiles, pick_device
+from agents.learner import compiles, half_precision, pick_device
 from agents.numerics import PINS, check, cpuinfo, pin, refusal
 from agents.rules import planned_updates
 from agents.settings import Settings
@@ -121,7 +121,8 @@ def test_portable_numerics_run_eager_in_float32_on_the_cpu(monkeypatch):
     assert not compiles(long, planned_updates(long, "dqfd"))  # compile: auto would compile a run this long
     with pytest.raises(ConfigError, match="compile: always"):
         settings(compile="always")
-    with pytest.raises(ConfigError, match="mixed_precision: true"):
-        settings(mixed_precision=True)
+    with pytest.raises(ConfigError, match="mixed_precision: always"):
+        settings(mixed_precision="always")
+    assert not half_precision(long, compiles(long, planned_updates(long, "dqfd")), torch.device("cpu"))
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert pick_device("auto", "portable").type == "cpu" and pick_device("auto", "native").type == "cuda"
