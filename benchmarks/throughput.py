@@ -116,8 +116,9 @@ def cell(game: str, method: str, overrides: dict) -> dict:
 def default_variant(game: str, method: str, device: torch.device) -> str:
     """The variant a run of the method with the default settings takes on this device once it is long enough to
     compile (the benchmark's own runs are short, so it names the variant rather than resolving `auto` itself)."""
-    settings = Settings.of(resolve(game, method, 0, {})["settings"])
-    compiled = compiles(settings, max(planned_updates(settings, method), COMPILE_FROM_UPDATES))
+    resolved = resolve(game, method, 0, {})
+    settings = Settings.of(resolved["settings"])
+    compiled = compiles(settings, max(planned_updates(settings, resolved["algorithm"]), COMPILE_FROM_UPDATES))
     bfloat16 = half_precision(settings, compiled, device)
     return {(False, False): "eager", (True, False): "compiled", (False, True): "bf16",
             (True, True): "compiled+bf16"}[compiled, bfloat16]
