@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from agents.checkpoint import Checkpoints
+from agents.learner import native_bfloat16
 
 ROOT = Path(__file__).resolve().parent.parent
 # Pong with 400-frame episodes (the demo fixture's protocol), so the interaction crosses several episode ends; the
@@ -87,8 +88,11 @@ def uninterrupted(uninterrupted_runs):
 def test_same_seed_same_run(pong_demo_file, uninterrupted_runs, tmp_path, compile):
     log = train(pong_demo_file, tmp_path, compile)
     assert_same_outcome(outcome(uninterrupted_runs(compile)), outcome(tmp_path))
-    loss = json.loads((tmp_path / "provenance.json").read_text())["loss"]
-    assert loss == ("compiled" if compile == "always" else "eager"), log
+    record = json.loads((tmp_path / "provenance.json").read_text())
+    assert record["loss"] == ("compiled" if compile == "always" else "eager"), log
+    # mixed_precision: auto computes the compiled run's convolutions in bfloat16 where this CPU does so natively
+    bfloat16 = compile == "always" and native_bfloat16(torch.device("cpu"))
+    assert record["convolutions"] == ("bfloat16" if bfloat16 else "float32")
     assert not (tmp_path / "checkpoints").exists(), "a finished run removes its checkpoints"
     assert not (tmp_path / "progress.live.csv").exists()
 
