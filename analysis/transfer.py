@@ -62,7 +62,11 @@ def transfer_table(rungs: pd.DataFrame, baselines: pd.DataFrame) -> pd.DataFrame
         row.update(score_normalised=float(mean), score_normalised_ci95_low=float(np.fmin(low, high)),
                    score_normalised_ci95_high=float(np.fmax(low, high)), demonstrator_mean=demo, random_mean=random)
         rows.append(row)
-    return pd.DataFrame(rows)
+    columns = ["game", "method", "update", "seeds", "episodes",
+               *(f"{measure}{end}" for measure in MEASURES for end in ("", "_ci95_low", "_ci95_high")),
+               "score_normalised", "score_normalised_ci95_low", "score_normalised_ci95_high", "demonstrator_mean",
+               "random_mean"]
+    return pd.DataFrame(rows, columns=columns)  # the columns also without rows: a study none of whose cells has run
 
 
 CARRY_OVER_SCORE = 0.5  # docs/studies.md's rule: mean normalised score at least this, its interval's low end above 0

@@ -308,6 +308,20 @@ def test_transfer_table_reads_the_ladder_and_the_top_rung(tmp_path):
     assert (tmp_path / "transfer.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_a_study_none_of_whose_ladder_runs_has_finished_gets_an_empty_transfer_table(tmp_path):
+    """A partial study (its ladder methods not run yet): the table keeps its columns, and neither its markdown nor its
+    figure fails."""
+    from analysis.scores import baselines
+    from analysis.transfer import plot_transfer, rung_rows, to_markdown, transfer_table
+
+    rungs = rung_rows(pd.DataFrame(columns=["game", "method", "seed", "run_dir", "agent_steps", "pretrain_updates"]))
+    table = transfer_table(rungs, baselines(DEMOS, RANDOM))
+    assert table.empty and {"method", "score_normalised", "score_normalised_ci95_low"} <= set(table.columns)
+    assert to_markdown(table).startswith("| game | method | pretraining updates |")
+    plot_transfer(rungs, table, ["dqfd", "bc"], tmp_path / "transfer.png")
+    assert (tmp_path / "transfer.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_the_default_design_rule_picks_the_budget_and_the_games():
     """Four games, three seeds each, normalised scores per seed at two rungs; worked by hand."""
     from analysis.transfer import default_design, design_markdown, transfer_table
