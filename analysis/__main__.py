@@ -1,6 +1,6 @@
 """`python -m analysis COMMAND`: the workflow's aggregation steps, each reading stored run outputs.
 
-collect → scores (the tidy run table) → table, aggregate, claims, curves, transition; collect → transfer.
+collect → scores (the tidy run table) → table, aggregate, claims, curves, transition, greedy-curves; collect → transfer.
 publish copies a results folder's records into reference/; migrate brings records written under old names to today's;
 verify reruns a sample of a reference's cells on this machine and compares them with their records.
 """
@@ -127,10 +127,12 @@ def parser() -> argparse.ArgumentParser:
                                                   "nothing")
     migrate.add_argument("--results", required=True, help="the folder, e.g. results/default or reference/transfer")
 
-    for name, text in (("curves", "learning curves, one panel per game"),
-                       ("transition", "scores around the end of the demonstration phase (N_p)")):
+    for name, text, played in (("curves", "learning curves, one panel per game", "episodes"),
+                               ("transition", "scores around the end of the demonstration phase (N_p)", "episodes"),
+                               ("greedy-curves", "greedy evaluations along interaction, one panel per game",
+                                "interaction-evals")):
         curves = commands.add_parser(name, help=text)
-        for option in ("episodes", "runs", "scores"):
+        for option in (played, "runs", "scores"):
             curves.add_argument(f"--{option}", required=True)
         curves.add_argument("--out", required=True, help=FIGURE)
         curves.add_argument("--methods", required=True, help="comma-separated, in legend order")
@@ -313,19 +315,23 @@ def _verify(args) -> int:
 
 
 def _curves(args) -> None:
-    """curves and transition: the learning curves, or the scores around the end of the demonstration phase."""
-    from .curves import plot_learning_curves, plot_transition
+    """curves, transition and greedy-curves: the learning curves, the scores around the end of the demonstration
+    phase, or the greedy evaluations along interaction."""
+    from .curves import plot_greedy_curves, plot_learning_curves, plot_transition
     from .scores import per_game
 
-    plot = plot_learning_curves if args.command == "curves" else plot_transition
-    plot(pd.read_csv(args.episodes), pd.read_csv(args.runs), per_game(pd.read_csv(args.scores)),
+    plot = {"curves": plot_learning_curves, "transition": plot_transition,
+            "greedy-curves": plot_greedy_curves}[args.command]
+    played = args.interaction_evals if args.command == "greedy-curves" else args.episodes
+    plot(pd.read_csv(played), pd.read_csv(args.runs), per_game(pd.read_csv(args.scores)),
          args.methods.split(","), args.bins, args.out, anchors_or_exit(args.anchors))
 
 
 # What each command of the parser runs: None when it has written its outputs, or the exit status it reports.
 COMMANDS = {"collect": _collect, "scores": _scores, "table": _table, "aggregate": _aggregate, "claims": _claims,
             "calibrate": _calibrate, "demo-sweep": _demo_sweep, "transfer": _transfer, "publish": _publish,
-            "migrate": _migrate, "verify": _verify, "curves": _curves, "transition": _curves}
+            "migrate": _migrate, "verify": _verify, "curves": _curves, "transition": _curves,
+            "greedy-curves": _curves}
 
 
 def main(argv=None) -> int:

@@ -7,6 +7,10 @@
   coincide stay apart. A method that never interacts (imitation) is drawn as its evaluation score across the axis.
 - The soft-Q paper's view: the methods whose demonstration phase ends during interaction (N_p), against agent steps
   relative to that point, so a drop when the demonstrations stop shows at 0.
+- The Atari 100k papers' view, for runs with greedy evaluations along interaction (`interaction_eval_every`): the
+  same panels, each point a greedy evaluation's score at the agent step it was taken (interaction_eval.csv), not the
+  ε-greedy episodes played while learning; the published Atari 100k scores, themselves greedy evaluations, are drawn
+  on these panels too.
 
 Bands are clipped to the scores the game allows (analysis/score_range.py). With more than MAX_PER_PANEL methods that
 interact, a game's panel is split into one panel per method family, the methods that never interact drawn in each,
@@ -183,8 +187,18 @@ def method_label(method: str, runs: pd.DataFrame) -> str:
     return f"{method} (n={n}" + (f"; {THOUSANDS(pretrain)} pretraining updates)" if pretrain else ")")
 
 
+def around(steps: np.ndarray) -> np.ndarray:
+    """Bin edges halfway between consecutive evaluation steps (and as far beyond the first and the last), so that each
+    step is the centre of its own bin."""
+    steps = np.unique(steps).astype(float)
+    half = np.diff(steps) / 2 if len(steps) > 1 else np.array([max(steps[0], 1.0) / 2])
+    return np.concatenate([[steps[0] - half[0]], steps[:-1] + half, [steps[-1] + half[-1]]])
+
+
 def learning_curves_figure(episodes: pd.DataFrame, runs: pd.DataFrame, baselines: pd.DataFrame, methods: list[str],
-                           bins: int, width: float, anchors: pd.DataFrame | None = None):
+                           bins: int, width: float, anchors: pd.DataFrame | None = None, greedy: bool = False):
+    """`greedy`: `episodes` are the greedy evaluations along interaction, one bin per evaluation step; else the
+    episodes played while learning, in `bins` equal bins of agent steps."""
     runs = runs[runs["method"].isin(methods)]
     interacting = runs[runs["agent_steps"] > 0]
     if interacting.empty:
@@ -193,7 +207,8 @@ def learning_curves_figure(episodes: pd.DataFrame, runs: pd.DataFrame, baselines
     def draw(axes, game, members):
         game_runs, levels = runs[runs["game"] == game], []
         horizon = int(game_runs["agent_steps"].max()) or int(interacting["agent_steps"].max())
-        edges = np.linspace(0, horizon, bins + 1)
+        evaluated = episodes.loc[episodes["game"] == game, "agent_step"]
+        edges = around(evaluated) if greedy and len(evaluated) else np.linspace(0, horizon, bins + 1)
         limits = game_limits(game, episodes, runs, baselines)
         alpha = band_alpha(game_runs.loc[game_runs["method"].isin(members) & (game_runs["agent_steps"] > 0),
                                          "method"].nunique())
@@ -219,6 +234,18 @@ def learning_curves_figure(episodes: pd.DataFrame, runs: pd.DataFrame, baselines
 def plot_learning_curves(episodes: pd.DataFrame, runs: pd.DataFrame, baselines: pd.DataFrame, methods: list[str],
                          bins: int, out, anchors: pd.DataFrame | None = None) -> None:
     save(lambda width: learning_curves_figure(episodes, runs, baselines, methods, bins, width, anchors), out)
+
+
+def evaluations_as_episodes(evaluations: pd.DataFrame) -> pd.DataFrame:
+    """The greedy evaluations along interaction (tables/interaction_evals.csv) in the columns the curves read."""
+    return evaluations.rename(columns={"score": "episode_return", "length": "episode_length"})
+
+
+def plot_greedy_curves(evaluations: pd.DataFrame, runs: pd.DataFrame, baselines: pd.DataFrame, methods: list[str],
+                       bins: int, out, anchors: pd.DataFrame | None = None) -> None:
+    episodes = evaluations_as_episodes(evaluations)
+    save(lambda width: learning_curves_figure(episodes, runs, baselines, methods, bins, width, anchors, greedy=True),
+         out)
 
 
 def transition_figure(episodes: pd.DataFrame, runs: pd.DataFrame, baselines: pd.DataFrame, methods: list[str],

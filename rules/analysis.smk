@@ -169,6 +169,29 @@ rule learning_curves:
         f"{ANCHORS_ARGUMENT} > {{log:q}} 2>&1"
 
 
+# Runs evaluated greedily along interaction (interaction_eval_every > 0) also get their curve of those evaluations, the
+# Atari 100k papers' view; the published anchors, greedy evaluations themselves, are drawn there too.
+rule greedy_curves:
+    input:
+        interaction_evals=rules.collect.output.interaction_evals,
+        runs=rules.collect.output.runs,
+        scores=rules.scores.output[0],
+        **ANCHORS_INPUT,
+    output:
+        **figure_outputs("figure", f"{FIGURES}/greedy_curves.png", "../report/greedy_curves.rst"),
+    params:
+        methods=",".join(METHODS),
+        bins=config["curve_bins"],
+    conda:
+        SUITE_ENV
+    log:
+        f"{RESULTS}/logs/analysis/greedy_curves.log",
+    shell:
+        "python -m analysis greedy-curves --interaction-evals {input.interaction_evals:q} --runs {input.runs:q}"
+        " --scores {input.scores:q} --methods {params.methods} --bins {params.bins} --out {output.figure:q}"
+        f"{ANCHORS_ARGUMENT} > {{log:q}} 2>&1"
+
+
 rule transition:
     input:
         episodes=rules.collect.output.episodes,
@@ -243,6 +266,7 @@ ANALYSIS_OUTPUTS = [
     *rules.aggregates.output,
     *rules.claims.output,
     *(rules.learning_curves.output if INTERACTING_METHODS else []),
+    *(rules.greedy_curves.output if GREEDY_METHODS else []),
     *(rules.transition.output if PHASED_METHODS else []),
     *(rules.transfer.output if LADDER_METHODS else []),
     *(rules.demo_sweep.output if len(DEMO_SETS) > 1 and any(USES_DEMOS.values()) else []),

@@ -206,6 +206,10 @@ PHASED_METHODS = [method for method in METHODS if any(demo_phase_end(RESOLVED[(g
 INTERACTING_METHODS = [method for method in METHODS
                        if any(Settings.of(RESOLVED[(game, method, SEEDS[0])]["settings"]).agent_steps > 0
                               for game in GAMES)]
+# Methods evaluated greedily along interaction get the curve of those evaluations.
+GREEDY_METHODS = [method for method in INTERACTING_METHODS
+                  if any(Settings.of(RESOLVED[(game, method, SEEDS[0])]["settings"]).interaction_eval_every > 0
+                         for game in GAMES)]
 # Methods evaluated along their pretraining (the transfer study's ladder) get the transfer table and figure.
 LADDER_METHODS = [method for method in METHODS
                   if Settings.of(RESOLVED[(GAMES[0], method, SEEDS[0])]["settings"]).pretrain_eval_updates]

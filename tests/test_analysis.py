@@ -236,7 +236,7 @@ def test_every_figure_and_table_builds_from_the_command_line(tmp_path):
     RANDOM.to_csv(paths["random"], index=False)
     out = {name: str(tmp_path / name) for name in (
         "t.csv", "t.md", "t.tex", "a.csv", "a.md", "p.csv", "i.csv", "a.png", "p.png", "i.png", "c.csv", "cd.csv",
-        "c.md", "curves.png", "transition.png")}
+        "c.md", "curves.png", "transition.png", "greedy.png")}
     methods = "dqfd,pdd_dqn,bc"
     for argv in (
         ["scores", "--runs", paths["runs"], "--episodes", paths["episodes"], "--demonstrators", paths["demos"],
@@ -253,6 +253,8 @@ def test_every_figure_and_table_builds_from_the_command_line(tmp_path):
          "--methods", methods, "--bins", "4", "--out", out["curves.png"]],
         ["transition", "--episodes", paths["episodes"], "--runs", paths["runs"], "--scores", paths["scores"],
          "--methods", "pdd_dqn", "--bins", "4", "--out", out["transition.png"]],
+        ["greedy-curves", "--interaction-evals", paths["greedy"], "--runs", paths["runs"], "--scores",
+         paths["scores"], "--methods", methods, "--bins", "4", "--out", out["greedy.png"]],
     ):
         assert analysis_main([str(arg) for arg in argv]) == 0
     for name, path in out.items():
@@ -390,6 +392,27 @@ def test_learning_curves_show_few_seeds_as_seeds_and_many_as_a_band(seeds):
               if line.get_label().startswith(("dqfd", "pdd_dqn"))}
     assert len(set(styles.values())) == 2, "methods differ in line style and marker, not only in colour"
     assert f"dqfd (n={seeds}; 50 pretraining updates)" in labels, labels
+
+
+def test_greedy_curves_put_each_evaluation_at_the_agent_step_it_was_taken():
+    """Greedy evaluations at 30 and 90 agent steps (two seeds): dqfd's mean line has its points at exactly those
+    steps, with the mean over seeds of each seed's mean there; bc, which never interacts, is its evaluation score."""
+    from analysis import curves
+    from analysis.scores import per_game
+
+    assert curves.around(np.array([90, 30, 30])).tolist() == [0.0, 60.0, 120.0]
+    runs, episodes = synthetic_runs(seeds=2)
+    evaluations = pd.DataFrame([{"game": "Pong", "method": "dqfd", "seed": seed, "agent_step": step, "episode": episode,
+                                 "score": step / 10 + seed + episode, "length": 50}
+                                for seed in (0, 1) for step in (30, 90) for episode in (0, 1)])
+    scored = score_runs(runs, episodes, DEMOS, RANDOM, 0.5)
+    figure = curves.learning_curves_figure(curves.evaluations_as_episodes(evaluations), runs, per_game(scored),
+                                           ["dqfd", "bc"], 4, 7.0, greedy=True)
+    pong = next(axes for axes in figure.axes if axes.get_title() == "Pong")
+    dqfd = next(line for line in pong.get_lines() if line.get_label().startswith("dqfd"))
+    assert dqfd.get_xdata().tolist() == [30.0, 90.0]
+    assert dqfd.get_ydata().tolist() == [3.0 + 0.5 + 0.5, 9.0 + 0.5 + 0.5]
+    assert any(line.get_label().startswith("bc") for line in pong.get_lines())
 
 
 def test_a_step_bin_that_few_seeds_reach_shows_those_seeds_not_a_band():
