@@ -40,14 +40,16 @@ def compiles(settings: Settings, planned_updates: int) -> bool:
 
 
 def native_bfloat16(device: torch.device) -> bool:
-    """Whether the device computes bfloat16 in hardware: a GPU that supports it, a CPU with AVX-512 BF16 or AMX
-    (elsewhere oneDNN emulates it, slower than float32)."""
+    """Whether the device computes bfloat16 in hardware: a CUDA GPU from Ampere on (or a ROCm one), a CPU with
+    AVX-512 BF16 or AMX. Elsewhere bfloat16 is emulated, slower than float32."""
     if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+        return torch.version.hip is not None or torch.cuda.get_device_capability(device)[0] >= 8
+    if device.type == "cpu":
+        return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    return False
 
 
-def half_precision(settings: Settings, compiled: bool, device: torch.device) -> bool:
+def computes_bfloat16(settings: Settings, compiled: bool, device: torch.device) -> bool:
     """Whether a run's convolutions compute in bfloat16 (the `mixed_precision` setting): auto where its loss
     compiles (a long run with native numerics, `compiles`) and the device computes bfloat16 natively."""
     choice = settings.mixed_precision
@@ -65,7 +67,7 @@ class Learner:
         s = self.settings = settings
         self.device, self.rng, self.num_actions = device, rng, num_actions
         self.compiled = compiles(s, planned_updates)
-        self.bfloat16 = half_precision(s, self.compiled, device)
+        self.bfloat16 = computes_bfloat16(s, self.compiled, device)
         self.online = QNetwork(num_actions, protocol["frame_stack"], protocol["screen_size"], s.dueling,
                                self.bfloat16).to(device, memory_format=torch.channels_last)
         self.target = copy.deepcopy(self.online).requires_grad_(False)
@@ -201,11 +203,17 @@ class Learner:
 
     # ------------------------------------------------------------------------------------------------------ state
     def state_dict(self) -> dict:
-        """Everything later updates depend on, but the random generators, which the run owns and saves."""
+        """Everything later updates depend on, but the random generators, which the run owns and saves; with the
+        precision `mixed_precision: auto` resolved to on the machine that started the run."""
         return {"updates": self.updates, "online": self.online.state_dict(), "target": self.target.state_dict(),
-                "optimizer": self.optimizer.state_dict(), "replay": self.replay.state_dict()}
+                "optimizer": self.optimizer.state_dict(), "replay": self.replay.state_dict(),
+                "bfloat16": self.bfloat16}
 
     def load_state_dict(self, state: dict) -> None:
+        # A run resumed on another machine (a cluster node without native bfloat16, say) keeps the precision it
+        # started in; a checkpoint written before the key existed ran float32 unless the setting said always.
+        self.bfloat16 = state.get("bfloat16", self.settings.mixed_precision == "always")
+        self.online.mixed_precision = self.target.mixed_precision = self.bfloat16
         self.updates = state["updates"]
         self.online.load_state_dict(state["online"])
         self.target.load_state_dict(state["target"])

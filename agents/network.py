@@ -41,8 +41,8 @@ class QNetwork(nn.Module):
     def _features(self, frames: torch.Tensor) -> torch.Tensor:
         # channels-last convolutions are markedly faster on CPU (oneDNN) and on tensor-core GPUs. The frames are laid
         # out channels-last while still uint8 and scaled in place: a quarter of the bytes moved, one float copy less
-        # (6% faster eager updates, the same values). The copy is explicit so that scaling in place never writes into
-        # the caller's tensor, whatever its dtype and layout.
+        # (eager updates 1.06×, paired in one session on 1 thread; the same values). The copy is explicit so that
+        # scaling in place never writes into the caller's tensor, whatever its dtype and layout.
         pixels = frames.contiguous(memory_format=torch.channels_last).to(torch.float32, copy=True).div_(255.0)
         # bfloat16 (the mixed_precision setting): the convolutions, most of the arithmetic (no loss scaling needed);
         # the heads stay in float32, so Q-values, TD errors and priorities keep full precision.

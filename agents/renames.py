@@ -16,15 +16,17 @@ or before records named files relative to the run folder:
   another absolute path becomes relative only where that file is here with the checksum the record holds, and is
   otherwise kept and reported (nothing is guessed).
 
-Only names change (and mixed_precision's two values, which say what they said): every other value stays as recorded,
-origins included. A demo file (.npz) is renamed but not
-rewritten (the run records hold its checksum; it loads under either key, agents/demos/files.py). Each file is written whole
-under a temporary name and renamed into place, or renamed alone, so a kill leaves every file old or new, never half
-written; a second run finds nothing to change. Tables and figures are outputs, rebuilt from the migrated records by
+Only names change, and mixed_precision's two old values become the words for what they did: every other value stays
+as recorded, origins included. `analysis verify --code recorded` hands a recorded commit its settings back under the
+names and values of that commit (`settings_as_of`). A demo file (.npz) is renamed but not rewritten (the run records
+hold its checksum; it loads under either key, agents/demos/files.py). Each file is written whole under a temporary name
+and renamed into place, or renamed alone, so a kill leaves every file old or new, never half written; a second run
+finds nothing to change. Tables and figures are outputs, rebuilt from the migrated records by
 `snakemake figures`. Run it while no workflow writes into the folder.
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -94,6 +96,28 @@ def _renamed_values(settings: dict) -> list[str]:
             setting["value"] = renames[value]
             changed.append(f"settings.{name} {str(value).lower()} → {renames[value]}")
     return changed
+
+
+def settings_as_of(settings: dict, declared: dict) -> dict:
+    """Recorded settings ({name: {value, origin}}, today's names) as a suite whose declared settings are `declared`
+    (its agents/defaults.yaml) names and values them: what `analysis verify --code recorded` hands a recorded commit,
+    whose code does not know today's names."""
+    older = {}
+    for name, setting in settings.items():
+        name_then = next((old for old, new in RENAMED_SETTINGS.items()
+                          if new == name and name not in declared and old in declared), name)
+        values_then = {new: old for old, new in RENAMED_VALUES.get(name, {}).items()}
+        if values_then and isinstance(declared.get(name_then, {}).get("value"), bool) and isinstance(setting, dict):
+            setting = {**setting, "value": values_then.get(setting.get("value"), setting.get("value"))}
+        older[name_then] = setting
+    return older
+
+
+def settings_as_today(settings: dict) -> dict:
+    """Settings an older suite recorded, under today's names and values (a copy)."""
+    renamed, _ = _renamed_keys(copy.deepcopy(settings), RENAMED_SETTINGS, "")
+    _renamed_values(renamed)
+    return renamed
 
 
 def absolute(path) -> PurePosixPath | PureWindowsPath | None:

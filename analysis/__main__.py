@@ -1,6 +1,7 @@
 """`python -m analysis COMMAND`: the workflow's aggregation steps, each reading stored run outputs.
 
-collect → scores (the tidy run table) → table, aggregate, claims, curves, transition, greedy-curves; collect → transfer.
+collect → scores (the tidy run table) → table, aggregate, claims, curves, transition, greedy-curves;
+collect → transfer.
 publish copies a results folder's records into reference/; migrate brings records written under old names to today's;
 verify reruns a sample of a reference's cells on this machine and compares them with their records.
 """
@@ -122,7 +123,8 @@ def parser() -> argparse.ArgumentParser:
 
     migrate = commands.add_parser("migrate", help="rewrite, in place, a results or reference folder written under "
                                                   "the suite's old names (set names scripted_eps…, demos.epsilon, "
-                                                  "priority_eps_*) under today's, and the demo file its runs name by "
+                                                  "priority_eps_*, mixed_precision false/true) under today's, and the "
+                                                  "demo file its runs name by "
                                                   "an absolute path relative to the run folder; a second run changes "
                                                   "nothing")
     migrate.add_argument("--results", required=True, help="the folder, e.g. results/default or reference/transfer")

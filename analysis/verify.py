@@ -37,6 +37,7 @@ from agents.config_file import WORKFLOW_CONFIG, overlay, read_config_file
 from agents.errors import ConfigError
 from agents.io import check_folder, write_text
 from agents.matrix import NO_DEMOS, SCRIPTED, demo_sets
+from agents.renames import settings_as_of, settings_as_today
 
 ROOT = Path(__file__).resolve().parents[1]  # the checkout this analysis package belongs to
 WALL_TIME = "wall_s"  # progress.csv's one column that no two runs share
@@ -273,6 +274,7 @@ def machine(provenance: dict, config: dict) -> dict:
         "numerics": settings.get("numerics", "native"),  # a record before the setting: native, its only numerics
         "threads": threads,
         "loss": provenance.get("loss"),
+        "convolutions": provenance.get("convolutions"),
         "commit": f"{code['commit']}{' with uncommitted changes' * bool(code.get('dirty'))}" if code else None,
         **{f"package {name}": version for name, version in (provenance.get("packages") or {}).items()},
     }
@@ -393,12 +395,17 @@ def rerun(cell: Cell, record: dict, commit: str, demos: tuple[Path, str] | None,
     """Train the cell again into the scratch folder and compare it with its record. `demos`: its demo file, recorded
     again and checked, and how it was checked."""
     folder = scratch / cell.path()
+    given = record
+    if code.which == "recorded":  # the recorded commit's code knows the settings by the names of its day
+        declared = yaml.safe_load(git("show", f"{commit}:agents/defaults.yaml") or "{}") or {}
+        given = {**record, "settings": settings_as_of(record["settings"], declared.get("settings", {}))}
     code.command(commit, "train", "--game", cell.game, "--method", cell.method, "--seed", str(cell.seed),
                  *(["--demos", str(demos[0])] if demos else []),
                  "--out", str(folder), "--threads", str(record.get("threads", 1)),
-                 "--device", str(record.get("device", "cpu")), "--config-json", json.dumps(train_config(record)),
+                 "--device", str(record.get("device", "cpu")), "--config-json", json.dumps(train_config(given)),
                  log=scratch / "logs" / f"train_{cell.game}_{cell.method}_{cell.demos}_seed_{cell.seed}.log")
     fresh = yaml.safe_load((folder / "config.yaml").read_text())
+    fresh["settings"] = settings_as_today(fresh["settings"])
     recorded_settings, fresh_settings = values(record["settings"]), values(fresh["settings"])
     changed = [key for key in recorded_settings if fresh_settings.get(key) != recorded_settings[key]]
     if changed:  # the rerun config states every recorded value: a difference is a bug of this module

@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 from agents.cell import resolve, values  # noqa: E402
 from agents.declarations import defaults  # noqa: E402
 from agents.envs import make_env  # noqa: E402
-from agents.learner import COMPILE_FROM_UPDATES, Learner, compiles, half_precision, pick_device  # noqa: E402
+from agents.learner import COMPILE_FROM_UPDATES, Learner, compiles, computes_bfloat16, pick_device  # noqa: E402
 from agents.network import QNetwork  # noqa: E402
 from agents.numerics import PINS, refusal  # noqa: E402
 from agents.replay import PrioritizedReplay, replay_bytes  # noqa: E402
@@ -119,7 +119,7 @@ def default_variant(game: str, method: str, device: torch.device) -> str:
     resolved = resolve(game, method, 0, {})
     settings = Settings.of(resolved["settings"])
     compiled = compiles(settings, max(planned_updates(settings, resolved["algorithm"]), COMPILE_FROM_UPDATES))
-    bfloat16 = half_precision(settings, compiled, device)
+    bfloat16 = computes_bfloat16(settings, compiled, device)
     return {(False, False): "eager", (True, False): "compiled", (False, True): "bf16",
             (True, True): "compiled+bf16"}[compiled, bfloat16]
 

@@ -9,7 +9,7 @@ import torch
 
 from agents.cell import resolve, values
 from agents import learner as learner_module
-from agents.learner import COMPILE_FROM_UPDATES, Learner, compiles, half_precision
+from agents.learner import COMPILE_FROM_UPDATES, Learner, compiles, computes_bfloat16
 from agents.rules import planned_updates
 from agents.settings import Settings
 
@@ -32,20 +32,35 @@ def test_auto_takes_bfloat16_where_the_loss_compiles_and_the_device_computes_it_
     monkeypatch.setattr(learner_module, "native_bfloat16", lambda device: native)
     settings, cpu = Settings.of(resolve("Pong", "dqfd", 0, {})["settings"]), torch.device("cpu")
     assert settings.mixed_precision == "auto"
-    assert half_precision(settings, compiled=True, device=cpu) == native
-    assert not half_precision(settings, compiled=False, device=cpu)  # short runs stay float32 (their references)
-    assert half_precision(replace(settings, mixed_precision="always"), compiled=False, device=cpu)
-    assert not half_precision(replace(settings, mixed_precision="never"), compiled=True, device=cpu)
+    assert computes_bfloat16(settings, compiled=True, device=cpu) == native
+    assert not computes_bfloat16(settings, compiled=False, device=cpu)  # short runs stay float32 (their references)
+    assert computes_bfloat16(replace(settings, mixed_precision="always"), compiled=False, device=cpu)
+    assert not computes_bfloat16(replace(settings, mixed_precision="never"), compiled=True, device=cpu)
 
 
 def test_a_learner_builds_its_network_in_the_precision_it_resolved(monkeypatch):
     monkeypatch.setattr(learner_module, "native_bfloat16", lambda device: True)
     cell = resolve("Pong", "dqfd", 0, CONFIG)
-    long = replace(Settings.of(cell["settings"]), compile="always")
-    for settings, expected in ((long, True), (replace(long, mixed_precision="never"), False)):
+    compiled = replace(Settings.of(cell["settings"]), compile="always")
+    for settings, expected in ((compiled, True), (replace(compiled, mixed_precision="never"), False)):
         learner = Learner("dqfd", settings, values(cell["protocol"]), 6, torch.device("cpu"),
                           np.random.default_rng(0), 64, 64, 10)
         assert learner.bfloat16 == learner.online.mixed_precision == learner.target.mixed_precision == expected
+
+
+def test_a_run_resumed_on_a_machine_without_native_bfloat16_keeps_the_precision_it_started_in(monkeypatch):
+    cell = resolve("Pong", "dqfd", 0, CONFIG)
+    compiled = replace(Settings.of(cell["settings"]), compile="always")
+
+    def learner(native):
+        monkeypatch.setattr(learner_module, "native_bfloat16", lambda device: native)
+        return Learner("dqfd", compiled, values(cell["protocol"]), 6, torch.device("cpu"), np.random.default_rng(0),
+                       64, 64, 10)
+
+    started, resumed = learner(native=True), learner(native=False)
+    assert started.bfloat16 and not resumed.bfloat16
+    resumed.load_state_dict(started.state_dict())
+    assert resumed.bfloat16 and resumed.online.mixed_precision and resumed.target.mixed_precision
 
 
 @pytest.mark.parametrize("method", ["dqfd", "bc", "soft_q_pretrain"])

@@ -1,8 +1,8 @@
 """`python -m analysis migrate`: a results folder written under the old names (scripted_eps0p5_ep1, demos.epsilon,
-priority_eps_agent/demo, a stats column epsilon, mixed_precision's false) and with its demo files named by the machine's absolute paths comes
-out under today's names, its demo files named relative to the run folder, other values untouched; a second run
-changes nothing; `python -m analysis publish` publishes old records as today's; no committed record holds a machine's
-absolute path."""
+priority_eps_agent/demo, a stats column epsilon, mixed_precision's false) and with its demo files named by the
+machine's absolute paths comes out under today's names, its demo files named relative to the run folder, other values
+untouched; a second run changes nothing; `python -m analysis publish` publishes old records as today's; no committed
+record holds a machine's absolute path; `analysis verify --code recorded` hands an old commit its own names."""
 import csv
 import hashlib
 import json
@@ -224,3 +224,19 @@ def test_no_committed_record_holds_an_absolute_path():
         found += [f"{path.relative_to(reference)}: {value}" for value in values
                   if absolute(value) is not None or MACHINE_PATH.search(value)]
     assert not found, f"{len(found)} absolute paths, the first: {found[:3]}"
+
+
+def test_a_recorded_commit_gets_its_settings_under_the_names_and_values_of_its_day():
+    """analysis verify --code recorded: a commit that declared priority_eps_agent and a bool mixed_precision gets them
+    back so; its config.yaml comes back under today's names and values; a commit of today's names is left alone."""
+    from agents.renames import settings_as_of, settings_as_today
+
+    today = {"priority_bonus_agent": {"value": 0.001, "origin": "paper"},
+             "mixed_precision": {"value": "never", "origin": "ours"}, "gamma": {"value": 0.99, "origin": "paper"}}
+    then = {"priority_eps_agent": {"value": 0.001}, "mixed_precision": {"value": False}, "gamma": {"value": 0.99}}
+    older = settings_as_of(today, then)
+    assert older == {"priority_eps_agent": {"value": 0.001, "origin": "paper"},
+                     "mixed_precision": {"value": False, "origin": "ours"}, "gamma": {"value": 0.99, "origin": "paper"}}
+    assert settings_as_today(older) == today
+    declared = defaults()["settings"]
+    assert settings_as_of(today, declared) == today and settings_as_today(today) == today

@@ -16,7 +16,7 @@ import torch
 
 from agents.cell import resolve
 from agents.errors import ConfigError
-from agents.learner import compiles, half_precision, pick_device
+from agents.learner import compiles, computes_bfloat16, pick_device
 from agents.numerics import PINS, check, cpuinfo, pin, refusal
 from agents.rules import planned_updates
 from agents.settings import Settings
@@ -123,6 +123,6 @@ def test_portable_numerics_run_eager_in_float32_on_the_cpu(monkeypatch):
         settings(compile="always")
     with pytest.raises(ConfigError, match="mixed_precision: always"):
         settings(mixed_precision="always")
-    assert not half_precision(long, compiles(long, planned_updates(long, "dqfd")), torch.device("cpu"))
+    assert not computes_bfloat16(long, compiles(long, planned_updates(long, "dqfd")), torch.device("cpu"))
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert pick_device("auto", "portable").type == "cpu" and pick_device("auto", "native").type == "cuda"

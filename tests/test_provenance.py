@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_provenance_names_the_cpu_the_kernels_it_dispatches_to_and_the_libraries():
     numerics = check("native", 1, torch.device("cpu"))
-    record = json.loads(json.dumps(provenance(0, torch.device("cpu"), 1.0, compiled=False, bfloat16=False, numerics=numerics)))
+    record = json.loads(json.dumps(provenance(0, torch.device("cpu"), 1.0, compiled=False, bfloat16=False,
+                                                 numerics=numerics)))
     cpu = record["cpu"]
     assert cpu["model"] and cpu["architecture"] == platform.machine()
     assert cpu["torch_dispatch"] == torch.backends.cpu.get_cpu_capability()
@@ -31,7 +32,8 @@ def test_provenance_names_the_cpu_the_kernels_it_dispatches_to_and_the_libraries
 def test_a_cap_on_the_kernels_instruction_set_is_recorded_with_what_torch_then_dispatches_to():
     script = ("import json, torch; from agents.numerics import check; from agents.provenance import provenance; "
               "cpu = torch.device('cpu'); "
-              "print(json.dumps(provenance(0, cpu, 1.0, compiled=False, bfloat16=False, numerics=check('native', 1, cpu))['cpu']))")
+              "print(json.dumps(provenance(0, cpu, 1.0, compiled=False, bfloat16=False, "
+              "numerics=check('native', 1, cpu))['cpu']))")
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=ROOT,
                             env={**os.environ, "ATEN_CPU_CAPABILITY": "default"})
     cpu = json.loads(result.stdout)
