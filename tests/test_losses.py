@@ -157,6 +157,15 @@ def test_network_preferences_choose_and_weigh_actions_as_q_does(dueling):
         assert torch.allclose(shift, shift[:, :1].expand_as(shift), atol=1e-6)
 
 
+def test_the_network_never_writes_into_the_frames_it_is_given():
+    """It scales its own copy of the frames in place: a float channels-last input of one frame (frame_stack 1), which
+    a conversion without copy would hand back as the same storage, stays as it was."""
+    frames = torch.rand(2, 1, 84, 84).contiguous(memory_format=torch.channels_last)
+    given = frames.clone()
+    QNetwork(num_actions=6, stack=1)(frames)
+    assert torch.equal(frames, given)
+
+
 def test_mixed_precision_keeps_q_values_in_float32_and_close_to_full_precision():
     torch.manual_seed(0)
     full = QNetwork(num_actions=6)
