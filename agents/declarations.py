@@ -118,7 +118,11 @@ def checked(key: str, value, spec: dict, where: str):
         return value
     if kind == "str":
         if spec.get("choices") and value not in spec["choices"]:
-            raise ConfigError(f"{key}={value!r} in {where} is not one of {', '.join(spec['choices'])}")
+            # mixed_precision was a bool: a user's or a stored record's true/false gets its word
+            former = (f"; write {'always' if value else 'never'} for {str(value).lower()} (stored records: python -m "
+                      "analysis migrate --results DIR)"
+                      if isinstance(value, bool) and {"always", "never"} <= set(spec["choices"]) else "")
+            raise ConfigError(f"{key}={value!r} in {where} is not one of {', '.join(spec['choices'])}{former}")
         if not isinstance(value, str):
             raise ConfigError(f"{key}={value!r} in {where} must be text")
         return value

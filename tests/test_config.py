@@ -71,6 +71,8 @@ def test_an_origin_can_be_given_with_the_value():
         ({"settings": {"prioritized": "yes"}}, "prioritized='yes' in config settings must be true or false"),
         ({"settings": {"td_loss": "l1"}}, "td_loss='l1' in config settings is not one of huber, mse"),
         ({"settings": {"reward_transform": "log"}}, "reward_transform='log' in config settings is not one of"),
+        ({"settings": {"mixed_precision": False}}, "mixed_precision=False in config settings is not one of auto, always, "
+                                                   "never; write never for false (stored records: python -m analysis migrate"),
         ({"settings": {"pretrain_eval_updates": 500}}, "pretrain_eval_updates=500 in config settings must be a list"),
         ({"settings": {"pretrain_eval_updates": [0, 500]}},
          "pretrain_eval_updates[0]=0 in config settings must be >= 1"),
