@@ -6,7 +6,9 @@ protocol, which is not the suite's (docs/atari100k_anchors.md says how they diff
 The workflow reads them from the CSV its `anchors` key names (config/atari100k_anchors.csv holds the transcribed
 ones), with the columns COLUMNS: one score per game and agent, what the number is (statistic), the paper's evaluation
 protocol, where it comes from (source), and whether it was read in the paper's own table (status: verified) or rests
-on something else (unverified, saying on what).
+on something else (unverified, saying on what). Where a number is a mean over released runs, the optional columns
+UNCERTAINTY give their spread and count, and the table prints the mean's 95% t-interval beside it: a reference
+carries its own uncertainty, as the demonstrator does in the ledger.
 """
 from __future__ import annotations
 
@@ -14,16 +16,24 @@ import math
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from .stats import t_interval
+
 COLUMNS = ["game", "agent", "score", "statistic", "protocol", "source", "status"]
+# The sample standard deviation of the per-run scores behind a mean, and how many runs; both empty where the source
+# gives one number (a paper's table, the random and human references).
+UNCERTAINTY = ["spread", "runs"]
+CONFIDENCE = 0.95
 STATUS = re.compile(r"(verified|unverified)\b")  # the word a status starts with; what follows says on what it rests
 GAME = re.compile(r"[A-Za-z0-9]+")  # as the workflow names games
 EXAMPLE = "config/atari100k_anchors.csv"
 CONTEXT = ("Atari 100k anchors: published scores of data-efficient agents after 100,000 agent steps (400,000 frames), "
            "as context, never as a verdict: each paper evaluates under its own protocol, which differs from this "
            "suite's (sticky actions, action set, life loss, no-op starts, evaluation episodes, episode cap: "
-           "docs/atari100k_anchors.md), and at a budget the rows above need not share. * marks a number not read in its "
+           "docs/atari100k_anchors.md), and at a budget the rows above need not share. In brackets, the 95% t-interval of "
+           "a mean over released runs (none where the source gives one number). * marks a number not read in its "
            "paper's own table; the anchors file gives each number's statistic, protocol, source and status.")
 
 
@@ -34,8 +44,10 @@ class AnchorsError(ValueError):
 
 def read_anchors(path) -> pd.DataFrame:
     """The anchors in `path`, checked: every column of COLUMNS, a game name as the workflow writes one, an agent, a
-    finite score, a status that starts with verified or unverified, the text columns filled, and one score per game
-    and agent. Rows keep the file's order (the agents' order in the table and on the panels)."""
+    finite score, a status that starts with verified or unverified, the text columns filled, one score per game and
+    agent, and where the UNCERTAINTY columns are there, a spread and a count of runs given together or not at all.
+    Rows keep the file's order (the agents' order in the table and on the panels); `low` and `high` are the ends of
+    the score's interval (NaN without a spread)."""
     path = Path(path)
     if not path.is_file():
         raise AnchorsError(f"is not a file; point it at a table of published Atari 100k scores such as {EXAMPLE}")
@@ -55,8 +67,13 @@ def read_anchors(path) -> pd.DataFrame:
     if table.empty:
         raise AnchorsError(f"has a header and no rows; give a row per game and agent (as {EXAMPLE}), or leave the "
                            "anchors key empty")
-    table = table[COLUMNS].apply(lambda column: column.str.strip())
-    scores = []
+    optional = [column for column in UNCERTAINTY if column in table.columns]
+    if optional and optional != UNCERTAINTY:
+        absent = next(column for column in UNCERTAINTY if column not in optional)
+        raise AnchorsError(f"has the column {optional[0]} without {absent}; a mean's uncertainty needs both "
+                           f"({', '.join(UNCERTAINTY)}), or leave both out")
+    table = table[COLUMNS + optional].apply(lambda column: column.str.strip())
+    scores, intervals = [], []
     for line, row in zip(range(2, len(table) + 2), table.to_dict("records")):
         where = f"line {line}"
         if not GAME.fullmatch(row["game"]):
@@ -79,11 +96,44 @@ def read_anchors(path) -> pd.DataFrame:
             raise AnchorsError(f"{where}: {row['game']}, {row['agent']} has no {' and no '.join(empty)}; every anchor "
                                "says what the number is, the protocol it was measured under and where it comes from")
         scores.append(score)
+        intervals.append(interval(score, *uncertainty(row, where)) if optional else (math.nan, math.nan))
     twice = table[table.duplicated(["game", "agent"])]
     if len(twice):
         first = twice.iloc[0]
         raise AnchorsError(f"gives {first['game']}, {first['agent']} twice; keep one score per game and agent")
-    return table.assign(score=scores)
+    low, high = zip(*intervals)
+    return table[COLUMNS].assign(score=scores, low=list(low), high=list(high))
+
+
+def uncertainty(row: dict, where: str) -> tuple[float, int] | tuple[None, None]:
+    """A row's spread and count of runs, checked; (None, None) where both are empty."""
+    spread, runs = row["spread"], row["runs"]
+    if not spread and not runs:
+        return None, None
+    name = f"{row['game']}, {row['agent']}"
+    if not spread or not runs:
+        given, empty = ("spread", "runs") if spread else ("runs", "spread")
+        raise AnchorsError(f"{where}: {name} gives {given} and no {empty}; give both (the standard deviation over "
+                           "the runs behind the mean and how many), or neither")
+    try:
+        deviation = float(spread)
+    except ValueError:
+        deviation = math.nan
+    if not math.isfinite(deviation) or deviation < 0:
+        raise AnchorsError(f"{where}: spread {spread!r} of {name} is not a standard deviation (a finite number, 0 or "
+                           "more)")
+    if not re.fullmatch(r"[0-9]+", runs) or int(runs) < 2:
+        raise AnchorsError(f"{where}: runs {runs!r} of {name} is not a count of 2 runs or more (one run has no "
+                           "spread)")
+    return deviation, int(runs)
+
+
+def interval(score: float, spread: float | None, runs: int | None) -> tuple[float, float]:
+    """The t-interval of a mean over `runs` runs whose standard deviation is `spread`; NaN ends without one."""
+    if spread is None:
+        return math.nan, math.nan
+    low, high = t_interval(score, np.float64(spread / math.sqrt(runs)), runs - 1, CONFIDENCE)
+    return float(low), float(high)
 
 
 def agents(anchors: pd.DataFrame) -> list[str]:
@@ -103,8 +153,15 @@ def per_game(anchors: pd.DataFrame, games) -> pd.DataFrame:
 
 
 def context_columns(table: pd.DataFrame, anchors: pd.DataFrame) -> pd.DataFrame:
-    """The score table with a column anchor_<agent> per agent: the game's anchor, beside each of its rows."""
-    wide = per_game(anchors, table["game"]).add_prefix("anchor_")
+    """The score table with a column anchor_<agent> per agent: the game's anchor, beside each of its rows; and for an
+    agent with an interval on some game, anchor_<agent>_ci95_low and anchor_<agent>_ci95_high."""
+    columns = {}
+    for agent in agents(anchors):
+        rows = anchors[anchors["agent"] == agent].set_index("game")
+        columns[f"anchor_{agent}"] = rows["score"]
+        if rows["low"].notna().any():
+            columns[f"anchor_{agent}_ci95_low"], columns[f"anchor_{agent}_ci95_high"] = rows["low"], rows["high"]
+    wide = pd.DataFrame(columns).reindex(index=per_game(anchors, table["game"]).index)
     return table.merge(wide, left_on="game", right_index=True, how="left")
 
 
@@ -112,7 +169,9 @@ def cell(anchors: pd.DataFrame, game: str, agent: str) -> str:
     row = anchors[(anchors["game"] == game) & (anchors["agent"] == agent)]
     if row.empty:
         return "–"
-    return f"{row['score'].iloc[0]:.1f}" + ("" if verified(row["status"].iloc[0]) else "*")
+    row = row.iloc[0]
+    bracket = "" if math.isnan(row["low"]) else f" [{row['low']:.1f}, {row['high']:.1f}]"
+    return f"{row['score']:.1f}{bracket}" + ("" if verified(row["status"]) else "*")
 
 
 def rows(anchors: pd.DataFrame, games) -> tuple[list[str], list[list[str]]]:

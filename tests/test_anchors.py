@@ -10,7 +10,7 @@ from matplotlib import pyplot as plt
 
 from analysis import curves, style
 from analysis.__main__ import main as analysis_main
-from analysis.anchors import COLUMNS, AnchorsError, read_anchors
+from analysis.anchors import COLUMNS, UNCERTAINTY, AnchorsError, read_anchors
 from analysis.panels import ANCHOR_LABEL
 from analysis.scores import score_runs
 from analysis.tables import scores_table, to_latex, to_markdown
@@ -30,7 +30,8 @@ def close_figures():
 
 
 def anchors_table(rows):
-    return pd.DataFrame([dict(zip(COLUMNS, row)) for row in rows])
+    """As read_anchors returns them: without a spread, the interval's ends are NaN."""
+    return pd.DataFrame([dict(zip(COLUMNS, row)) for row in rows]).assign(low=np.nan, high=np.nan)
 
 
 PONG = anchors_table([("Pong", "random", -20.7, "s", "p", "x", "unverified: code"),
@@ -46,6 +47,25 @@ def test_the_committed_anchors_read_with_a_score_per_game_and_agent():
     assert anchors.set_index(["game", "agent"]).loc[("Pong", "human"), "score"] == 14.6
     # no number was read in its paper's own table: every status says so, and on what it rests
     assert all(status.startswith("unverified: ") for status in anchors["status"])
+    # the means over released runs carry their interval; the single numbers (a table's, random, human) none
+    spread = anchors["agent"].isin(["DrQ(ε)", "SPR"])
+    assert anchors.loc[spread, "low"].notna().all() and anchors.loc[~spread, "low"].isna().all()
+    pacman = anchors.set_index(["game", "agent"]).loc[("MsPacman", "DrQ(ε)")]
+    assert pacman["low"] < 1218.11 < pacman["high"]
+
+
+def test_a_mean_over_runs_gets_its_t_interval(tmp_path):
+    """A mean of 10.0 over 4 runs with standard deviation 2.0: standard error 1.0, t(0.975, 3) = 3.182446, so the
+    95% interval is 10 ± 3.182446; a row with neither column empty has none."""
+    text = (",".join(COLUMNS + UNCERTAINTY) + "\n" + ROW.replace("16.7", "10.0") + ",2.0,4\n"
+            + ROW.replace("BBF", "SPR") + ",,\n")
+    path = tmp_path / "anchors.csv"
+    path.write_text(text)
+    anchors = read_anchors(path)
+    assert anchors.loc[0, "low"] == pytest.approx(10.0 - 3.182446, abs=1e-6)
+    assert anchors.loc[0, "high"] == pytest.approx(10.0 + 3.182446, abs=1e-6)
+    assert np.isnan(anchors.loc[1, "low"]) and np.isnan(anchors.loc[1, "high"])
+    assert list(anchors.columns) == COLUMNS + ["low", "high"]
 
 
 @pytest.mark.parametrize("text, fragment", [
@@ -61,6 +81,13 @@ def test_the_committed_anchors_read_with_a_score_per_game_and_agent():
     (HEADER + "\n" + ROW.replace("Pong", "Ms Pacman") + "\n", "game 'Ms Pacman' is not a game name"),
     (HEADER + "\n" + ROW + "\n" + ROW + "\n", "gives Pong, BBF twice"),
     (HEADER + '\nPong,BBF,"16.7\n', "is not a CSV table"),
+    (HEADER + ",spread\n" + ROW + ",3.0\n", "has the column spread without runs"),
+    (HEADER + ",spread,runs\n" + ROW + ",3.0,\n", "line 2: Pong, BBF gives spread and no runs; give both"),
+    (HEADER + ",spread,runs\n" + ROW + ",,100\n", "Pong, BBF gives runs and no spread"),
+    (HEADER + ",spread,runs\n" + ROW + ",-1,100\n", "spread '-1' of Pong, BBF is not a standard deviation"),
+    (HEADER + ",spread,runs\n" + ROW + ",nan,100\n", "spread 'nan' of Pong, BBF is not a standard deviation"),
+    (HEADER + ",spread,runs\n" + ROW + ",3.0,1\n", "runs '1' of Pong, BBF is not a count of 2 runs or more"),
+    (HEADER + ",spread,runs\n" + ROW + ",3.0,7.5\n", "runs '7.5' of Pong, BBF is not a count"),
 ])
 def test_a_malformed_anchors_table_is_refused_in_one_line(text, fragment, tmp_path):
     path = tmp_path / "anchors.csv"
@@ -104,6 +131,17 @@ def test_the_score_table_shows_its_games_anchors_as_context_and_nothing_without_
     assert latex.startswith(bare_latex) and r"\label{tab:atari100k_anchors}" in latex
     assert r"Pong & $-$20.7$^{*}$ & $-$5.4$^{*}$ & 16.7 \\" in latex
     assert to_markdown(table, 0.5, PONG.iloc[:0]).count("has an anchor") == 1  # none of the table's games has one
+
+
+def test_an_anchor_with_an_interval_shows_it_in_the_tables(scored):
+    spread = PONG.assign(low=[np.nan, -7.52, np.nan], high=[np.nan, -3.28, np.nan])
+    table = scores_table(scored, anchors=spread)
+    assert [column for column in table if column.startswith("anchor_")] == [
+        "anchor_random", "anchor_SPR", "anchor_SPR_ci95_low", "anchor_SPR_ci95_high", "anchor_BBF"]
+    assert set(table.loc[table["game"] == "Pong", "anchor_SPR_ci95_low"]) == {-7.52}
+    assert table.loc[table["game"] == "Breakout", "anchor_SPR_ci95_high"].isna().all()
+    assert "| Pong | -20.7* | -5.4 [-7.5, -3.3]* | 16.7 |" in to_markdown(table, 0.5, spread)
+    assert r"Pong & $-$20.7$^{*}$ & $-$5.4 [$-$7.5, $-$3.3]$^{*}$ & 16.7 \\" in to_latex(table, 0.5, spread)
 
 
 def anchor_lines(axes):
