@@ -88,6 +88,16 @@ def parser() -> argparse.ArgumentParser:
                            help="skip the (slow) coverage of the bootstrap intervals the suite does not print")
     calibrate.add_argument("--markdown", help="also write the tables here")
 
+    spans = commands.add_parser(
+        "spans", help="how much the normalisation's own uncertainty (demonstrator and random means) moves the "
+                      "ledger's across-game differences, by simulation on a results folder's records")
+    spans.add_argument("--results", nargs="+", default=[str(REFERENCE / name) for name in REFERENCES],
+                       help="results folders whose tables/run_scores.csv, demonstrators.csv and random.csv are read "
+                            "(default: the committed reference results)")
+    spans.add_argument("--draws", type=int, default=2000, help="simulated draws per claim")
+    spans.add_argument("--seed", type=int, default=0, help="the simulation's random seed")
+    spans.add_argument("--markdown", help="also write the tables here")
+
     sweep = commands.add_parser("demo-sweep", help="final scores against demo quality and quantity")
     for name in ("runs", "demo-sets", "random", "csv", "markdown"):
         sweep.add_argument(f"--{name}", required=True)
@@ -261,6 +271,28 @@ def _calibrate(args) -> None:
         write_text(args.markdown, "\n".join(sections))
 
 
+def _spans(args) -> None:
+    from .claims import Ledger
+    from .spans import sensitivity, to_markdown
+
+    sections = []
+    for folder in args.results:
+        tables = Path(folder) / "tables"
+        needed = [tables / name for name in ("run_scores.csv", "demonstrators.csv", "random.csv")]
+        absent = next((path for path in needed if not path.is_file()), None)
+        if absent is not None:
+            sys.exit(f"error: {absent} not found: give --results a results folder whose analysis has run with "
+                     "demonstrations (snakemake --cores N), or run from a clone that has reference/")
+        ledger = Ledger(pd.read_csv(needed[0]), pd.DataFrame(columns=["game", "method", "published"]),
+                        optional_csv(needed[1], ["game", "score"]))
+        table = sensitivity(ledger, optional_csv(needed[2], ["game", "score"]), args.draws, args.seed)
+        name = os.path.relpath(folder, REFERENCE.parent) if Path(folder).is_absolute() else folder
+        sections.append(f"## {name}\n\n" + to_markdown(table, args.draws))
+        print(sections[-1], flush=True)
+    if args.markdown:
+        write_text(args.markdown, "\n".join(sections))
+
+
 def _demo_sweep(args) -> None:
     from .demo_sweep import plot_sweep, sweep_table, to_markdown
 
@@ -331,7 +363,7 @@ def _curves(args) -> None:
 
 # What each command of the parser runs: None when it has written its outputs, or the exit status it reports.
 COMMANDS = {"collect": _collect, "scores": _scores, "table": _table, "aggregate": _aggregate, "claims": _claims,
-            "calibrate": _calibrate, "demo-sweep": _demo_sweep, "transfer": _transfer, "publish": _publish,
+            "calibrate": _calibrate, "spans": _spans, "demo-sweep": _demo_sweep, "transfer": _transfer, "publish": _publish,
             "migrate": _migrate, "verify": _verify, "curves": _curves, "transition": _curves,
             "greedy-curves": _curves}
 
