@@ -296,9 +296,12 @@ def test_cluster_profiles_plan_the_paper_matrix_with_derived_resources(profile, 
 
 
 def test_the_conda_environment_lists_the_package_dependencies():
+    """The package's dependencies and the tensorboard extra: a job under `tensorboard: true` writes event files in
+    that environment, and would otherwise stop at its start."""
     import tomllib
 
-    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = project["dependencies"] + project["optional-dependencies"]["tensorboard"]
     environment = yaml.safe_load((ROOT / "envs/suite.yaml").read_text())
     pip = next(entry["pip"] for entry in environment["dependencies"] if isinstance(entry, dict))
     assert sorted(pip) == sorted(declared)
