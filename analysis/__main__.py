@@ -94,7 +94,7 @@ def parser() -> argparse.ArgumentParser:
     spans.add_argument("--results", nargs="+", default=[str(REFERENCE / name) for name in REFERENCES],
                        help="results folders whose tables/run_scores.csv, demonstrators.csv and random.csv are read "
                             "(default: the committed reference results)")
-    spans.add_argument("--draws", type=int, default=2000, help="simulated draws per claim")
+    spans.add_argument("--draws", type=int, default=20_000, help="simulated draws, the same for every claim")
     spans.add_argument("--seed", type=int, default=0, help="the simulation's random seed")
     spans.add_argument("--markdown", help="also write the tables here")
 
@@ -283,11 +283,15 @@ def _spans(args) -> None:
         if absent is not None:
             sys.exit(f"error: {absent} not found: give --results a results folder whose analysis has run with "
                      "demonstrations (snakemake --cores N), or run from a clone that has reference/")
-        ledger = Ledger(pd.read_csv(needed[0]), pd.DataFrame(columns=["game", "method", "published"]),
-                        optional_csv(needed[1], ["game", "score"]))
-        table = sensitivity(ledger, optional_csv(needed[2], ["game", "score"]), args.draws, args.seed)
+        try:
+            ledger = Ledger(pd.read_csv(needed[0]), pd.DataFrame(columns=["game", "method", "published"]),
+                            pd.read_csv(needed[1]))
+            result = sensitivity(ledger, pd.read_csv(needed[2]), args.draws, args.seed)
+        except KeyError as missing:
+            sys.exit(f"error: {tables} lacks the column {missing} in one of {', '.join(path.name for path in needed)}; "
+                     "rebuild the tables with `snakemake figures` (the workflow's analysis)")
         name = os.path.relpath(folder, REFERENCE.parent) if Path(folder).is_absolute() else folder
-        sections.append(f"## {name}\n\n" + to_markdown(table, args.draws))
+        sections.append(f"### {name}\n\n" + to_markdown(result, args.draws))
         print(sections[-1], flush=True)
     if args.markdown:
         write_text(args.markdown, "\n".join(sections))
@@ -363,8 +367,8 @@ def _curves(args) -> None:
 
 # What each command of the parser runs: None when it has written its outputs, or the exit status it reports.
 COMMANDS = {"collect": _collect, "scores": _scores, "table": _table, "aggregate": _aggregate, "claims": _claims,
-            "calibrate": _calibrate, "spans": _spans, "demo-sweep": _demo_sweep, "transfer": _transfer, "publish": _publish,
-            "migrate": _migrate, "verify": _verify, "curves": _curves, "transition": _curves,
+            "calibrate": _calibrate, "spans": _spans, "demo-sweep": _demo_sweep, "transfer": _transfer,
+            "publish": _publish, "migrate": _migrate, "verify": _verify, "curves": _curves, "transition": _curves,
             "greedy-curves": _curves}
 
 
@@ -379,6 +383,9 @@ def main(argv=None) -> int:
     if "studies" in args and args.studies < 100:
         sys.exit(f"error: --studies={args.studies} is too few to measure a coverage (±{50 / max(args.studies, 1) ** 0.5:.0f}"
                  " points or worse); give at least 100, and 2,000 for the figures docs/ledger.md quotes")
+    if "draws" in args and args.draws < 100:
+        sys.exit(f"error: --draws={args.draws} is too few for a spread's 95% range; give at least 100 (20,000, the "
+                 "default, for the figures docs/statistics.md quotes)")
     return COMMANDS[args.command](args) or 0
 
 

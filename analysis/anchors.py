@@ -16,7 +16,6 @@ import math
 import re
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from .stats import t_interval
@@ -132,7 +131,7 @@ def interval(score: float, spread: float | None, runs: int | None) -> tuple[floa
     """The t-interval of a mean over `runs` runs whose standard deviation is `spread`; NaN ends without one."""
     if spread is None:
         return math.nan, math.nan
-    low, high = t_interval(score, np.float64(spread / math.sqrt(runs)), runs - 1, CONFIDENCE)
+    low, high = t_interval(score, spread / math.sqrt(runs), runs - 1, CONFIDENCE)
     return float(low), float(high)
 
 

@@ -56,7 +56,7 @@ def test_the_committed_anchors_read_with_a_score_per_game_and_agent():
 
 def test_a_mean_over_runs_gets_its_t_interval(tmp_path):
     """A mean of 10.0 over 4 runs with standard deviation 2.0: standard error 1.0, t(0.975, 3) = 3.182446, so the
-    95% interval is 10 ± 3.182446; a row with neither column empty has none."""
+    95% interval is 10 ± 3.182446; a row with both columns empty has none."""
     text = (",".join(COLUMNS + UNCERTAINTY) + "\n" + ROW.replace("16.7", "10.0") + ",2.0,4\n"
             + ROW.replace("BBF", "SPR") + ",,\n")
     path = tmp_path / "anchors.csv"
@@ -134,7 +134,7 @@ def test_the_score_table_shows_its_games_anchors_as_context_and_nothing_without_
 
 
 def test_an_anchor_with_an_interval_shows_it_in_the_tables(scored):
-    spread = PONG.assign(low=[np.nan, -7.52, np.nan], high=[np.nan, -3.28, np.nan])
+    spread = PONG.assign(low=[np.nan, -7.52, np.nan], high=[np.nan, -3.30, np.nan])
     table = scores_table(scored, anchors=spread)
     assert [column for column in table if column.startswith("anchor_")] == [
         "anchor_random", "anchor_SPR", "anchor_SPR_ci95_low", "anchor_SPR_ci95_high", "anchor_BBF"]
