@@ -151,9 +151,14 @@ class Run:
         self.step = 0  # agent steps of phase II
         self.episode: dict | None = None  # the interaction episode in progress
         self.elapsed_before = 0.0  # wall time spent by earlier processes of a resumed run
+        # CPU time of this run's processes, all their threads: the core-seconds a cost check counts, which a paused or
+        # shared machine leaves alone where it stretches the wall time. NaN once a run resumes from a checkpoint
+        # written before it was kept.
+        self.cpu_before = 0.0
         self.resumed = False  # from a checkpoint of this cell
         self.tensorboard, self.board = tensorboard, None  # the Board once the run knows whether it resumed
         self.start = self.last_flush = self.last_checkpoint = time.monotonic()
+        self.cpu_start = time.process_time()
 
     def prepare(self) -> None:
         """Load and check the demonstrations, refuse a run that cannot fit in memory or on disk or whose folders hold
@@ -402,6 +407,7 @@ class Run:
             "learner": self.learner.state_dict(),
             "counters": {"pretrained": self.pretrained, "step": self.step},
             "elapsed_s": self._elapsed(),
+            "cpu_s": self._cpu(),
             "rng": {"numpy": self.rng.bit_generator.state, "torch": torch.get_rng_state(),
                     "cuda": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None},
             "rows": self.rows,
@@ -428,6 +434,7 @@ class Run:
         self.resumed = True
         self.pretrained, self.step = state["counters"]["pretrained"], state["counters"]["step"]
         self.elapsed_before = state["elapsed_s"]
+        self.cpu_before = state.get("cpu_s", math.nan)
         self.rng.bit_generator.state = state["rng"]["numpy"]
         torch.set_rng_state(state["rng"]["torch"])
         if state["rng"]["cuda"] is not None and self.device.type == "cuda":
@@ -446,6 +453,9 @@ class Run:
 
     def _elapsed(self) -> float:
         return self.elapsed_before + time.monotonic() - self.start
+
+    def _cpu(self) -> float:
+        return self.cpu_before + time.process_time() - self.cpu_start
 
     # ------------------------------------------------------------------------------------------------------- run
     def execute(self) -> dict:
@@ -478,7 +488,9 @@ class Run:
         demo_info = None if self.demos is None else demo_record(self.demos, self.demo_path, self.demo_sha256,
                                                                 self.demo_content_sha256, self.run_dir)
         summary = summarise(self.cell, self.protocol, evaluation, progress, self.learner, demo_info)
-        summary.update(wall_s=round(self._elapsed(), 1), status="complete")
+        cpu = self._cpu()
+        summary.update(wall_s=round(self._elapsed(), 1), cpu_s=None if math.isnan(cpu) else round(cpu, 1),
+                       status="complete")
         if self.board:
             self.board.evaluation("final_eval", evaluation, self.learner.updates, summary["eval_demo_agreement"],
                                   std=True)

@@ -131,9 +131,10 @@ def run_cell(folder, method="pdd_dqn", demos=None, run_class=Run, **settings):
 
 
 def records(folder):
-    """What a run recorded, but wall-clock times."""
+    """What a run recorded, but wall-clock and CPU times."""
     summary = json.loads((folder / "summary.json").read_text())
     summary.pop("wall_s")
+    summary.pop("cpu_s")
     return (summary, pd.read_csv(folder / "progress.csv").drop(columns="wall_s"), pd.read_csv(folder / "eval.csv"),
             torch.load(folder / "model.pt", weights_only=True))
 

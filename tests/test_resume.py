@@ -45,9 +45,10 @@ def train(demo_file, run_dir, compile="auto"):
 
 
 def outcome(run_dir):
-    """Everything a run produced except wall-clock times."""
+    """Everything a run produced except wall-clock and CPU times (a resumed run sums its processes' CPU time)."""
     summary = json.loads((run_dir / "summary.json").read_text())
     summary.pop("wall_s")
+    assert summary.pop("cpu_s") > 0
     progress = pd.read_csv(run_dir / "progress.csv").drop(columns="wall_s")
     weights = torch.load(run_dir / "model.pt", weights_only=True)
     return summary, progress, pd.read_csv(run_dir / "eval.csv"), weights, pd.read_csv(run_dir / "interaction_eval.csv")

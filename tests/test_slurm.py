@@ -220,6 +220,7 @@ def run_outcome(run):
     """Everything a run produced except wall-clock times and the machine's description."""
     summary = json.loads((run / "summary.json").read_text())
     summary.pop("wall_s")
+    summary.pop("cpu_s")
     config = yaml.safe_load((run / "config.yaml").read_text())
     for record in (summary, config):
         if record.get("demos"):  # the demo file's hash covers its recording time; content_sha256 compares the rest
