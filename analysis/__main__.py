@@ -250,51 +250,55 @@ def _claims(args) -> None:
     write_text(args.markdown, to_markdown(summary, details, args.error_rate))
 
 
+def _per_results(args, needed: tuple[str, ...], analysed: str, heading: str, section) -> None:
+    """For each folder of --results: its `needed` tables checked (one line naming the first missing; `analysed` says
+    what analysis makes them), then `section(tables)` under the folder's name, printed, and with --markdown written
+    together."""
+    sections = []
+    for folder in args.results:
+        tables = Path(folder) / "tables"
+        absent = next((tables / name for name in needed if not (tables / name).is_file()), None)
+        if absent is not None:
+            sys.exit(f"error: {absent} not found: give --results a results folder whose analysis has run{analysed} "
+                     "(snakemake --cores N), or run from a clone that has reference/")
+        # Named as the repository names it, never by a machine's absolute path.
+        name = os.path.relpath(folder, REFERENCE.parent) if Path(folder).is_absolute() else folder
+        sections.append(f"{heading} {name}\n\n" + section(tables))
+        print(sections[-1], flush=True)
+    if args.markdown:
+        write_text(args.markdown, "\n".join(sections))
+
+
 def _calibrate(args) -> None:
     from .calibrate import calibrate, to_markdown
     from .claims import Ledger
 
-    sections = []
-    for folder in args.results:
-        tables = Path(folder) / "tables"
-        if not (tables / "run_scores.csv").is_file():
-            sys.exit(f"error: {tables / 'run_scores.csv'} not found: give --results a results folder whose "
-                     "analysis has run (snakemake --cores N), or run from a clone that has reference/")
+    def section(tables: Path) -> str:
         ledger = Ledger(pd.read_csv(tables / "run_scores.csv"), pd.DataFrame(columns=["game", "method", "published"]),
                         optional_csv(tables / "demonstrators.csv", ["game", "score"]), args.error_rate)
         result = calibrate(ledger, studies=args.studies, seed=args.seed, bootstrap=not args.no_bootstrap)
-        # Named as the repository names it, never by a machine's absolute path.
-        name = os.path.relpath(folder, REFERENCE.parent) if Path(folder).is_absolute() else folder
-        sections.append(f"## {name}\n\n" + to_markdown(result, args.error_rate, args.studies))
-        print(sections[-1], flush=True)
-    if args.markdown:
-        write_text(args.markdown, "\n".join(sections))
+        return to_markdown(result, args.error_rate, args.studies)
+
+    _per_results(args, ("run_scores.csv",), "", "##", section)
 
 
 def _spans(args) -> None:
     from .claims import Ledger
     from .spans import sensitivity, to_markdown
 
-    sections = []
-    for folder in args.results:
-        tables = Path(folder) / "tables"
-        needed = [tables / name for name in ("run_scores.csv", "demonstrators.csv", "random.csv")]
-        absent = next((path for path in needed if not path.is_file()), None)
-        if absent is not None:
-            sys.exit(f"error: {absent} not found: give --results a results folder whose analysis has run with "
-                     "demonstrations (snakemake --cores N), or run from a clone that has reference/")
+    needed = ("run_scores.csv", "demonstrators.csv", "random.csv")
+
+    def section(tables: Path) -> str:
         try:
-            ledger = Ledger(pd.read_csv(needed[0]), pd.DataFrame(columns=["game", "method", "published"]),
-                            pd.read_csv(needed[1]))
-            result = sensitivity(ledger, pd.read_csv(needed[2]), args.draws, args.seed)
+            ledger = Ledger(pd.read_csv(tables / needed[0]), pd.DataFrame(columns=["game", "method", "published"]),
+                            pd.read_csv(tables / needed[1]))
+            return to_markdown(sensitivity(ledger, pd.read_csv(tables / needed[2]), args.draws, args.seed),
+                               args.draws)
         except KeyError as missing:
-            sys.exit(f"error: {tables} lacks the column {missing} in one of {', '.join(path.name for path in needed)}; "
-                     "rebuild the tables with `snakemake figures` (the workflow's analysis)")
-        name = os.path.relpath(folder, REFERENCE.parent) if Path(folder).is_absolute() else folder
-        sections.append(f"### {name}\n\n" + to_markdown(result, args.draws))
-        print(sections[-1], flush=True)
-    if args.markdown:
-        write_text(args.markdown, "\n".join(sections))
+            sys.exit(f"error: {tables} lacks the column {missing} in one of {', '.join(needed)}; rebuild the tables "
+                     "with `snakemake figures` (the workflow's analysis)")
+
+    _per_results(args, needed, " with demonstrations", "###", section)
 
 
 def _demo_sweep(args) -> None:

@@ -144,11 +144,15 @@ def verified(status: str) -> bool:
     return STATUS.match(status).group(1) == "verified"
 
 
+def anchored(anchors: pd.DataFrame, games) -> list[str]:
+    """The games of `games` that have an anchor, in their order, each once."""
+    return [game for game in dict.fromkeys(games) if (anchors["game"] == game).any()]
+
+
 def per_game(anchors: pd.DataFrame, games) -> pd.DataFrame:
     """Game (rows, in the order of `games`, only those with an anchor) × agent (columns, in file order): the score."""
-    present = [game for game in dict.fromkeys(games) if (anchors["game"] == game).any()]
     wide = anchors.pivot(index="game", columns="agent", values="score")
-    return wide.reindex(index=present, columns=agents(anchors))
+    return wide.reindex(index=anchored(anchors, games), columns=agents(anchors))
 
 
 def context_columns(table: pd.DataFrame, anchors: pd.DataFrame) -> pd.DataFrame:
@@ -160,7 +164,7 @@ def context_columns(table: pd.DataFrame, anchors: pd.DataFrame) -> pd.DataFrame:
         columns[f"anchor_{agent}"] = rows["score"]
         if rows["low"].notna().any():
             columns[f"anchor_{agent}_ci95_low"], columns[f"anchor_{agent}_ci95_high"] = rows["low"], rows["high"]
-    wide = pd.DataFrame(columns).reindex(index=per_game(anchors, table["game"]).index)
+    wide = pd.DataFrame(columns).reindex(index=anchored(anchors, table["game"]))
     return table.merge(wide, left_on="game", right_index=True, how="left")
 
 
