@@ -16,6 +16,7 @@ from .batch import Batch
 from .errors import NonFiniteError
 from .methods import ALGORITHMS, LossOutput, epsilon_greedy
 from .network import QNetwork
+from .numerics import onednn_isa
 from .replay import PrioritizedReplay
 from .settings import Settings
 
@@ -40,12 +41,13 @@ def compiles(settings: Settings, planned_updates: int) -> bool:
 
 
 def native_bfloat16(device: torch.device) -> bool:
-    """Whether the device computes bfloat16 in hardware: a CUDA GPU from Ampere on (or a ROCm one), a CPU with
-    AVX-512 BF16 or AMX. Elsewhere bfloat16 is emulated, slower than float32."""
+    """Whether the device computes bfloat16 in hardware: a CUDA GPU from Ampere on (or a ROCm one), a CPU whose
+    convolutions oneDNN generates with AVX-512 BF16 or AMX. Elsewhere bfloat16 is emulated, slower than float32."""
     if device.type == "cuda":
         return torch.version.hip is not None or torch.cuda.get_device_capability(device)[0] >= 8
     if device.type == "cpu":
-        return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+        # What oneDNN generates, not what the CPU has: a cap (ONEDNN_MAX_CPU_ISA=AVX2, say) holds it below the CPU.
+        return "bfloat16" in onednn_isa()
     return False
 
 

@@ -49,6 +49,10 @@ class Side:
         name = names.get(self.score, f"{self.score} score")
         return f"{self.method} {name}" if self.method else name
 
+    def scaling(self) -> str:
+        """How this side is put on the common scale across games: "share", "change" or "level" (see SHARES)."""
+        return "share" if self.score in SHARES else "change" if self.score in CHANGES else "level"
+
 
 @dataclass(frozen=True)
 class Claim:
@@ -177,10 +181,10 @@ class Ledger:
         level becomes (x − random)/span, a change between scores x/span, a share stays as it is; per game (not
         normalised) every value stays raw."""
         ones, zeros = np.ones(len(games)), np.zeros(len(games))
-        if not normalised or side.score in SHARES:
+        if not normalised or side.scaling() == "share":
             return ones, zeros
         random = self.baselines.reindex(games)["random_mean"].to_numpy(dtype=float)
-        return span(self.baselines, games), zeros if side.score in CHANGES else random
+        return span(self.baselines, games), zeros if side.scaling() == "change" else random
 
     def terms(self, claim: Claim, games: list[str], normalised: bool) -> list[tuple[float, np.ndarray, bool]]:
         """(coefficient, sample, whether its size is a method's seeds) whose Σ c·mean is left − right: per game in

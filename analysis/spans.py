@@ -22,8 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .claims import CLAIMS, DEMONSTRATOR, PUBLISHED, SHARES, Ledger, Side
-from .scores import CHANGES
+from .claims import CLAIMS, DEMONSTRATOR, PUBLISHED, Ledger, Side
 
 DRAWS = 20_000  # the robust spread's own Monte Carlo error is then about 1%
 UNSTABLE = 0.1  # a span drawn at a tenth of its measured value or less: a unit that no longer means anything
@@ -84,10 +83,8 @@ def sensitivity(ledger: Ledger, random_episodes: pd.DataFrame, draws: int = DRAW
                      rng.normal(0.0, [standard_error(ledger.sample(side, game)) for game in games_of_claim],
                                 (draws, count)))
             spans = drawn_spans[games_of_claim].to_numpy()
-            normalised = side.score not in SHARES
-            level = normalised and side.score not in CHANGES
-            drawn_unit = spans if normalised else unit
-            drawn_offset = offset + random_moves[games_of_claim].to_numpy() if level else offset
+            drawn_unit = unit if side.scaling() == "share" else spans
+            drawn_offset = offset + random_moves[games_of_claim].to_numpy() if side.scaling() == "level" else offset
             difference += sign * ((means + moves - drawn_offset) / drawn_unit).sum(axis=1) / count
         spread = robust_spread(difference)
         rows.append({"claim": claim.key, "games": count, "difference": estimate.value,

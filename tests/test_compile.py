@@ -1,6 +1,9 @@
 """The `compile` and `mixed_precision` settings: which runs compile their loss and compute their convolutions in
 bfloat16, and a compiled loss that computes what the eager one does.
 Same-machine determinism and resume of a compiled run are tested with the eager ones, in tests/test_resume.py."""
+import os
+import subprocess
+import sys
 from dataclasses import replace
 
 import numpy as np
@@ -36,6 +39,15 @@ def test_auto_takes_bfloat16_where_the_loss_compiles_and_the_device_computes_it_
     assert not computes_bfloat16(settings, compiled=False, device=cpu)  # short runs stay float32 (their references)
     assert computes_bfloat16(replace(settings, mixed_precision="always"), compiled=False, device=cpu)
     assert not computes_bfloat16(replace(settings, mixed_precision="never"), compiled=True, device=cpu)
+
+
+def test_a_cpu_whose_onednn_is_capped_below_bfloat16_does_not_count_as_computing_it_natively():
+    # oneDNN reads its cap once, as it loads: a process of its own. On a CPU without AVX-512 BF16 it holds trivially.
+    probe = ("import torch; from agents.learner import native_bfloat16; from agents.numerics import onednn_isa; "
+             "print(native_bfloat16(torch.device('cpu')), onednn_isa())")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                            env={**os.environ, "ONEDNN_MAX_CPU_ISA": "AVX2"})
+    assert result.stdout.strip() == "False Intel AVX2", result.stdout
 
 
 def test_a_learner_builds_its_network_in_the_precision_it_resolved(monkeypatch):
