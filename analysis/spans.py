@@ -23,6 +23,7 @@ import pandas as pd
 from scipy import stats
 
 from .claims import CLAIMS, DEMONSTRATOR, PUBLISHED, Ledger, Side
+from .stats import linear
 
 DRAWS = 20_000  # the robust spread's own Monte Carlo error is then about 1%
 UNSTABLE = 0.1  # a span drawn at a tenth of its measured value or less: a unit that no longer means anything
@@ -30,9 +31,10 @@ Z = float(stats.norm.ppf(0.975))
 
 
 def standard_error(values: np.ndarray) -> float:
-    """The standard error of a sample's mean; 0 (taken as exact) for fewer than two finite values."""
-    values = values[np.isfinite(values)]
-    return float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else 0.0
+    """The standard error of a sample's mean, as the ledger computes it; 0 (taken as exact) where it has none (fewer
+    than two values)."""
+    error = linear([(1.0, values)]).standard_error
+    return error if np.isfinite(error) else 0.0
 
 
 def robust_spread(values: np.ndarray) -> float:
@@ -78,10 +80,10 @@ def sensitivity(ledger: Ledger, random_episodes: pd.DataFrame, draws: int = DRAW
         count, difference = len(games_of_claim), np.zeros(draws)
         for sign, side in ((1.0, claim.left), (-1.0, claim.right)):
             unit, offset = ledger.scale(side, games_of_claim, True)
-            means = np.array([np.nanmean(ledger.sample(side, game)) for game in games_of_claim])
+            samples = [ledger.sample(side, game) for game in games_of_claim]
+            means = np.array([np.nanmean(sample) for sample in samples])
             moves = (demonstrator_moves[games_of_claim].to_numpy() if side.method is None else
-                     rng.normal(0.0, [standard_error(ledger.sample(side, game)) for game in games_of_claim],
-                                (draws, count)))
+                     rng.normal(0.0, [standard_error(sample) for sample in samples], (draws, count)))
             spans = drawn_spans[games_of_claim].to_numpy()
             drawn_unit = unit if side.scaling() == "share" else spans
             drawn_offset = offset + random_moves[games_of_claim].to_numpy() if side.scaling() == "level" else offset
