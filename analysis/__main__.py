@@ -286,19 +286,23 @@ def _spans(args) -> None:
     from .claims import Ledger
     from .spans import sensitivity, to_markdown
 
-    needed = ("run_scores.csv", "demonstrators.csv", "random.csv")
+    # The columns the ledger and the simulation read, checked before any draw: a table from another tool or an older
+    # suite is refused by name, and an error inside the simulation is not mistaken for one.
+    needed = {"run_scores.csv": ("game", "method", "demonstrator_mean", "random_mean"),
+              "demonstrators.csv": ("game", "score"), "random.csv": ("game", "score")}
 
     def section(tables: Path) -> str:
-        try:
-            ledger = Ledger(pd.read_csv(tables / needed[0]), pd.DataFrame(columns=["game", "method", "published"]),
-                            pd.read_csv(tables / needed[1]))
-            return to_markdown(sensitivity(ledger, pd.read_csv(tables / needed[2]), args.draws, args.seed),
-                               args.draws)
-        except KeyError as missing:
-            sys.exit(f"error: {tables} lacks the column {missing} in one of {', '.join(needed)}; rebuild the tables "
-                     "with `snakemake figures` (the workflow's analysis)")
+        read = {name: pd.read_csv(tables / name) for name in needed}
+        for name, columns in needed.items():
+            missing = [column for column in columns if column not in read[name]]
+            if missing:
+                sys.exit(f"error: {tables / name} lacks the column{'s' if len(missing) > 1 else ''} "
+                         f"{', '.join(missing)}; rebuild the tables with `snakemake figures` (the workflow's analysis)")
+        ledger = Ledger(read["run_scores.csv"], pd.DataFrame(columns=["game", "method", "published"]),
+                        read["demonstrators.csv"])
+        return to_markdown(sensitivity(ledger, read["random.csv"], args.draws, args.seed), args.draws)
 
-    _per_results(args, needed, " with demonstrations", "###", section)
+    _per_results(args, tuple(needed), " with demonstrations", "###", section)
 
 
 def _demo_sweep(args) -> None:

@@ -93,3 +93,10 @@ def test_the_command_reads_a_reference_and_refuses_what_it_cannot_use(tmp_path, 
     with pytest.raises(SystemExit) as refused:
         analysis_main(["spans", "--results", str(tmp_path)])
     assert str(refused.value).startswith(f"error: {tmp_path / 'tables' / 'run_scores.csv'} not found")
+    # A table of another kind is refused by the file and the columns it lacks, before any draw.
+    for name in ("run_scores.csv", "demonstrators.csv", "random.csv"):
+        (tmp_path / "tables" / name).write_text((REFERENCE / "claims" / "tables" / name).read_text())
+    (tmp_path / "tables" / "random.csv").write_text("game,episode,return\nPong,0,-21\n")
+    with pytest.raises(SystemExit) as refused:
+        analysis_main(["spans", "--results", str(tmp_path)])
+    assert str(refused.value).startswith(f"error: {tmp_path / 'tables' / 'random.csv'} lacks the column score;")
