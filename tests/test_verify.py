@@ -1,6 +1,5 @@
 """`python -m analysis verify`: a reference made on this machine is rerun identical, a record that differs is found
 with its first difference, and bad inputs are refused in one line before anything trains."""
-import json
 import os
 import shutil
 import subprocess
