@@ -16,12 +16,13 @@ exploration of all but the start of a run: greedy forward passes are part of the
   a user would otherwise pick (`pip install stable-baselines3`; skipped with a note when it is missing);
 - the replay: bytes per stored transition at 1M capacity, and the time to sample a prioritized batch of 32 from a
   full 1M-entry buffer.
-Our methods run in each of six variants, side by side in the same run: eager float32 (the reference of the next
+Our methods run in four variants by default, side by side in the same run: eager float32 (the reference of the next
 three ratios), the compiled loss (`compile: always`), bfloat16 convolutions (`mixed_precision: always`) and both; for
 the compiled variants it also times the compile itself (the first update of a fresh learner with an empty kernel cache,
-less a steady one). The last two, native and portable numerics (agents/numerics.py), each measure every round in a
-process of their own, since the portable pins must be set before torch loads: native is the reference of portable's
-ratio, and eager float32 like the first (`--variants native portable --threads 1` measures these two alone).
+less a steady one). Two more on request, native and portable numerics (agents/numerics.py), each measure every round
+in a process of their own, since the portable pins must be set before torch loads: native is the reference of
+portable's ratio, and eager float32 like the first (`--variants native portable --threads 1` measures these two alone;
+portable computes on one CPU thread).
 It prints each figure and its ratio, and writes them all to a CSV.
 """
 from __future__ import annotations
@@ -63,6 +64,7 @@ VARIANTS = {  # name: the settings that make it. A variant that sets numerics is
     "native": {"compile": "never", "mixed_precision": "never", "numerics": "native"},
     "portable": {"compile": "never", "mixed_precision": "never", "numerics": "portable"},
 }
+SPEED_VARIANTS = ("eager", "compiled", "bf16", "compiled+bf16")  # the default: one process, any thread count
 REFERENCES = {"eager": None, "compiled": "eager", "bf16": "eager", "compiled+bf16": "eager", "native": None,
               "portable": "native"}  # the variant each one's ratio is taken against
 rows: list[dict] = []
@@ -304,8 +306,9 @@ def main() -> int:
     parser.add_argument("--learning-starts", type=int, default=1000)
     parser.add_argument("--capacity", type=int, default=100_000, help="replay capacity of the end-to-end runs")
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
-    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS,
-                        help="the variants of the end-to-end runs; portable needs --threads 1")
+    parser.add_argument("--variants", nargs="+", default=list(SPEED_VARIANTS), choices=VARIANTS,
+                        help=f"the variants of the end-to-end runs (default: {' '.join(SPEED_VARIANTS)}); portable "
+                             "needs --threads 1 and a CPU")
     parser.add_argument("--measure", help=argparse.SUPPRESS)  # one round of one variant, in a process of its own
     parser.add_argument("--demos", help="a demo file for DQfD (default: one episode recorded now)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks/results.csv"))
