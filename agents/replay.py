@@ -5,9 +5,10 @@ whether that step ended in a true terminal. The last frame of an episode gets a 
 start index, but truncated episodes bootstrap from it. States (4 stacked frames) and n-step targets are assembled at
 sample time, so each frame is stored once and not again as a next state.
 
-An agent transition becomes sampleable once its look-ahead exists: n later agent steps for a method whose loss reads
-the n-step return, one for the others (`n_step` None), whose batches carry no n-step return, so neither the wait nor
-the assembly costs them anything.
+An agent transition becomes sampleable as soon as its look-ahead exists: for a method whose loss reads the n-step
+return, the actions and rewards of its n steps and the frame after them (the step itself and n − 1 later ones); for
+the others (`n_step` None), whose batches carry no n-step return, the frame it led to, so that neither the wait nor
+the assembly costs them anything. An episode's end completes every look-ahead still waiting.
 
 Slots [0, demo_capacity) hold demonstrations and are never overwritten; slots after them are a circular buffer for
 agent data. Priorities follow Schaul et al. (2016): P(i) = p_i^α / Σ p^α with p_i = |δ_i| + b, where b is the bonus
@@ -86,7 +87,7 @@ class PrioritizedReplay:
     ):
         self.demo_capacity, self.agent_capacity = demo_capacity, agent_capacity
         self.stack, self.n_step, self.gamma = stack, n_step, gamma
-        self.look_ahead = n_step or 1  # later agent steps a transition waits for; one: its 1-step target's
+        self.look_ahead = n_step or 1  # agent steps a transition's target reads, its own included
         self.reward_transform = reward_transform
         self.prioritized, self.alpha = prioritized, alpha
         self.bonus_agent, self.bonus_demo = bonus_agent, bonus_demo
@@ -142,7 +143,7 @@ class PrioritizedReplay:
         self.has_action[slot] = True
         self.pending.append(slot)
         self._write_frame(next_frame, step=int(self.episode_step[slot]) + 1)
-        if len(self.pending) > self.look_ahead:  # its look-ahead's later steps now exist
+        while len(self.pending) >= self.look_ahead:  # the oldest's steps now all have their action and the frame after
             self._activate(np.array([self.pending.pop(0)]))
         return slot
 

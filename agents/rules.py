@@ -113,57 +113,69 @@ def _batch_fits_the_replay(s, p, method, algorithm):
 
 
 def _look_ahead(s, algorithm: str) -> tuple[int, int | None]:
-    """The agent steps an agent transition waits for before it can be sampled (agents/replay.py), and the n of the
-    n-step return the algorithm's loss reads: n_step, or one step where it reads none (None)."""
+    """The agent steps an agent transition's target reads, its own included: it becomes sampleable once they are all
+    played (agents/replay.py); and the n of the n-step return the algorithm's loss reads, or None where it reads none
+    (a look-ahead of one step: the transition itself)."""
     from .methods import ALGORITHMS
 
     n_step = ALGORITHMS[algorithm](s).n_step()
     return n_step or 1, n_step
 
 
-def _waits(n_step: int | None, noun: str) -> str:
-    """A look-ahead as a message states it: 'n_step=10 later steps', or one step where no n-step return is read."""
-    return f"n_step={n_step} {noun}s" if n_step else f"one {noun} (its loss reads no n-step return)"
+def _sampleable(s, look_ahead: int) -> int:
+    """The fewest agent transitions the replay can sample at the first interaction update, which comes after agent
+    step learning_starts (counted from 0) or later: learning_starts + 1 steps played, all but the last look_ahead − 1
+    of them sampleable (those still wait, unless an episode ended)."""
+    return max(0, s.learning_starts + 2 - look_ahead)
 
 
-@_rule("without demonstrations, interaction updates wait for a transition to sample: learning_starts >= the look-ahead "
-       "(n_step where the loss reads the n-step return, else 1) when use_demos is false and agent_steps > 0")
+def _waits(n_step: int | None) -> str:
+    """When a transition becomes sampleable, as a message states it."""
+    return (f"each once the n_step={n_step} steps its return reads are played" if n_step else
+            "each once played, its loss reading no n-step return")
+
+
+@_rule("without demonstrations, interaction updates wait for a transition to sample: learning_starts >= n_step − 1 "
+       "where the loss reads the n-step return (the first update comes after agent step learning_starts, counted from "
+       "0, and a transition is sampleable once the n steps its return reads are played) when use_demos is false and "
+       "agent_steps > 0")
 def _something_to_sample(s, p, method, algorithm):
     look_ahead, n_step = _look_ahead(s, algorithm)
-    if not s.use_demos and s.agent_steps > 0 and s.learning_starts < look_ahead:
-        return (f"method {method!r} has no demonstrations, and its replay holds a transition to learn from only after "
-                f"{_waits(n_step, 'agent step')}, later than learning_starts={s.learning_starts}; set learning_starts "
-                f"to at least {look_ahead}")
+    if not s.use_demos and s.agent_steps > 0 and _sampleable(s, look_ahead) < 1:
+        return (f"method {method!r} has no demonstrations, and its replay holds a transition to learn from only once "
+                f"n_step={n_step} agent steps are played, and its first update can come after agent step "
+                f"learning_starts={s.learning_starts} (counted from 0), {s.learning_starts + 1} played; set "
+                f"learning_starts to at least {look_ahead - 1}")
 
 
 @_rule("a fixed demo share draws its agent part from agent data: when the algorithm fixes the demonstrations' share "
-       "of a batch at its first interaction update, learning_starts >= the look-ahead + the batch's agent part "
-       "(batch_size − round(share · batch_size)), the agent transitions the replay holds by then; with a share of 0 "
-       "(agent data alone, as pretrain & finetune), learning_starts >= the look-ahead, as without demonstrations")
+       "of a batch at its first interaction update, the replay holds the batch's agent part (batch_size − "
+       "round(share · batch_size)) by then: learning_starts + 2 − the look-ahead (n_step where the loss reads the "
+       "n-step return, else 1) >= that part; with a share of 0 (agent data alone, as pretrain & finetune), "
+       ">= 1, as without demonstrations")
 def _fixed_share_has_agent_data(s, p, method, algorithm):
     from .methods import ALGORITHMS
 
     share = ALGORITHMS[algorithm](s).demo_share(s.learning_starts) if s.agent_steps > 0 else None
     if share is None:  # by priority
         return None
-    # An agent transition becomes sampleable once its look-ahead exists, so after learning_starts agent steps at
-    # least learning_starts − look-ahead of them are. A share above 0 needs the batch's agent part: fewer and batches
-    # repeat a few of them, none and the batch is demonstrations alone (agents/replay.py). A share of 0 needs one, as
-    # a run without demonstrations does: none, and the batch would be demonstrations after all.
+    # A share above 0 needs the batch's agent part: fewer and batches repeat a few of them, none and the batch is
+    # demonstrations alone (agents/replay.py). A share of 0 needs one, as a run without demonstrations does: none,
+    # and the batch would be demonstrations after all.
     look_ahead, n_step = _look_ahead(s, algorithm)
+    part = s.batch_size - round(share * s.batch_size)
     if share == 0:
-        if s.learning_starts < look_ahead:
-            return (f"method {method!r} learns from agent data alone once it interacts, but its first update at "
-                    f"learning_starts={s.learning_starts} would find no agent transition (each needs "
-                    f"{_waits(n_step, 'later step')} first) and draw demonstrations instead; set learning_starts to "
-                    f"at least {look_ahead}")
+        if _sampleable(s, look_ahead) < 1:
+            return (f"method {method!r} learns from agent data alone once it interacts, but its first update after "
+                    f"agent step learning_starts={s.learning_starts} would find no agent transition sampleable "
+                    f"({_waits(n_step)}) and draw demonstrations instead; set learning_starts to at least "
+                    f"{look_ahead - 1}")
         return None
-    needed = look_ahead + s.batch_size - round(share * s.batch_size)
-    if s.learning_starts < needed:
+    if _sampleable(s, look_ahead) < part:
         return (f"method {method!r} draws a share {share} of each batch from the demonstrations, but its first update "
-                f"at learning_starts={s.learning_starts} would find fewer than the batch's "
-                f"{needed - look_ahead} agent transitions (each needs {_waits(n_step, 'later step')} first); set "
-                f"learning_starts to at least {needed}")
+                f"after agent step learning_starts={s.learning_starts} would find fewer than the batch's {part} agent "
+                f"transitions sampleable ({_waits(n_step)}); set learning_starts to at least "
+                f"{part + look_ahead - 2}")
 
 
 @_rule("an ε that changes has a schedule: epsilon_decay_steps > 0 when epsilon_start differs from epsilon_final "

@@ -244,7 +244,7 @@ def test_infinity_is_refused_for_every_numeric_protocol_knob(key):
     ("pdd_dqn", {"settings": {"replay_capacity": 0}}, "replay_capacity=0 keeps none of its transitions"),
     ("dqfd", {"settings": {"batch_size": 64, "replay_capacity": 32}},
      "batch_size=64 of method 'dqfd' exceeds replay_capacity=32"),
-    ("pdd_dqn", {"method_settings": {"pdd_dqn": {"learning_starts": 5}}}, "set learning_starts to at least 10"),
+    ("pdd_dqn", {"method_settings": {"pdd_dqn": {"learning_starts": 5}}}, "set learning_starts to at least 9"),
     ("pdd_dqn", {"settings": {"agent_steps": 1000}}, "method 'pdd_dqn' never updates its network"),
     ("pdd_dqn", {"settings": {"agent_steps": 1003}, "method_settings": {"pdd_dqn": {"learning_starts": 1001}}},
      "its first update would come at agent step 1004"),
@@ -253,14 +253,13 @@ def test_infinity_is_refused_for_every_numeric_protocol_knob(key):
     ("soft_q", {"method_settings": {"soft_q": {"demo_loss": "decoupled"}}}, "a demonstration loss needs demonstrations"),
     ("soft_q_pretrain", {"method_settings": {"soft_q_pretrain": {"prioritized": True}}},
      "prioritized replay with soft-Q's demo_loss='decoupled' is not defined"),
-    ("her", {"method_settings": {"her": {"learning_starts": 33}}}, "set learning_starts to at least 34"),
-    # The soft-Q family reads no n-step return: a transition waits one agent step (its 1-step target's), not n_step.
-    ("soft_q_bc", {"settings": {"batch_size": 8}, "method_settings": {"soft_q_bc": {"learning_starts": 4}}},
-     "fewer than the batch's 4 agent transitions (each needs one later step (its loss reads no n-step return) first); "
-     "set learning_starts to at least 5"),
-    ("dqn", {"method_settings": {"dqn": {"learning_starts": 0}}},
-     "only after one agent step (its loss reads no n-step return), later than learning_starts=0; set learning_starts "
-     "to at least 1"),
+    # HER's batch holds 24 agent transitions; after agent step 31, 32 are played and the last 9 wait for their
+    # 10-step look-ahead.
+    ("her", {"method_settings": {"her": {"learning_starts": 31}}}, "set learning_starts to at least 32"),
+    # The soft-Q family reads no n-step return: a transition is sampleable once played, not after n_step.
+    ("soft_q_bc", {"settings": {"batch_size": 8}, "method_settings": {"soft_q_bc": {"learning_starts": 2}}},
+     "fewer than the batch's 4 agent transitions sampleable (each once played, its loss reading no n-step return); "
+     "set learning_starts to at least 3"),
 ])
 def test_settings_that_contradict_each_other_are_refused(method, overrides, expected):
     assert expected in refused(overrides, method=method)
@@ -270,13 +269,13 @@ def test_settings_that_contradict_each_other_are_refused(method, overrides, expe
     ("bc", {"settings": {"replay_capacity": 0, "batch_size": 64}}),  # never interacts, so needs no agent replay
     ("dqfd", {"settings": {"agent_steps": 0, "replay_capacity": 16}}),  # pretraining only
     ("soft_q", {"settings": {"epsilon_start": 1.0}}),  # softmax exploration has no ε schedule
-    ("pdd_dqn", {"settings": {"agent_steps": 1000}, "method_settings": {"pdd_dqn": {"learning_starts": 10}}}),
+    ("pdd_dqn", {"settings": {"agent_steps": 1000}, "method_settings": {"pdd_dqn": {"learning_starts": 9}}}),
     ("dqfd", {"settings": {"learning_starts": 0, "batch_size": 32, "replay_capacity": 32}}),
-    ("her", {"method_settings": {"her": {"learning_starts": 34}}}),
+    ("her", {"method_settings": {"her": {"learning_starts": 32}}}),
     ("soft_q", {"method_settings": {"soft_q": {"prioritized": True}}}),  # no demonstrations: TD errors only
     ("soft_q_bc", {"method_settings": {"soft_q_bc": {"soft_q_pretrain_steps": 0, "learning_starts": 10}}}),
-    ("soft_q_bc", {"settings": {"batch_size": 8}, "method_settings": {"soft_q_bc": {"learning_starts": 5}}}),
-    ("dqn", {"method_settings": {"dqn": {"learning_starts": 1}}}),  # λ1 = 0: its n_step = 10 is not waited for
+    ("soft_q_bc", {"settings": {"batch_size": 8}, "method_settings": {"soft_q_bc": {"learning_starts": 3}}}),
+    ("dqn", {"method_settings": {"dqn": {"learning_starts": 0}}}),  # λ1 = 0: its n_step = 10 is not waited for
 ])
 def test_consistent_settings_at_the_edges_of_the_rules_resolve(method, overrides):
     resolve("Pong", method, 0, overrides)

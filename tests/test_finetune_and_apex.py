@@ -64,9 +64,10 @@ def test_bc_finetune_clones_the_demonstrations_then_finetunes_pdd_dqn_on_agent_d
     ({"use_demos": False, "pretrain_updates": 0}, "pretrains by cloning demonstrations before it finetunes"),
     ({"pretrain_updates": 0}, "pretrains by cloning demonstrations before it finetunes"),
     ({"use_demos": False}, "pretrains by cloning demonstrations before it finetunes; set use_demos: true"),
-    # Its first interaction update must find an agent transition, or it would draw demonstrations: n_step 10.
-    ({"learning_starts": 9}, "would find no agent transition (each needs n_step=10 later steps first) and draw "
-                             "demonstrations instead; set learning_starts to at least 10"),
+    # Its first interaction update must find an agent transition, or it would draw demonstrations: n_step 10, so
+    # after agent step 8 (9 played) none is sampleable yet.
+    ({"learning_starts": 8}, "would find no agent transition sampleable (each once the n_step=10 steps its return "
+                             "reads are played) and draw demonstrations instead; set learning_starts to at least 9"),
 ])
 def test_bc_finetune_is_refused_without_demonstrations_to_clone_or_agent_data_to_finetune_on(changes, expected):
     config = {**CONFIG, "method_settings": {"bc_finetune": {**CONFIG["method_settings"]["bc_finetune"], **changes}}}

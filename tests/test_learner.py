@@ -115,23 +115,34 @@ def test_importance_weights_anneal_from_beta0_at_the_first_update_to_1_at_the_la
 
 
 def test_a_fixed_share_never_draws_a_batch_of_demonstrations_alone_once_learning_starts():
-    # HER's share at the smallest learning_starts its rule allows: n_step 10 + the batch's agent part of 3.
-    config = {"settings": {**CONFIG["settings"], "agent_steps": 60}, "method_settings": {"her": {"learning_starts": 13}}}
-    assert "set learning_starts to at least 13" in pytest.raises(
-        ConfigError, resolve, "Pong", "her", 0, {**config, "method_settings": {"her": {"learning_starts": 12}}}).value.args[0]
+    # HER's share at the smallest learning_starts its rule allows, a multiple of update_period so that the first update
+    # comes right after it: a batch of 6 holds round(0.25 · 6) = 2 demonstrations and 4 agent transitions; after agent
+    # step 12 (13 played, the last 9 waiting for their 10-step look-ahead) exactly 4 are sampleable.
+    config = {"settings": {**CONFIG["settings"], "agent_steps": 60, "batch_size": 6},
+              "method_settings": {"her": {"learning_starts": 12}}}
+    assert "set learning_starts to at least 12" in pytest.raises(
+        ConfigError, resolve, "Pong", "her", 0, {**config, "method_settings": {"her": {"learning_starts": 11}}}).value.args[0]
     agent = learner("her", config=config, demo_capacity=20)
     s = agent.settings
     frames = np.random.default_rng(0).integers(0, 255, (81, 84, 84), dtype=np.uint8)
     steps = np.arange(20)
     agent.add_demonstrations(frames[:20], steps % 6, np.zeros(20), steps == 19, steps < 19, steps)
-    demo_rows, sample = [], agent.replay.sample
-    agent.replay.sample = lambda *args: demo_rows.append(int((sampled := sample(*args))[1].is_demo.sum())) or sampled
+    demo_rows, agent_pool, original = [], [], agent.replay.sample
+
+    def sample(*args):
+        agent_pool.append(agent.replay.valid_agent)  # sampleable agent transitions when the batch is drawn
+        sampled = original(*args)
+        demo_rows.append(int(sampled[1].is_demo.sum()))
+        return sampled
+
+    agent.replay.sample = sample
     agent.begin_episode(frames[20])
     for step in range(s.agent_steps):  # as agents/run.py interacts
         agent.observe(step % 6, 0.0, False, frames[21 + step])
         if step >= s.learning_starts and step % s.update_period == 0:
             agent.update(agent_step=step + 1)
-    assert demo_rows == [1] * agent.total_updates  # round(0.25 · 4) every time, from the first update
+    assert s.update_period == 4 and agent_pool[0] == 4  # the rule's edge is exact: the batch's agent part, no more
+    assert demo_rows == [2] * agent.total_updates  # round(0.25 · 6) every time, from the first update
     resolve("Pong", "her", 0, {})  # HER's defaults keep the rule (learning_starts 50,000)
 
 

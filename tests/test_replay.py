@@ -75,30 +75,52 @@ def test_states_repeat_the_first_frame_at_episode_start_and_do_not_mix_episodes(
     assert states.tolist() == [[100, 100, 100, 100], [100, 100, 100, 101], [100, 100, 101, 102]]
 
 
-def test_incomplete_steps_are_not_sampled_until_their_n_step_look_ahead_exists():
+def test_a_step_is_sampleable_as_soon_as_its_n_step_look_ahead_exists_and_not_before():
     replay = make(n_step=3)
     replay.start_episode(frame(1))
-    for index in range(3):
+    for index in range(2):
         replay.add_step(0, 0.0, False, frame(index + 2))
-    assert len(replay) == 0
+    assert len(replay) == 0  # step 0's third reward is not there yet
+    replay.add_step(0, 0.0, False, frame(4))
+    assert len(replay) == 1  # its three rewards and the frame after them are
     replay.add_step(0, 0.0, False, frame(5))
-    assert len(replay) == 1
-    replay.add_step(0, 0.0, True, frame(6))
     assert len(replay) == 2
+    replay.add_step(0, 0.0, True, frame(6))
+    assert len(replay) == 3
     replay.end_episode()  # the last steps are sampleable with the look-ahead they have
     assert len(replay) == 5
 
 
-def test_without_an_n_step_return_a_step_waits_for_one_later_step_and_none_is_assembled():
+@pytest.mark.parametrize("n_step", [None, 1, 3])
+def test_a_step_made_sampleable_during_its_episode_has_the_target_it_has_once_the_episode_is_over(n_step):
+    """The wait is long enough: no transition is sampleable while its target could still change."""
+    replay = make(n_step=n_step, gamma=0.5)
+    rewards = np.random.default_rng(1).integers(-3, 4, size=9).astype(np.float32)
+    replay.start_episode(frame(1))
+    early = {}
+    for index, reward in enumerate(rewards):
+        last = index == len(rewards) - 1
+        replay.add_step(index % 3, float(reward), last, frame(index + 2))
+        for slot in np.flatnonzero(replay.valid):
+            early.setdefault(int(slot), assembled(replay, np.array([slot])))
+    replay.end_episode()
+    assert len(early) == len(rewards) - ((n_step or 1) - 1)  # each as soon as its look-ahead exists
+    for slot, before in early.items():
+        after = assembled(replay, np.array([slot]))
+        for name in ("rewards_1", "next_states_1", "discount_1", "returns_n", "next_states_n", "discount_n"):
+            assert np.array_equal(getattr(before, name), getattr(after, name)), (slot, name)
+
+
+def test_without_an_n_step_return_a_step_waits_for_the_frame_it_led_to_alone_and_none_is_assembled():
     """A method whose loss reads no n-step return (λ1 = 0, soft-Q, behaviour cloning) pays neither its wait nor its
     assembly: a step is sampleable as with n_step = 1, and its batch carries the 1-step target's ingredients alone."""
     replay, one_step = make(n_step=None), make(n_step=1)
     for buffer in (replay, one_step):
         buffer.start_episode(frame(1))
         buffer.add_step(0, 1.0, False, frame(2))
-        assert len(buffer) == 0
-        buffer.add_step(2, 3.0, False, frame(3))
         assert len(buffer) == 1
+        buffer.add_step(2, 3.0, False, frame(3))
+        assert len(buffer) == 2
     slots, batch = replay.sample(4, beta=1.0)
     assert batch.returns_n is None and batch.next_states_n is None and batch.discount_n is None
     same = one_step.assemble(slots, batch.weights)
