@@ -276,5 +276,9 @@ def test_a_reference_publishes_every_file_of_a_figure(tmp_path):
     for _, path in figure_files(tmp_path / "figures/aggregates.png").values():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"figure")
+    # The workflow's report on its last run's cells stays behind: it names this machine's logs, not the records.
+    (tmp_path / "tables").mkdir()
+    for name in ("failed_cells.csv", "failed_cells.md", "scores.md"):
+        (tmp_path / "tables" / name).write_text("table")
     assert {path.name for path in records(tmp_path)} == {
-        "aggregates.png", "aggregates.pdf", "aggregates_column.png", "aggregates_column.pdf"}
+        "aggregates.png", "aggregates.pdf", "aggregates_column.png", "aggregates_column.pdf", "scores.md"}
