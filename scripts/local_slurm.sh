@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A throw-away one-node SLURM cluster on this machine, for trying profiles/slurm for real (tests/test_slurm.py, CI).
 #
-#   sudo bash scripts/local_slurm.sh start    # install slurm-wlm and munge if missing, write the config, start the
+#   sudo bash scripts/local_slurm.sh start    # install SLURM and munge if missing, write the config, start the
 #                                             # daemons, wait until the node is idle (about a minute the first time)
 #   sudo bash scripts/local_slurm.sh status   # one line; exit status 0 when the node takes jobs
 #   sudo bash scripts/local_slurm.sh stop     # cancel its jobs, stop the daemons it started (by their PIDs)
