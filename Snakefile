@@ -87,10 +87,11 @@ onsuccess:
 
 
 onerror:
+    from analysis.failures import counts
+
     missing = report_failed_cells()
     failed = missing[missing["status"] == "failed"]
     if len(missing):
-        print(f"{len(failed)} training cells failed, {len(missing) - len(failed)} not run; "
-              f"see {RESULTS}/tables/failed_cells.md")
+        print(f"training cells without a complete run: {counts(missing)}; see {RESULTS}/tables/failed_cells.md")
     if len(failed):
         print(failed[["game", "method", "demos", "seed", "reason"]].to_string(index=False))

@@ -1,8 +1,10 @@
 """The cells of the matrix that have no complete run, each with the reason its log gives.
 
 The workflow calls this when it ends (with `--keep-going`, after every other cell has finished), so a researcher sees
-at once which cells are missing from the tables and why. A cell whose training log exists was started and *failed* (or
-was stopped); a cell without one was *not run*: not targeted yet, or a job it needs failed first.
+at once which cells are missing from the tables and why. A cell whose training log ends in an error *failed*; one whose
+log holds no error was *stopped* (killed, interrupted, or still running in another Snakemake process on the same
+results folder), and rerunning it resumes from its last checkpoint; a cell without a log was *not run*: not targeted
+yet, or a job it needs failed first.
 """
 from __future__ import annotations
 
@@ -14,12 +16,15 @@ from agents.io import write_csv, write_text
 
 
 NOT_RUN = "no training log (not targeted yet, or a job it needs failed, or the workflow stopped first)"
+STOPPED = ("no error in its training log: killed, interrupted, or still running in another Snakemake process; "
+           "rerunning resumes it from its last checkpoint")
 
 
-def last_error(log: Path) -> str:
+def last_error(log: Path) -> str | None:
+    """The log's last error line (the agent's `error: ...` or an exception's `SomeError: ...`), None without one."""
     lines = [line.strip() for line in log.read_text(errors="replace").splitlines() if line.strip()]
     errors = [line for line in lines if line.startswith("error:") or "Error" in line.split(":")[0]]
-    return (errors or lines or ["no output in its log"])[-1]
+    return errors[-1] if errors else None
 
 
 def failed_cells(results: str | Path, cells) -> pd.DataFrame:
@@ -29,10 +34,10 @@ def failed_cells(results: str | Path, cells) -> pd.DataFrame:
         if (results / f"runs/{game}/{method}/{demos}/seed_{seed}/summary.json").is_file():
             continue
         log = results / f"logs/train/{game}_{method}_{demos}_seed_{seed}.log"
-        started = log.is_file()
-        rows.append({"game": game, "method": method, "demos": demos, "seed": seed,
-                     "status": "failed" if started else "not run", "reason": last_error(log) if started else NOT_RUN,
-                     "log": str(log)})
+        error = last_error(log) if log.is_file() else None
+        status = "not run" if not log.is_file() else "failed" if error else "stopped"
+        rows.append({"game": game, "method": method, "demos": demos, "seed": seed, "status": status,
+                     "reason": {"not run": NOT_RUN, "failed": error, "stopped": STOPPED}[status], "log": str(log)})
     return pd.DataFrame(rows, columns=["game", "method", "demos", "seed", "status", "reason", "log"])
 
 
@@ -49,11 +54,14 @@ def report(results: str | Path, cells) -> pd.DataFrame:
     return failed
 
 
+def counts(failed: pd.DataFrame) -> str:
+    return ", ".join(f"{int((failed['status'] == status).sum())} {status}" for status in ("failed", "stopped", "not run"))
+
+
 def to_markdown(failed: pd.DataFrame, total: int) -> str:
     if failed.empty:
         return f"All {total} cells of the matrix have a complete run.\n"
-    started = int((failed["status"] == "failed").sum())
-    lines = [f"{len(failed)} of {total} cells have no complete run: {started} failed, {len(failed) - started} not run.",
+    lines = [f"{len(failed)} of {total} cells have no complete run: {counts(failed)}.",
              "", "| game | method | demos | seed | status | reason |", "|---|---|---|---|---|---|"]
     lines += [f"| {row.game} | {row.method} | {row.demos} | {row.seed} | {row.status} | "
               f"{row.reason.replace('|', '/')} |" for row in failed.itertuples()]

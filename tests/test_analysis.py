@@ -210,17 +210,22 @@ def test_missing_and_unfinished_runs_are_listed_not_dropped(tmp_path):
     (tmp_path / "logs/train").mkdir(parents=True)
     (tmp_path / "logs/train/Pong_dqfd_scripted_noise0_ep5_seed_1.log").write_text(
         "training\nerror: loss is NaN at update 7\n")
+    # killed mid-run (or still running in another Snakemake process): its log holds progress lines and no error
+    (tmp_path / "logs/train/Pong_dqfd_scripted_noise0_ep5_seed_2.log").write_text(
+        "training\nagent step 20,000 of 100,000, checkpoint written\n")
     cells = [("Pong", "dqfd", "scripted_noise0_ep5", 0), ("Pong", "dqfd", "scripted_noise0_ep5", 1),
-             ("Pong", "bc", "scripted_noise0_ep5", 0)]
+             ("Pong", "dqfd", "scripted_noise0_ep5", 2), ("Pong", "bc", "scripted_noise0_ep5", 0)]
     runs, episodes, *_ = collect(tmp_path, cells, [], "scripted_noise0_ep5")
     assert len(runs) == 1 and episodes["episode_return"].tolist() == [3.0, 5.0]
     missing = failed_cells(tmp_path, cells).set_index(["method", "seed"])
     assert missing.loc[("dqfd", 1), "reason"] == "error: loss is NaN at update 7"
     assert missing.loc[("dqfd", 1), "status"] == "failed"
+    assert missing.loc[("dqfd", 2), "status"] == "stopped"
+    assert missing.loc[("dqfd", 2), "reason"].startswith("no error in its training log")
     assert missing.loc[("bc", 0), "status"] == "not run"
     assert missing.loc[("bc", 0), "reason"].startswith("no training log")
     assert failures.to_markdown(failed_cells(tmp_path, cells), len(cells)).startswith(
-        "2 of 3 cells have no complete run: 1 failed, 1 not run.")
+        "3 of 4 cells have no complete run: 1 failed, 1 stopped, 1 not run.")
 
 
 def test_every_figure_and_table_builds_from_the_command_line(tmp_path):

@@ -332,7 +332,7 @@ def test_a_failed_cell_on_the_cluster_is_reported_and_the_rest_completes(cluster
     assert failed["returncode"] != 0 and failed["csv"] is not None, first[-3000:]
     assert list(zip(failed["csv"]["game"], failed["csv"]["method"])) == [("Pong", "pdd_dqn_unstable")]
     assert failed["csv"]["reason"].str.contains("non-finite loss").all(), failed["csv"]["reason"].tolist()
-    assert "1 training cells failed" in first
+    assert "training cells without a complete run: 1 failed, 0 stopped, 0 not run" in first
     assert "1 of 6 cells have no complete run" in failed["report"]
     # every other cell of the first invocation completed, and the second one removed the stale report
     assert len(cells(cluster_run["workdir"])) == 5

@@ -265,7 +265,7 @@ def test_keep_going_finishes_the_rest_and_reports_the_failed_cells(workflow, tmp
     assert sorted(zip(failed["game"], failed["method"])) == [("Breakout", "pdd_dqn_unstable"),
                                                              ("Pong", "pdd_dqn_unstable")]
     assert failed["reason"].str.contains("non-finite loss").all() and (failed["status"] == "failed").all()
-    assert "2 training cells failed, 0 not run" in output
+    assert "training cells without a complete run: 2 failed, 0 stopped, 0 not run" in output
     report = (results / "tables/failed_cells.md").read_text()
     assert "2 of 4 cells have no complete run" in report
 
