@@ -1,8 +1,8 @@
 """The cells of the matrix that have no complete run, each with the reason its log gives.
 
 The workflow calls this when it ends (with `--keep-going`, after every other cell has finished), so a researcher sees
-at once which cells are missing from the tables and why. A cell whose training log ends in an error *failed*; one whose
-log holds no error was *stopped* (killed, interrupted, or still running in another Snakemake process on the same
+at once which cells are missing from the tables and why. A cell whose training log holds an error line *failed*; one whose
+log holds none was *stopped* (killed, interrupted, or still running in another Snakemake process on the same
 results folder), and rerunning it resumes from its last checkpoint; a cell without a log was *not run*: not targeted
 yet, or a job it needs failed first.
 """
@@ -18,6 +18,7 @@ from agents.io import write_csv, write_text
 NOT_RUN = "no training log (not targeted yet, or a job it needs failed, or the workflow stopped first)"
 STOPPED = ("no error in its training log: killed, interrupted, or still running in another Snakemake process; "
            "rerunning resumes it from its last checkpoint")
+STATUSES = ("failed", "stopped", "not run")  # of a cell without a complete run, in the order the reports count them
 
 
 def last_error(log: Path) -> str | None:
@@ -35,9 +36,9 @@ def failed_cells(results: str | Path, cells) -> pd.DataFrame:
             continue
         log = results / f"logs/train/{game}_{method}_{demos}_seed_{seed}.log"
         error = last_error(log) if log.is_file() else None
-        status = "not run" if not log.is_file() else "failed" if error else "stopped"
+        status, reason = ("failed", error) if error else ("stopped", STOPPED) if log.is_file() else ("not run", NOT_RUN)
         rows.append({"game": game, "method": method, "demos": demos, "seed": seed, "status": status,
-                     "reason": {"not run": NOT_RUN, "failed": error, "stopped": STOPPED}[status], "log": str(log)})
+                     "reason": reason, "log": str(log)})
     return pd.DataFrame(rows, columns=["game", "method", "demos", "seed", "status", "reason", "log"])
 
 
@@ -55,7 +56,8 @@ def report(results: str | Path, cells) -> pd.DataFrame:
 
 
 def counts(failed: pd.DataFrame) -> str:
-    return ", ".join(f"{int((failed['status'] == status).sum())} {status}" for status in ("failed", "stopped", "not run"))
+    """How many cells are failed, stopped and not run, in words."""
+    return ", ".join(f"{int((failed['status'] == status).sum())} {status}" for status in STATUSES)
 
 
 def to_markdown(failed: pd.DataFrame, total: int) -> str:
