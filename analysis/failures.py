@@ -1,8 +1,8 @@
 """The cells of the matrix that have no complete run, each with the reason its log gives.
 
 The workflow calls this when it ends (with `--keep-going`, after every other cell has finished), so a researcher sees
-at once which cells are missing from the tables and why. A cell whose training log holds an error line *failed*; one whose
-log holds none was *stopped* (killed, interrupted, or still running in another Snakemake process on the same
+at once which cells are missing from the tables and why. A cell whose training log holds an error line *failed*; one
+whose log holds none was *stopped* (killed, interrupted, or still running in another Snakemake process on the same
 results folder), and rerunning it resumes from its last checkpoint; a cell without a log was *not run*: not targeted
 yet, or a job it needs failed first.
 """
