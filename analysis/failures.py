@@ -43,7 +43,8 @@ def failed_cells(results: str | Path, cells) -> pd.DataFrame:
 
 
 def report(results: str | Path, cells) -> pd.DataFrame:
-    """Write tables/failed_cells.{csv,md} when cells failed; remove them when none did, so no report goes stale."""
+    """Write tables/failed_cells.{csv,md} when a cell has no complete run; remove them when every cell has one, so no
+    report goes stale."""
     failed = failed_cells(results, cells)
     csv, markdown = Path(results) / "tables/failed_cells.csv", Path(results) / "tables/failed_cells.md"
     if failed.empty:
