@@ -70,14 +70,15 @@ def probability_of_improvement(x_games: list[np.ndarray], y_games: list[np.ndarr
 
 
 def improvement_table(table: pd.DataFrame, pairs: list[tuple[str, str]], column: str) -> pd.DataFrame:
-    """P(X > Y) on the games both methods ran."""
+    """P(X > Y) on the games where both methods have a score in the column."""
     rows = []
+    scored = table[table[column].notna()]
     for x, y in pairs:
-        shared = sorted(set(table.loc[table["method"] == x, "game"]) & set(table.loc[table["method"] == y, "game"]))
-        subset = table[table["game"].isin(shared)]
-        x_games, y_games = by_game(subset, x, column), by_game(subset, y, column)
-        if not x_games or len(x_games) != len(y_games):
+        shared = sorted(set(scored.loc[scored["method"] == x, "game"]) & set(scored.loc[scored["method"] == y, "game"]))
+        if not shared:
             continue
+        subset = scored[scored["game"].isin(shared)]
+        x_games, y_games = by_game(subset, x, column), by_game(subset, y, column)
         rows.append({"x": x, "y": y, "score": column, "games": len(x_games),
                      "probability": float(probability_of_improvement(x_games, y_games))})
     # With one method (or no shared game) there is no comparison: an empty table that still has its columns.

@@ -7,10 +7,10 @@ of its recorded episodes: a reference is never one number taken as exact, and ne
 Each claim is decided from the interval of the difference, left − right: per game in raw scores (Welch: seeds are
 independent across methods), and across games as the average over games of the demonstrator-normalised per-game
 difference (a stratified Welch interval, analysis/stats.py). The claim's verdict is its across-game one; the per-game
-rows say where the average comes from, and are verdicts of their own. Every verdict the ledger prints belongs to one
-family with one error rate (the chance that any of them calls a difference that is not there): Holm's step-down
-procedure over their two-sided p-values. Supported: the difference is decided and positive; contradicted: decided and
-negative; inconclusive: not decided at the family's error rate.
+rows say where the average comes from, the breakdown of that verdict, not verdicts of their own. Every verdict the
+ledger prints belongs to one family with one error rate (the chance that any of them calls a difference that is not
+there): Holm's step-down procedure over their two-sided p-values. Supported: the difference is decided and positive;
+contradicted: decided and negative; inconclusive: not decided at the family's error rate.
 
 Power is stated at 80%: the smallest true difference the row's test would decide 80% of the time at its seed count,
 and how many seeds per side would decide the observed difference 80% of the time, both with the spreads observed and
@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from .scores import CHANGES, span
-from .stats import MAX_SEEDS, POWER, Design, Estimate, holm, linear, verdict
+from .stats import MAX_SEEDS, POWER, Design, Estimate, clean, holm, linear, verdict
 
 DEMONSTRATOR = "demonstrator"
 PUBLISHED = "published"
@@ -270,7 +270,8 @@ class Ledger:
         return strip(summary), strip(details)
 
     def signature(self, claim: Claim, games: list[str]) -> tuple:
-        return tuple((game, tuple(np.round(self.sample(side, game), 9)))
+        # Rounded, and with missing seeds left out (NaN ≠ NaN would keep two claims on the same numbers apart).
+        return tuple((game, tuple(np.round(clean(self.sample(side, game)), 9)))
                      for game in games for side in (claim.left, claim.right))
 
     def decide(self, summary: list[dict]) -> None:

@@ -79,10 +79,12 @@ def per_game(scores: pd.DataFrame) -> pd.DataFrame:
 
 
 def span(game_baselines: pd.DataFrame, games) -> np.ndarray:
-    """demonstrator − random per game: the unit of a normalised score; NaN where the two coincide or one is missing."""
+    """demonstrator − random per game: the unit of a normalised score; NaN where one is missing or the demonstrator
+    does not score above random play: a span of zero has no scale, and a negative one would turn the game's
+    differences around, so that a method better on every game could read as worse across them."""
     rows = game_baselines.reindex(np.asarray(games))
     width = (rows["demonstrator_mean"] - rows["random_mean"]).to_numpy(dtype=float, copy=True)
-    width[np.isclose(width, 0.0)] = np.nan
+    width[(width < 0) | np.isclose(width, 0.0)] = np.nan
     return width
 
 

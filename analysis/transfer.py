@@ -56,11 +56,12 @@ def transfer_table(rungs: pd.DataFrame, baselines: pd.DataFrame) -> pd.DataFrame
             row.update({measure: mean, f"{measure}_ci95_low": low, f"{measure}_ci95_high": high})
         demo, random = (baselines.loc[game, name] if game in baselines.index else np.nan
                         for name in ("demonstrator_mean", "random_mean"))
-        # Normalising is affine per game, so the interval's ends map to its ends (swapped if demonstrator < random).
+        # Normalising is affine and increasing per game (a demonstrator not above random play gives no unit), so the
+        # interval's ends map to its ends.
         low, mean, high = normalise([row["score_ci95_low"], row["score"], row["score_ci95_high"]], baselines,
                                     [game] * 3)
-        row.update(score_normalised=float(mean), score_normalised_ci95_low=float(np.fmin(low, high)),
-                   score_normalised_ci95_high=float(np.fmax(low, high)), demonstrator_mean=demo, random_mean=random)
+        row.update(score_normalised=float(mean), score_normalised_ci95_low=float(low),
+                   score_normalised_ci95_high=float(high), demonstrator_mean=demo, random_mean=random)
         rows.append(row)
     columns = ["game", "method", "update", "seeds", "episodes",
                *(f"{measure}{end}" for measure in MEASURES for end in ("", "_ci95_low", "_ci95_high")),

@@ -11,7 +11,7 @@ from analysis.__main__ import main as analysis_main
 from analysis.collect import collect
 from analysis.failures import failed_cells
 from analysis.figure_files import figure_files
-from analysis.scores import score_runs
+from analysis.scores import normalise, score_runs
 from analysis import stats as stats_module
 from analysis.stats import linear, mean_ci
 from analysis.tables import scores_table, to_latex, to_markdown
@@ -358,10 +358,12 @@ def test_the_default_design_rule_picks_the_budget_and_the_games():
     # With only one game ever carrying over, P is the top rung and the best non-carrying game fills the place.
     one = default_design(table[table["game"] != "B"])
     assert one["budget"] == 200 and one["games"] == ["A", "C", "D"] and one["filled"] == ["C"]
-    # A demonstrator below random play swaps the interval's ends.
-    flipped = transfer_table(rungs, baseline.assign(demonstrator_mean=-1.0))
-    row = flipped[(flipped["game"] == "A") & (flipped["update"] == 100)].iloc[0]
-    assert row["score_normalised_ci95_low"] < row["score_normalised"] < row["score_normalised_ci95_high"]
+    # A demonstrator below random play gives no unit: game A gets no normalised score and leaves the design.
+    flipped = transfer_table(rungs, baseline.assign(demonstrator_mean=[-1.0, 1.0, 1.0, 1.0]))
+    a = flipped[flipped["game"] == "A"]
+    assert a[["score_normalised", "score_normalised_ci95_low", "score_normalised_ci95_high"]].isna().all().all()
+    assert default_design(flipped)["carrying"] == {100: [], 200: ["B"]}
+    assert "A" not in default_design(flipped)["games"]
 
 
 def test_a_run_that_ended_no_episode_is_scored_without_one(tmp_path):
@@ -483,6 +485,48 @@ def test_two_claims_on_the_same_numbers_are_one_test():
     tested = rows[rows["p_value"].notna()]
     assert (rows["family_size"] == len(tested) - 1).all()  # counted once
 
+
+
+def test_two_claims_on_the_same_numbers_are_one_test_when_a_seed_is_missing():
+    rows = [{"game": game, "method": method, "seed": seed, "final": value, "initial": value,
+             "demonstrator_mean": 100.0, "random_mean": 0.0}
+            for game in ("A", "B")
+            for method, values in (("x", [60.0, 61.0, 62.0, np.nan]), ("y", [50.0, 51.0, 52.0, 53.0]))
+            for seed, value in enumerate(values)]
+    demos = pd.DataFrame({"game": ["A"] * 3 + ["B"] * 3, "score": [90.0, 100.0, 110.0] * 2})
+    final = claims.Claim("final", "test", "x beats y", claims.Side("x", "final"), claims.Side("y", "final"))
+    initial = claims.Claim("initial", "test", "x beats y", claims.Side("x", "initial"), claims.Side("y", "final"))
+    summary, _ = claims.Ledger(pd.DataFrame(rows), NO_PUBLISHED, demos).evaluate([final, initial])
+    assert summary.set_index("claim").loc["initial", "note"].startswith("the same numbers as final")
+    assert (summary["family_size"] == 1).all()
+
+
+def test_a_game_whose_demonstrator_scores_below_random_play_has_no_unit():
+    # x beats y by 10 on both games; on B the demonstrator (10) is below random play (20): a negative span would turn
+    # B's difference around and the across-game verdict with it.
+    rows = [{"game": game, "method": method, "seed": seed, "final": value,
+             "demonstrator_mean": demonstrator, "random_mean": random}
+            for game, demonstrator, random, x, y in (("A", 100.0, 0.0, [60.0, 61.0, 62.0], [50.0, 51.0, 52.0]),
+                                                     ("B", 10.0, 20.0, [30.0, 31.0, 32.0], [20.0, 21.0, 22.0]))
+            for method, values in (("x", x), ("y", y)) for seed, value in enumerate(values)]
+    demos = pd.DataFrame({"game": ["A"] * 3 + ["B"] * 3, "score": [90.0, 100.0, 110.0, 9.0, 10.0, 11.0]})
+    claim = claims.Claim("k", "test", "x beats y", claims.Side("x", "final"), claims.Side("y", "final"))
+    summary, details = claims.Ledger(pd.DataFrame(rows), NO_PUBLISHED, demos).evaluate([claim])
+    row = summary.iloc[0]
+    assert row["note"] == claims.NO_UNIT and row["verdict"] != "contradicted"
+    assert details["difference"].tolist() == pytest.approx([10.0, 10.0])  # per game, raw: unchanged
+    baselines = pd.DataFrame({"demonstrator_mean": [100.0, 10.0], "random_mean": [0.0, 20.0]}, index=["A", "B"])
+    assert np.isnan(normalise([50.0, 50.0], baselines, ["A", "B"])).tolist() == [False, True]
+
+
+def test_probability_of_improvement_pairs_each_game_with_itself():
+    # x has scores on A only, y on B only: no game holds both, so there is no comparison (not x on A against y on B).
+    table = pd.DataFrame({"game": ["A"] * 6 + ["B"] * 6, "method": (["x"] * 3 + ["y"] * 3) * 2,
+                          "score": [10.0, 11.0, 12.0] + [np.nan] * 6 + [100.0, 101.0, 102.0]})
+    assert aggregate.improvement_table(table, [("x", "y")], "score").empty
+    table.loc[(table["game"] == "A") & (table["method"] == "y"), "score"] = [1.0, 2.0, 30.0]
+    row = aggregate.improvement_table(table, [("x", "y")], "score").iloc[0]
+    assert (row["games"], row["probability"]) == (1, pytest.approx(6 / 9))  # game A alone
 
 # ------------------------------------------------------------------- greedy evaluations and evaluation episodes
 def test_initial_greedy_is_the_mean_of_the_greedy_evaluations_in_the_initial_window():
