@@ -112,6 +112,33 @@ def test_dqfd_total_combines_the_four_terms(is_demo):
     assert out.td_errors.tolist() == pytest.approx([y_n - 1.0])
 
 
+def _two_rows():
+    """Row 0, a demonstration: `_batch`'s row. Row 1, agent data: state 3 (Q = [3, 1]), action 1, next states 4
+    (Q = [0, 2]) and 5 (Q = [6, 2]). Importance weights 0.5 and 2."""
+    state = lambda *indices: torch.tensor(indices, dtype=torch.uint8).view(-1, 1, 1, 1)  # noqa: E731
+    return Batch(states=state(0, 3), actions=torch.tensor([0, 1]), rewards_1=torch.tensor([1.0, 0.0]),
+                 next_states_1=state(1, 4), discount_1=torch.tensor([0.5, 0.9]), returns_n=torch.tensor([2.0, 1.5]),
+                 next_states_n=state(2, 5), discount_n=torch.tensor([0.25, 0.5]), is_demo=torch.tensor([True, False]),
+                 weights=torch.tensor([0.5, 2.0]))
+
+
+TWO_ROW_TABLE = [[1.0, 2.0], [0.0, 4.0], [8.0, 0.0], [3.0, 1.0], [0.0, 2.0], [6.0, 2.0]]
+
+
+@pytest.mark.parametrize("priority", ["n_step", "one_step"])
+def test_dqfd_weighs_its_terms_by_lambda_and_its_samples_by_importance_weight(priority):
+    net = TableQ(TWO_ROW_TABLE)
+    settings = replace(SETTINGS, lambda_n_step=0.3, lambda_supervised=0.7, priority_td_error=priority)
+    out = ALGORITHMS["dqfd"](settings).loss(_two_rows(), net, net)
+    # Row 0: Q = 1, y_1 = 3, y_n = 4: J_DQ = 2, J_n = 4.5, J_E = 1.8 (as above).
+    # Row 1: Q = 1, y_1 = 0 + 0.9 · 2 = 1.8, y_n = 1.5 + 0.5 · 6 = 4.5: J_DQ = 0.32, J_n = 6.125; no J_E on agent data
+    # (its margin would be 3 + 0.8 − 1 = 2.8).
+    per_sample = [2.0 + 0.3 * 4.5 + 0.7 * 1.8, 0.32 + 0.3 * 6.125]
+    assert out.total.item() == pytest.approx((0.5 * per_sample[0] + 2.0 * per_sample[1]) / 2 + 1e-2 * 2.0**2)
+    assert out.td_errors.tolist() == pytest.approx([4.0 - 1.0, 4.5 - 1.0] if priority == "n_step" else [2.0, 0.8])
+    assert out.metrics["loss_supervised"].item() == pytest.approx(1.8)  # the mean over demonstration rows
+
+
 def test_plain_dqn_is_one_step_max_q_without_double_q():
     # The online net would pick a* = 0 at s1 (its Q(s1) = [5, 1]); the target net's max is 4, which plain DQN takes.
     online, target = TableQ([[1.0, 2.0], [5.0, 1.0], [8.0, 0.0]]), TableQ([[1.0, 2.0], [0.0, 4.0], [8.0, 0.0]])
@@ -135,11 +162,12 @@ def test_adet_replaces_the_margin_by_cross_entropy_on_demonstrations_only(is_dem
 
 
 def test_bc_total_is_weighted_cross_entropy_plus_l2():
-    net = TableQ([[0.0, math.log(3.0)]])
-    batch = _batch(False)._replace(states=torch.zeros((1, 1, 1, 1), dtype=torch.uint8), actions=torch.tensor([1]),
-                                   weights=torch.tensor([1.0]))
+    # softmax(Q) of action 1: 3/4 in state 0, 1/4 in state 1; importance weights 0.5 and 2.
+    net = TableQ([[0.0, math.log(3.0)], [math.log(3.0), 0.0]])
+    batch = _batch(False)._replace(states=torch.tensor([0, 1], dtype=torch.uint8).view(2, 1, 1, 1),
+                                   actions=torch.tensor([1, 1]), weights=torch.tensor([0.5, 2.0]))
     out = ALGORITHMS["bc"](replace(PACKAGE, lambda_l2=1e-2)).loss(batch, net, net)
-    assert out.total.item() == pytest.approx(-math.log(0.75) + 1e-2 * 4.0)
+    assert out.total.item() == pytest.approx((0.5 * -math.log(0.75) + 2.0 * -math.log(0.25)) / 2 + 1e-2 * 4.0)
     assert out.td_errors is None
 
 
@@ -252,3 +280,14 @@ def test_apex_dqfd_total_combines_transformed_td_temporal_consistency_and_margin
     without_tc.total.backward()
     # d/dscale of 0.5 · 0.5 · [½(4·scale/2 − 1.03)² + ½(8·scale/2 − 2.08)²] at scale 2: 0.25 · (2.97 · 2 + 5.92 · 4)
     assert grad_with - online.scale.grad.item() == pytest.approx(0.25 * (2.97 * 2.0 + 5.92 * 4.0), rel=1e-5)
+
+
+def test_apex_dqfd_weighs_both_n_step_terms_by_lambda_1_and_the_margin_by_lambda_2():
+    online = TableQ([[1.0, 2.0], [0.0, 4.0], [8.0, 0.0]])
+    target = TableQ([[1.0, 2.0], [0.0, 1.03], [2.08, 0.0]])
+    settings = replace(APEX, lambda_n_step=0.3, lambda_supervised=0.7)
+    out = ALGORITHMS["apex_dqfd"](settings).loss(_batch(True), online, target)
+    td_1, td_n = 0.5 * (h(1.0 + 0.5 * 3.0) - 1.0) ** 2, 0.5 * (h(2.0 + 0.25 * 8.0) - 1.0) ** 2
+    tc_1, tc_n = 0.5 * (4.0 - 1.03) ** 2, 0.5 * (8.0 - 2.08) ** 2
+    expected = 0.5 * (td_1 + 0.3 * td_n + 0.5 * (tc_1 + 0.3 * tc_n) + 0.7 * ((2.0 + 0.8) - 1.0))
+    assert out.total.item() == pytest.approx(expected, rel=1e-5)

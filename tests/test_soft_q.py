@@ -69,6 +69,15 @@ def test_soft_q_loss_is_the_squared_soft_td_error_on_agent_samples_only():
     assert out.total.item() == pytest.approx(0.5 * (y_0 - 1.0) ** 2)
 
 
+def test_soft_q_weighs_agent_samples_by_importance_weight_and_returns_their_td_errors():
+    net = TableQ(TABLE)
+    weighted = batch([False, False])._replace(weights=torch.tensor([0.5, 2.0]))
+    out = ALGORITHMS["soft_q"](soft_settings("none")).loss(weighted, net, net)
+    y_0, y_1 = 1.0 + 0.5 * TAU * math.log(math.exp(0.0) + math.exp(1.0 / TAU)), 0.0
+    assert out.total.item() == pytest.approx((0.5 * 0.5 * (y_0 - 1.0) ** 2 + 2.0 * 0.5 * (y_1 - 2.0) ** 2) / 2)
+    assert out.td_errors.tolist() == pytest.approx([y_0 - 1.0, 2.0])  # |y − Q(s, a)|, the new priorities
+
+
 def test_soft_q_bc_adds_the_cross_entropy_of_softmax_q_over_tau_on_demonstrations():
     net = TableQ(TABLE)
     out = ALGORITHMS["soft_q"](soft_settings("cross_entropy")).loss(batch([False, True]), net, net)
@@ -116,6 +125,25 @@ def test_decoupled_gradients_are_g_q_on_demonstrations_and_the_entropy_part_of_g
     # Agent row: only τ L_π's entropy term, τ · τ · ∂h/∂Q = −τ π (log π + h)
     expected_agent = -TAU * pi_agent * (pi_agent.log() + entropy_agent)
     assert gradient[1].tolist() == pytest.approx(expected_agent.tolist())
+
+
+def test_soft_q_pretraining_adds_lambda_times_the_decoupled_demo_loss_to_the_td_loss():
+    rows = [[2.0, -1.0], [0.3, 0.0], [0.0, 1.0], [5.0, 5.0]]  # sample 0 agent data, sample 1 a demonstration
+    demo_batch = batch([False, True])
+
+    def gradient(demo_loss, weight):
+        net = TableQ(rows)
+        settings = replace(soft_settings(demo_loss), lambda_supervised=weight)
+        ALGORITHMS["soft_q"](settings).loss(demo_batch, net, net).total.backward()
+        return net.table.grad
+
+    td_only = gradient("none", 1.0)
+    net = TableQ(rows)
+    q = net(demo_batch.states)
+    demo_term, _ = SoftQ.decoupled_demo_loss(q, losses.soft_policy(q, TAU), demo_batch.actions,
+                                             demo_batch.is_demo.double(), TAU)
+    demo_term.backward()
+    assert torch.allclose(gradient("decoupled", 0.7), td_only + 0.7 * net.table.grad)
 
 
 def test_the_alpha_gate_switches_g_q_off_once_the_constraint_holds():
