@@ -214,6 +214,12 @@ def test_the_learners_replay_waits_for_the_look_ahead_its_loss_reads():
 def test_act_gives_one_action_per_state_from_one_batch():
     agent = learner("dqfd")
     states = np.random.default_rng(0).integers(0, 255, (5, 4, 84, 84), dtype=np.uint8)
+    with torch.no_grad():
+        q = agent.online(torch.as_tensor(states))
+    passes, preferences = [], agent.online.preferences
+    agent.online.preferences = lambda batch: passes.append(len(batch)) or preferences(batch)
     actions = agent.act_greedy(states, 0.0, np.random.default_rng(0))
-    assert actions.shape == (5,) and (actions == agent.preferences(states).argmax(dim=1).numpy()).all()
-    assert agent.act(states, agent_step=0).shape == (5,)
+    assert actions.tolist() == q.argmax(dim=1).tolist()  # greedy in Q
+    assert passes == [5]  # one forward pass for the five states
+    passes.clear()
+    assert agent.act(states, agent_step=0).shape == (5,) and len(passes) <= 1

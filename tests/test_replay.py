@@ -51,11 +51,16 @@ def test_n_step_return_is_shortened_at_a_time_limit_and_bootstraps_from_the_last
     assert batch.next_states_n[:, -1, 0, 0].tolist() == [12, 12]  # the final frame of the episode
 
 
-def test_n_step_return_never_crosses_into_the_next_episode():
-    replay = make(n_step=5, gamma=1.0)
-    first = play(replay, [1.0, 1.0], terminal_at_end=True)
+@pytest.mark.parametrize("terminal", [True, False])
+def test_n_step_return_never_crosses_into_the_next_episode(terminal):
+    # Cut at the terminal, or, where the episode ended at a time limit, at its end: bootstrapped from its last frame.
+    replay = make(n_step=5, gamma=0.5)
+    first = play(replay, [1.0, 1.0], terminal_at_end=terminal, first_value=10)
     play(replay, [100.0, 100.0, 100.0], terminal_at_end=True, first_value=50)
-    assert assembled(replay, first).returns_n.tolist() == [2.0, 1.0]
+    batch = assembled(replay, first)
+    assert batch.returns_n.tolist() == [1.0 + 0.5 * 1.0, 1.0]
+    assert batch.discount_n.tolist() == ([0.0, 0.0] if terminal else [0.25, 0.5])
+    assert batch.next_states_n[:, -1, 0, 0].tolist() == [12, 12]  # the first episode's last frame, never the next's
 
 
 def test_full_n_step_return_bootstraps_n_steps_ahead():
@@ -147,10 +152,12 @@ def demo_arrays(count_steps=4, value=200):
 def test_demonstrations_are_never_overwritten():
     replay = make(demo_capacity=5, agent_capacity=8)
     replay.add_demonstrations(*demo_arrays())
-    before = replay.frames[:5].copy()
+    names = ("frames", "actions", "rewards", "terminals", "has_action", "episode_step")
+    before = {name: getattr(replay, name)[:5].copy() for name in names}
     for episode in range(10):
         play(replay, [0.0] * 7, terminal_at_end=True, first_value=episode * 10)
-    assert np.array_equal(replay.frames[:5], before)
+    for name in names:
+        assert np.array_equal(getattr(replay, name)[:5], before[name]), name
     assert replay.valid[:4].all() and not replay.valid[4]
     assert replay.cursor >= 5
 
@@ -161,6 +168,46 @@ def test_overwriting_the_oldest_frame_invalidates_slots_that_stack_on_it():
     assert replay.valid[:7].sum() == 7
     replay.start_episode(frame(99))  # overwrites slot 0
     assert not replay.valid[0] and not replay.valid[1:4].any() and replay.valid[4:7].all()
+    # They leave the sampling trees too: no probability mass, no minimum, never sampled.
+    gone = np.arange(4)
+    assert replay.sum_tree.get(gone).tolist() == [0.0] * 4 and np.isinf(replay.min_tree.get(gone)).all()
+    sampled, _ = replay.sample(256, beta=0.5)
+    assert set(sampled.tolist()) <= set(range(4, 7))
+
+
+def test_a_priority_update_for_a_slot_overwritten_since_it_was_sampled_is_ignored():
+    replay = make(agent_capacity=8, n_step=1)
+    play(replay, [0.0] * 7, terminal_at_end=True)
+    replay.start_episode(frame(99))  # slot 0 overwritten, slots 1-3 no longer sampleable
+    replay.update_priorities(np.array([1, 5]), np.array([10.0, 10.0]))
+    assert replay.sum_tree.get(np.array([1])).tolist() == [0.0]
+    assert replay.sum_tree.get(np.array([5])).tolist() == pytest.approx([(10.0 + 0.001) ** 0.4])
+
+
+def test_a_new_transition_gets_the_highest_priority_seen_so_far():
+    replay = make(agent_capacity=16, n_step=1)
+    first = play(replay, [0.0] * 3, terminal_at_end=True)
+    replay.update_priorities(first, np.array([0.1, 5.0, 0.2]))
+    replay.update_priorities(first[:1], np.array([0.3]))  # a later, lower update does not lower the maximum
+    new = play(replay, [0.0], terminal_at_end=True, first_value=50)
+    assert replay.sum_tree.get(new).tolist() == pytest.approx([(5.0 + 0.001) ** 0.4])
+
+
+def test_demonstration_n_step_returns_and_states_stay_within_their_episode():
+    # Two demonstration episodes: the first (frames 200-202) ends at a time limit, the second (210-212) at a terminal.
+    frames = np.stack([frame(value) for value in (200, 201, 202, 210, 211, 212)])
+    actions = np.array([1, 1, 0, 1, 1, 0], dtype=np.uint8)
+    rewards = np.array([1.0, 2.0, 0.0, 4.0, 8.0, 0.0], dtype=np.float32)
+    terminals = np.array([False, False, False, False, True, False])
+    has_action = np.array([True, True, False, True, True, False])
+    replay = make(demo_capacity=6, agent_capacity=8, n_step=3, gamma=0.5)
+    replay.add_demonstrations(frames, actions, rewards, terminals, has_action, np.array([0, 1, 2, 0, 1, 2]))
+    batch = assembled(replay, np.array([0, 1, 3, 4]))
+    assert batch.returns_n.tolist() == pytest.approx([1.0 + 0.5 * 2.0, 2.0, 4.0 + 0.5 * 8.0, 8.0])
+    assert batch.discount_n.tolist() == pytest.approx([0.25, 0.5, 0.0, 0.0])
+    assert batch.next_states_n[:, -1, 0, 0].tolist()[:2] == [202, 202]  # the first episode's last frame
+    # The second episode's first state repeats its own first frame, never the first episode's frames.
+    assert batch.states[2, :, 0, 0].tolist() == [210, 210, 210, 210]
 
 
 def test_new_priorities_use_the_demo_and_agent_bonuses():
