@@ -128,6 +128,7 @@ CLAIMS = [
 CONTEXT = "context: not tested"
 TOO_FEW = "too few seeds"
 NO_UNIT = "no normalisation unit"
+NO_SPREAD = "no spread"  # every value of every sample the same: a t-test has no standard error to divide by
 
 
 class Ledger:
@@ -221,6 +222,8 @@ class Ledger:
             row["note"] = NO_UNIT
         elif not design.usable():
             row["note"] = TOO_FEW
+        elif estimate.standard_error == 0:  # its p-value would be 0 or 1 whatever the seed count: no test
+            row["note"], row["p_value"] = NO_SPREAD, np.nan
         return row
 
     def context(self, claim: Claim, games: list[str]) -> dict:

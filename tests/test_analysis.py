@@ -519,6 +519,18 @@ def test_a_game_whose_demonstrator_scores_below_random_play_has_no_unit():
     assert np.isnan(normalise([50.0, 50.0], baselines, ["A", "B"])).tolist() == [False, True]
 
 
+def test_a_comparison_without_any_spread_is_not_tested():
+    # Every seed of x scores 1 and every seed of y 0 on both games: a t-test would give p = 0 at any seed count.
+    rows = [{"game": game, "method": method, "seed": seed, "final": value, "demonstrator_mean": 10.0,
+             "random_mean": 0.0} for game in ("A", "B") for method, value in (("x", 1.0), ("y", 0.0))
+            for seed in range(3)]
+    demos = pd.DataFrame({"game": ["A"] * 3 + ["B"] * 3, "score": [9.0, 10.0, 11.0] * 2})
+    claim = claims.Claim("k", "test", "x beats y", claims.Side("x", "final"), claims.Side("y", "final"))
+    summary, details = claims.Ledger(pd.DataFrame(rows), NO_PUBLISHED, demos).evaluate([claim])
+    assert summary.iloc[0]["verdict"] == claims.NO_SPREAD and summary.iloc[0]["family_size"] == 0
+    assert details["p_value"].isna().all() and (details["note"] == claims.NO_SPREAD).all()
+
+
 def test_probability_of_improvement_pairs_each_game_with_itself():
     # x has scores on A only, y on B only: no game holds both, so there is no comparison (not x on A against y on B).
     table = pd.DataFrame({"game": ["A"] * 6 + ["B"] * 6, "method": (["x"] * 3 + ["y"] * 3) * 2,
