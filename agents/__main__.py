@@ -172,6 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     commands.add_parser("games", help="list the ALE games that can be named in config")
+    commands.add_parser("settings-docs", help="rewrite docs/settings.md and config/settings.schema.yaml from the "
+                                              "declarations in agents/defaults.yaml (after changing one)")
 
     game_help = "ALE game name, such as Pong (python -m agents games lists them)"
     demos = commands.add_parser("demos", help="record demonstrations of a scripted demonstrator")
@@ -252,6 +254,14 @@ def _games(args) -> None:
     print("\n".join(known_games()))
 
 
+def _settings_docs(args) -> None:
+    from .settings_docs import generated, write
+
+    rewritten = write()
+    print("\n".join(f"rewrote {path.name}" for path in rewritten) if rewritten
+          else f"up to date: {', '.join(path.name for path in generated())}")
+
+
 def _demo_file(args) -> None:
     from .cell import resolve_protocol, values
 
@@ -310,7 +320,7 @@ def _train(args) -> None:
 
 
 # What each command of the parser runs; every command is named here, none is reached by falling through.
-COMMANDS = {"games": _games, **dict.fromkeys(DEMO_SOURCES, _demo_file), "export-minari": _export_minari,
+COMMANDS = {"games": _games, "settings-docs": _settings_docs, **dict.fromkeys(DEMO_SOURCES, _demo_file), "export-minari": _export_minari,
             "random": _random, "train": _train}
 
 

@@ -5,6 +5,10 @@ class ConfigError(ValueError):
     """A bad config value, game, method or protocol."""
 
 
+class UndeclaredSetting(ConfigError, AttributeError):
+    """Code reads a setting that agents/defaults.yaml does not declare (a new method's setting, not yet declared)."""
+
+
 class DemoFileError(ValueError):
     """A demonstration file that is missing, corrupt, truncated or recorded under other settings."""
 

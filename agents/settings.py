@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 
 from .declarations import declarations
+from .errors import UndeclaredSetting
 
 # Each declared type as Python's; ranges and choices are checked when a cell is resolved, not here.
 PYTHON_TYPES = {"bool": bool, "int": int, "float": float, "str": str, "list of int": tuple[int, ...]}
@@ -22,11 +23,21 @@ def _of(cls, section: dict):
                   for key, entry in section.items()})
 
 
+def _undeclared(self, name: str):
+    """Reached only for a name that is no field: a setting the code reads but agents/defaults.yaml does not declare."""
+    if name.startswith("_"):  # Python's own probes (copy, pickle) expect a plain AttributeError
+        raise AttributeError(name)
+    raise UndeclaredSetting(f"the code reads setting {name!r}, which agents/defaults.yaml does not declare; declare "
+                            "it there under settings: with its value, origin, type, range or choices and meaning "
+                            "(docs/adding_a_method.md, step 3)")
+
+
 def settings_type(declared: dict) -> type:
     """A frozen dataclass with a field of the declared type for each of `declared`'s settings."""
     settings = dataclasses.make_dataclass(
         "Settings", [(key, PYTHON_TYPES[spec["type"]]) for key, spec in declared.items()], frozen=True,
-        namespace={"of": classmethod(_of), "__doc__": "A cell's resolved settings (agents/defaults.yaml declares them)."})
+        namespace={"of": classmethod(_of), "__getattr__": _undeclared,
+                   "__doc__": "A cell's resolved settings (agents/defaults.yaml declares them)."})
     settings.__module__ = __name__  # where pickle finds it
     return settings
 

@@ -2,30 +2,26 @@
 
 docs/settings.md and config/settings.schema.yaml are generated from the declarations in agents/defaults.yaml; a test
 below checks that the committed files are what the declarations give. After changing a declaration, regenerate them with
-    UPDATE_SETTINGS_DOCS=1 python -m pytest tests/test_config.py -k generated
+    python -m agents settings-docs
 """
-import json
 import math
-import os
 import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-import yaml
 
 import agents.cell
+from agents import settings_docs
 from agents.cell import resolve, values
 from agents.declarations import check_declarations, defaults
 from agents.errors import ConfigError
 from agents.games import known_games
-from agents.rules import rule_statements
 from agents.settings import Settings, settings_type
 from agents.torso import smallest_screen
 
 ROOT = Path(__file__).resolve().parent.parent
-SETTINGS_DOC, SETTINGS_SCHEMA = ROOT / "docs/settings.md", ROOT / "config/settings.schema.yaml"
 
 
 def refused(overrides, game="Pong", method="dqfd", seed=0):
@@ -395,85 +391,30 @@ def test_every_config_satisfies_the_workflow_schema():
     assert "'nature2015' is not one of ['dqfd2018', 'machado2018']" in str(caught.value)
 
 
-def cell(value) -> str:
-    """A table cell: text as it is, other values as YAML writes them inline; `|` escaped for Markdown."""
-    text = value if isinstance(value, str) else json.dumps(value)
-    return text.replace("|", "\\|")
-
-
-def settings_doc() -> str:
-    declared = defaults()
-    protocols = list(declared["protocols"])
-    def bounds(spec):
-        return spec.get("range") or ", ".join(spec.get("choices", [])) or "–"
-
-    settings = [f"| `{key}` | {spec['type']} | {cell(bounds(spec))} | `{cell(spec['value'])}` | {cell(spec['origin'])} "
-                f"| {cell(spec['meaning'])} |" for key, spec in declared["settings"].items()]
-    knobs = [f"| `{key}` | {spec['type']} | {bounds(spec)} | "
-             + " | ".join(f"`{cell(declared['protocols'][name][key]['value'])}`, "
-                          f"{cell(declared['protocols'][name][key]['origin'])}" for name in protocols)
-             + f" | {cell(spec['meaning'])} |" for key, spec in declared["protocol_knobs"].items()]
-    return "\n".join([
-        "# Settings and protocol knobs", "",
-        "Generated from the declarations in `agents/defaults.yaml` by `tests/test_config.py`, which fails when this",
-        "page or `config/settings.schema.yaml` differs from what they give; after changing a declaration, regenerate",
-        "both with `UPDATE_SETTINGS_DOCS=1 python -m pytest tests/test_config.py -k generated`.", "",
-        "A config overrides a setting with a plain value or `{value, origin}`: under `settings` for every method,",
-        "under `method_settings.<method>` for one, or in a method's definition; protocol knobs under",
-        "`protocol_overrides`. Every value is checked against its declaration when a cell is resolved (by the",
-        "workflow for every cell before any job starts, and by `python -m agents train`), then the rules across",
-        "settings below. Every number must be finite: NaN and infinity are refused whatever the range. A range is",
-        "an interval, `[` and `]` including the bound, `(` and `)` excluding it; a list's range bounds each element.",
-        "", "## Settings", "",
-        "| setting | type | range or choices | default | origin | meaning |", "|---|---|---|---|---|---|",
-        *settings,
-        "", "## Protocol knobs", "",
-        f"`{declared['default_protocol']}` is the default protocol; `protocol: <name>` in a config selects another.",
-        "",
-        f"| knob | type | range | {' | '.join(protocols)} | meaning |", "|---" * (4 + len(protocols)) + "|",
-        *knobs,
-        "", "## Rules across settings", "",
-        *[f"- {cell(statement)}" for statement in rule_statements()],
-    ]) + "\n"
-
-
-def settings_schema() -> str:
-    declared = defaults()
-
-    def describe(spec, defaults_text):
-        bounds = spec.get("range") or ", ".join(spec.get("choices", []))
-        return f"{spec['type']}{' ' + bounds if bounds else ''}; {defaults_text}. {spec['meaning']}"
-
-    settings = {key: {"description": describe(spec, f"default {cell(spec['value'])} ({spec['origin']})")}
-                for key, spec in declared["settings"].items()}
-    knobs = {key: {"description": describe(spec, ", ".join(
-        f"{name}: {cell(protocol[key]['value'])}" for name, protocol in declared["protocols"].items()))}
-        for key, spec in declared["protocol_knobs"].items()}
-    schema = {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "description": "The settings part of config/schema.yaml: every setting and protocol knob with its type, range "
-                       "and meaning, for editors and readers. agents/cell.py checks the values against the same "
-                       "declarations for every cell at planning, with a one-line message for each mistake.",
-        "$defs": {
-            "protocol": {"description": "the protocol: a value for every knob", "enum": list(declared["protocols"])},
-            "protocol_overrides": {"description": "knobs changed from the protocol's values: a value or "
-                                                  "{value, origin}", "type": ["object", "null"], "properties": knobs},
-            "settings": {"description": "settings changed from their defaults: a value or {value, origin}",
-                         "type": ["object", "null"], "properties": settings},
-        },
-    }
-    return ("# Generated from agents/defaults.yaml by tests/test_config.py; do not edit (see docs/settings.md).\n"
-            + yaml.safe_dump(schema, sort_keys=False, allow_unicode=True, width=120))
-
-
 def test_the_generated_settings_doc_and_schema_are_the_declarations():
-    generated = {SETTINGS_DOC: settings_doc(), SETTINGS_SCHEMA: settings_schema()}
-    if os.environ.get("UPDATE_SETTINGS_DOCS"):
-        for path, text in generated.items():
-            path.write_text(text)
-    for path, text in generated.items():
+    for path, text in settings_docs.generated().items():
         committed = path.read_text() if path.is_file() else ""
-        assert committed == text, f"{path.relative_to(ROOT)} is stale: regenerate it (see this module's doc)"
+        assert committed == text, f"{path.relative_to(ROOT)} is stale: regenerate it with python -m agents settings-docs"
+
+
+def test_settings_docs_rewrites_the_generated_files_once_and_then_finds_them_current(monkeypatch, tmp_path, capsys):
+    from agents.__main__ import main
+
+    monkeypatch.setattr(settings_docs, "SETTINGS_DOC", tmp_path / "settings.md")
+    monkeypatch.setattr(settings_docs, "SETTINGS_SCHEMA", tmp_path / "settings.schema.yaml")
+    assert main(["settings-docs"]) == 0
+    assert capsys.readouterr().out.split("\n")[:2] == ["rewrote settings.md", "rewrote settings.schema.yaml"]
+    assert (tmp_path / "settings.md").read_text() == settings_docs.settings_doc()
+    assert main(["settings-docs"]) == 0 and capsys.readouterr().out.startswith("up to date")
+
+
+def test_a_setting_the_code_reads_but_nobody_declared_is_named_in_one_line():
+    import copy
+
+    settings = Settings.of(resolve("Pong", "dqfd", 0, {})["settings"])
+    with pytest.raises(ConfigError, match="reads setting 'lambda_ce', which agents/defaults.yaml does not declare"):
+        settings.lambda_ce
+    assert not hasattr(settings, "lambda_ce") and copy.deepcopy(settings) == settings
 
 
 def test_a_config_file_is_laid_over_the_workflows_base_as_the_workflow_lays_it(monkeypatch, tmp_path, capsys):
