@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy
 import re
 
-from .cell import method_definitions
+from .cell import did_you_mean, method_definitions
 from .declarations import declarations
 from .errors import ConfigError
 
@@ -38,7 +38,8 @@ def expand_sweeps(config: dict) -> dict:
         if base not in definitions:
             raise ConfigError(f"sweep over unknown method {base!r}; known methods: {', '.join(sorted(definitions))}")
         if setting not in declarations()["settings"]:
-            raise ConfigError(f"sweep over unknown setting {setting!r} of {base!r}")
+            hint = did_you_mean(setting, declarations()["settings"]).strip()
+            raise ConfigError(f"sweep over unknown setting {setting!r} of {base!r}" + (f"; {hint}" if hint else ""))
         names = []
         for value in sweep["values"]:
             name = sweep_name(base, setting, value)

@@ -57,7 +57,7 @@ def test_an_origin_can_be_given_with_the_value():
 @pytest.mark.parametrize(
     "overrides, expected",
     [
-        ({"settings": {"marginn": 0.5}}, "unknown setting 'marginn' in config settings"),
+        ({"settings": {"marginn": 0.5}}, "unknown setting 'marginn' in config settings; did you mean 'margin'?"),
         ({"settings": {"gamma": 1.5}}, "gamma=1.5 in config settings must be in [0, 1]"),
         ({"settings": {"n_step": 0}}, "n_step=0 in config settings must be >= 1"),
         ({"settings": {"learning_rate": 0.0}}, "learning_rate=0.0 in config settings must be > 0"),
@@ -154,7 +154,7 @@ def test_a_sweep_becomes_one_method_per_value_after_its_base():
     cell = resolve("Pong", "dqfd_margin_0p4", 0, expanded)
     assert cell["settings"]["margin"] == {"value": 0.4, "origin": "sweep over margin"}
     assert cell["algorithm"] == "dqfd" and overrides["methods"] == ["dqfd", "bc"], "the input is left alone"
-    with pytest.raises(ConfigError, match="unknown setting 'margn'"):
+    with pytest.raises(ConfigError, match=r"unknown setting 'margn' of 'dqfd'; did you mean 'margin'\?$"):
         expand_sweeps({"methods": ["dqfd"], "sweeps": [{"method": "dqfd", "setting": "margn", "values": [1]}]})
 
 
