@@ -320,8 +320,8 @@ def _train(args) -> None:
 
 
 # What each command of the parser runs; every command is named here, none is reached by falling through.
-COMMANDS = {"games": _games, "settings-docs": _settings_docs, **dict.fromkeys(DEMO_SOURCES, _demo_file), "export-minari": _export_minari,
-            "random": _random, "train": _train}
+COMMANDS = {"games": _games, "settings-docs": _settings_docs, **dict.fromkeys(DEMO_SOURCES, _demo_file),
+            "export-minari": _export_minari, "random": _random, "train": _train}
 
 
 def main(argv=None) -> int:

@@ -394,7 +394,7 @@ def test_every_config_satisfies_the_workflow_schema():
 def test_the_generated_settings_doc_and_schema_are_the_declarations():
     for path, text in settings_docs.generated().items():
         committed = path.read_text() if path.is_file() else ""
-        assert committed == text, f"{path.relative_to(ROOT)} is stale: regenerate it with python -m agents settings-docs"
+        assert committed == text, f"{path.relative_to(ROOT)} is stale: python -m agents settings-docs regenerates it"
 
 
 def test_settings_docs_rewrites_the_generated_files_once_and_then_finds_them_current(monkeypatch, tmp_path, capsys):
