@@ -98,7 +98,7 @@ def generated() -> dict[Path, str]:
 
 def write() -> list[Path]:
     """Rewrite the generated files whose text differs from the declarations'; the paths rewritten."""
-    stale = [path for path, text in generated().items() if not path.is_file() or path.read_text() != text]
-    for path in stale:
-        write_text(path, generated()[path])
-    return stale
+    stale = {path: text for path, text in generated().items() if not path.is_file() or path.read_text() != text}
+    for path, text in stale.items():
+        write_text(path, text)
+    return list(stale)

@@ -88,10 +88,14 @@ class TableQ(nn.Module):
         return q - q.mean(dim=1, keepdim=True) + 7.0
 
 
+def states(*indices):
+    """A batch of 1×1×1 states whose one pixel is the row of `TableQ`'s table to look up."""
+    return torch.tensor(indices, dtype=torch.uint8).view(-1, 1, 1, 1)
+
+
 def _batch(is_demo):
-    state = lambda index: torch.full((1, 1, 1, 1), index, dtype=torch.uint8)  # noqa: E731
-    return Batch(states=state(0), actions=torch.tensor([0]), rewards_1=torch.tensor([1.0]), next_states_1=state(1),
-                 discount_1=torch.tensor([0.5]), returns_n=torch.tensor([2.0]), next_states_n=state(2),
+    return Batch(states=states(0), actions=torch.tensor([0]), rewards_1=torch.tensor([1.0]), next_states_1=states(1),
+                 discount_1=torch.tensor([0.5]), returns_n=torch.tensor([2.0]), next_states_n=states(2),
                  discount_n=torch.tensor([0.25]), is_demo=torch.tensor([is_demo]), weights=torch.tensor([0.5]))
 
 
@@ -115,10 +119,9 @@ def test_dqfd_total_combines_the_four_terms(is_demo):
 def _two_rows():
     """Row 0, a demonstration: `_batch`'s row. Row 1, agent data: state 3 (Q = [3, 1]), action 1, next states 4
     (Q = [0, 2]) and 5 (Q = [6, 2]). Importance weights 0.5 and 2."""
-    state = lambda *indices: torch.tensor(indices, dtype=torch.uint8).view(-1, 1, 1, 1)  # noqa: E731
-    return Batch(states=state(0, 3), actions=torch.tensor([0, 1]), rewards_1=torch.tensor([1.0, 0.0]),
-                 next_states_1=state(1, 4), discount_1=torch.tensor([0.5, 0.9]), returns_n=torch.tensor([2.0, 1.5]),
-                 next_states_n=state(2, 5), discount_n=torch.tensor([0.25, 0.5]), is_demo=torch.tensor([True, False]),
+    return Batch(states=states(0, 3), actions=torch.tensor([0, 1]), rewards_1=torch.tensor([1.0, 0.0]),
+                 next_states_1=states(1, 4), discount_1=torch.tensor([0.5, 0.9]), returns_n=torch.tensor([2.0, 1.5]),
+                 next_states_n=states(2, 5), discount_n=torch.tensor([0.25, 0.5]), is_demo=torch.tensor([True, False]),
                  weights=torch.tensor([0.5, 2.0]))
 
 
@@ -164,8 +167,7 @@ def test_adet_replaces_the_margin_by_cross_entropy_on_demonstrations_only(is_dem
 def test_bc_total_is_weighted_cross_entropy_plus_l2():
     # softmax(Q) of action 1: 3/4 in state 0, 1/4 in state 1; importance weights 0.5 and 2.
     net = TableQ([[0.0, math.log(3.0)], [math.log(3.0), 0.0]])
-    batch = _batch(False)._replace(states=torch.tensor([0, 1], dtype=torch.uint8).view(2, 1, 1, 1),
-                                   actions=torch.tensor([1, 1]), weights=torch.tensor([0.5, 2.0]))
+    batch = _batch(False)._replace(states=states(0, 1), actions=torch.tensor([1, 1]), weights=torch.tensor([0.5, 2.0]))
     out = ALGORITHMS["bc"](replace(PACKAGE, lambda_l2=1e-2)).loss(batch, net, net)
     assert out.total.item() == pytest.approx((0.5 * -math.log(0.75) + 2.0 * -math.log(0.25)) / 2 + 1e-2 * 4.0)
     assert out.td_errors is None
