@@ -487,16 +487,25 @@ def test_two_claims_on_the_same_numbers_are_one_test():
 
 
 
-def test_two_claims_on_the_same_numbers_are_one_test_when_a_seed_is_missing():
+X_BEATS_Y = claims.Claim("final", "test", "x beats y", claims.Side("x", "final"), claims.Side("y", "final"))
+
+
+def two_method_ledger(scores, baselines, episodes, claims_to_test=(X_BEATS_Y,)):
+    """The ledger of methods x and y: per game their seeds' scores ({game: {method: values}}, initial = final), the
+    game's (demonstrator mean, random mean) and the demonstrator's episodes."""
     rows = [{"game": game, "method": method, "seed": seed, "final": value, "initial": value,
-             "demonstrator_mean": 100.0, "random_mean": 0.0}
-            for game in ("A", "B")
-            for method, values in (("x", [60.0, 61.0, 62.0, np.nan]), ("y", [50.0, 51.0, 52.0, 53.0]))
+             "demonstrator_mean": baselines[game][0], "random_mean": baselines[game][1]}
+            for game, methods in scores.items() for method, values in methods.items()
             for seed, value in enumerate(values)]
-    demos = pd.DataFrame({"game": ["A"] * 3 + ["B"] * 3, "score": [90.0, 100.0, 110.0] * 2})
-    final = claims.Claim("final", "test", "x beats y", claims.Side("x", "final"), claims.Side("y", "final"))
+    demos = pd.DataFrame([{"game": game, "score": score} for game, values in episodes.items() for score in values])
+    return claims.Ledger(pd.DataFrame(rows), NO_PUBLISHED, demos).evaluate(list(claims_to_test))
+
+
+def test_two_claims_on_the_same_numbers_are_one_test_when_a_seed_is_missing():
+    seeds = {"x": [60.0, 61.0, 62.0, np.nan], "y": [50.0, 51.0, 52.0, 53.0]}
     initial = claims.Claim("initial", "test", "x beats y", claims.Side("x", "initial"), claims.Side("y", "final"))
-    summary, _ = claims.Ledger(pd.DataFrame(rows), NO_PUBLISHED, demos).evaluate([final, initial])
+    summary, _ = two_method_ledger({"A": seeds, "B": seeds}, {"A": (100.0, 0.0), "B": (100.0, 0.0)},
+                                   {"A": [90.0, 100.0, 110.0], "B": [90.0, 100.0, 110.0]}, (X_BEATS_Y, initial))
     assert summary.set_index("claim").loc["initial", "note"].startswith("the same numbers as final")
     assert (summary["family_size"] == 1).all()
 
@@ -504,14 +513,10 @@ def test_two_claims_on_the_same_numbers_are_one_test_when_a_seed_is_missing():
 def test_a_game_whose_demonstrator_scores_below_random_play_has_no_unit():
     # x beats y by 10 on both games; on B the demonstrator (10) is below random play (20): a negative span would turn
     # B's difference around and the across-game verdict with it.
-    rows = [{"game": game, "method": method, "seed": seed, "final": value,
-             "demonstrator_mean": demonstrator, "random_mean": random}
-            for game, demonstrator, random, x, y in (("A", 100.0, 0.0, [60.0, 61.0, 62.0], [50.0, 51.0, 52.0]),
-                                                     ("B", 10.0, 20.0, [30.0, 31.0, 32.0], [20.0, 21.0, 22.0]))
-            for method, values in (("x", x), ("y", y)) for seed, value in enumerate(values)]
-    demos = pd.DataFrame({"game": ["A"] * 3 + ["B"] * 3, "score": [90.0, 100.0, 110.0, 9.0, 10.0, 11.0]})
-    claim = claims.Claim("k", "test", "x beats y", claims.Side("x", "final"), claims.Side("y", "final"))
-    summary, details = claims.Ledger(pd.DataFrame(rows), NO_PUBLISHED, demos).evaluate([claim])
+    summary, details = two_method_ledger(
+        {"A": {"x": [60.0, 61.0, 62.0], "y": [50.0, 51.0, 52.0]},
+         "B": {"x": [30.0, 31.0, 32.0], "y": [20.0, 21.0, 22.0]}},
+        {"A": (100.0, 0.0), "B": (10.0, 20.0)}, {"A": [90.0, 100.0, 110.0], "B": [9.0, 10.0, 11.0]})
     row = summary.iloc[0]
     assert row["note"] == claims.NO_UNIT and row["verdict"] != "contradicted"
     assert details["difference"].tolist() == pytest.approx([10.0, 10.0])  # per game, raw: unchanged
@@ -521,12 +526,9 @@ def test_a_game_whose_demonstrator_scores_below_random_play_has_no_unit():
 
 def test_a_comparison_without_any_spread_is_not_tested():
     # Every seed of x scores 1 and every seed of y 0 on both games: a t-test would give p = 0 at any seed count.
-    rows = [{"game": game, "method": method, "seed": seed, "final": value, "demonstrator_mean": 10.0,
-             "random_mean": 0.0} for game in ("A", "B") for method, value in (("x", 1.0), ("y", 0.0))
-            for seed in range(3)]
-    demos = pd.DataFrame({"game": ["A"] * 3 + ["B"] * 3, "score": [9.0, 10.0, 11.0] * 2})
-    claim = claims.Claim("k", "test", "x beats y", claims.Side("x", "final"), claims.Side("y", "final"))
-    summary, details = claims.Ledger(pd.DataFrame(rows), NO_PUBLISHED, demos).evaluate([claim])
+    constant = {"x": [1.0, 1.0, 1.0], "y": [0.0, 0.0, 0.0]}
+    summary, details = two_method_ledger({"A": constant, "B": constant}, {"A": (10.0, 0.0), "B": (10.0, 0.0)},
+                                         {"A": [9.0, 10.0, 11.0], "B": [9.0, 10.0, 11.0]})
     assert summary.iloc[0]["verdict"] == claims.NO_SPREAD and summary.iloc[0]["family_size"] == 0
     assert details["p_value"].isna().all() and (details["note"] == claims.NO_SPREAD).all()
 
