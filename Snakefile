@@ -13,6 +13,12 @@ from agents.errors import ConfigError
 
 min_version("9.0")
 
+
+def refuse(message):
+    """Stop planning with `message` as the one line the user reads. A WorkflowError would print the file, line and
+    source line that raised it as well, a traceback for what is the user's mistake, not the workflow's."""
+    sys.exit(message)
+
 # Snakemake's YAML reader keeps the last of a key given twice, silently, and names neither file nor line of a YAML
 # error: the suite's reader reads every config file first and says both. (A --configfile that is not YAML at all
 # Snakemake refuses before this file runs.)
@@ -20,7 +26,7 @@ try:
     for path in [WORKFLOW_CONFIG, *workflow.config_settings.configfiles]:
         read_config_file(Path(os.path.relpath(path)))  # as the command line named it, from here
 except ConfigError as error:
-    raise WorkflowError(f"config error: {error}")
+    refuse(f"config error: {error}")
 
 
 configfile: "config/config.yaml"
@@ -41,9 +47,9 @@ except WorkflowError as error:
     problem = re.search(r"ValidationError: (.*)", text)
     where = re.search(r"On instance((?:\[[^\]]+\])*)", text)
     key = ".".join(re.findall(r"\['?([^'\]]+)'?\]", where.group(1))) if where else ""
-    raise WorkflowError(f"config error: {key or 'the workflow config'}: "
-                        f"{problem.group(1) if problem else text.splitlines()[0]}; "
-                        "config/schema.yaml says what each key takes")
+    refuse(f"config error: {key or 'the workflow config'}: "
+           f"{problem.group(1) if problem else text.splitlines()[0]}; "
+           "config/schema.yaml says what each key takes")
 
 
 include: "rules/common.smk"
@@ -67,8 +73,8 @@ if "--report" in sys.argv:
     absent = [path for path in ANALYSIS_OUTPUTS if not Path(path).exists()]
     if absent:
         more = f" and {len(absent) - 1} more tables and figures" if len(absent) > 1 else ""
-        raise WorkflowError(f"--report packs the tables and figures of {RESULTS}, and {absent[0]}{more} do not exist "
-                            "yet; run the matrix first (the same command without --report), then ask for the report")
+        refuse(f"--report packs the tables and figures of {RESULTS}, and {absent[0]}{more} do not exist "
+               "yet; run the matrix first (the same command without --report), then ask for the report")
 
 
 # Every cell's summary.json is a target of its own: Snakemake trains a cell whose summary is missing whatever its

@@ -6,8 +6,6 @@ import shlex
 import sys
 from pathlib import Path
 
-from snakemake.exceptions import WorkflowError
-
 from agents.cell import resolve, values
 from agents.config_file import check_finite_numbers
 from agents.demos.scripted import DEMONSTRATORS
@@ -29,7 +27,7 @@ try:
     config.update(expand_sweeps(config))
     DEMO_SETS = demo_sets(config)
 except ConfigError as error:
-    raise WorkflowError(f"config error: {error}")
+    refuse(f"config error: {error}")
 REFERENCE_DEMOS = next(iter(DEMO_SETS))  # the set the main tables, curves and claims use
 RESULTS = config["results_dir"]
 # `snakemake figures` rebuilds tables and figures from the runs already stored: the rules that record demonstrations
@@ -38,22 +36,22 @@ RESULTS = config["results_dir"]
 FROM_STORED_RUNS = "figures" in sys.argv[1:]
 # Every output is RESULTS/...: an empty results_dir, like "/", would put them at the root of the file system.
 if not RESULTS.strip() or os.path.dirname(os.path.abspath(RESULTS)) == os.path.abspath(RESULTS):
-    raise WorkflowError(f"config error: results_dir={RESULTS!r} puts the outputs at the root of the file system; name "
-                        "a folder such as results/<config>")
+    refuse(f"config error: results_dir={RESULTS!r} puts the outputs at the root of the file system; name "
+           "a folder such as results/<config>")
 if not FROM_STORED_RUNS and Path(os.path.abspath(RESULTS)).is_relative_to(os.path.join(workflow.basedir, "reference")):
-    raise WorkflowError(f"config error: results_dir={RESULTS} is among the committed reference results, which only "
-                        "`snakemake figures` rebuilds; train into results/<config> and publish the runs with "
-                        "`python -m analysis publish`")
+    refuse(f"config error: results_dir={RESULTS} is among the committed reference results, which only "
+           "`snakemake figures` rebuilds; train into results/<config> and publish the runs with "
+           "`python -m analysis publish`")
 try:
     check_folder(RESULTS, "results_dir")
 except OutputError as error:
-    raise WorkflowError(f"config error: {error}")
+    refuse(f"config error: {error}")
 # Records written before names changed (scripted_eps0_ep5 is now scripted_noise0_ep5) are not found under today's
 # names, so their cells would run again beside them: they are migrated first.
 OLD_NAMED = old_names(RESULTS)
 if OLD_NAMED:
-    raise WorkflowError(f"{RESULTS} holds records under the suite's old names ({OLD_NAMED[0]}, ...); bring them to "
-                        f"today's with `python -m analysis migrate --results {RESULTS}`, then run this again")
+    refuse(f"{RESULTS} holds records under the suite's old names ({OLD_NAMED[0]}, ...); bring them to "
+           f"today's with `python -m analysis migrate --results {RESULTS}`, then run this again")
 GAMES, METHODS, SEEDS = config["games"], config["methods"], config["seeds"]
 RUN_DIR = f"{RESULTS}/runs/{{game}}/{{method}}/{{demos}}/seed_{{seed}}"
 # Checkpoints are not outputs: Snakemake leaves them alone when a job dies, so the rerun resumes from them. On a
@@ -70,7 +68,7 @@ if config.get("tensorboard") and not FROM_STORED_RUNS:  # `snakemake figures` tr
     try:
         require_tensorboard("config error: tensorboard: true")
     except ConfigError as error:
-        raise WorkflowError(str(error))
+        refuse(str(error))
     os.environ[TENSORBOARD_ENVIRONMENT] = f"{RESULTS}/tensorboard"
 else:
     os.environ.pop(TENSORBOARD_ENVIRONMENT, None)  # the config decides, not a variable left in the user's shell
@@ -103,16 +101,16 @@ try:
     RESOLVED = {(game, method, seed): resolve(game, method, seed, cell_config(method))
                 for game in GAMES for method in METHODS for seed in SEEDS}
 except ConfigError as error:
-    raise WorkflowError(f"config error: {error}")
+    refuse(f"config error: {error}")
 
 # Portable numerics compute on one CPU thread (agents/numerics.py): a training job's request must be one.
 PORTABLE = sorted({method for (_, method, _), cell in RESOLVED.items()
                    if Settings.of(cell["settings"]).numerics == "portable"})
 if PORTABLE and (config["resources"]["threads_per_run"] != 1 or config["resources"]["gpus_per_run"] > 0):
-    raise WorkflowError(f"config error: {', '.join(PORTABLE)} run numerics: portable, which compute on one CPU thread "
-                        f"and no GPU, and resources ask threads_per_run: {config['resources']['threads_per_run']}, "
-                        f"gpus_per_run: {config['resources']['gpus_per_run']}; set them to 1 and 0, or numerics: "
-                        "native")
+    refuse(f"config error: {', '.join(PORTABLE)} run numerics: portable, which compute on one CPU thread "
+           f"and no GPU, and resources ask threads_per_run: {config['resources']['threads_per_run']}, "
+           f"gpus_per_run: {config['resources']['gpus_per_run']}; set them to 1 and 0, or numerics: "
+           "native")
 USES_DEMOS = {method: Settings.of(RESOLVED[(GAMES[0], method, SEEDS[0])]["settings"]).use_demos for method in METHODS}
 CELLS = {(game, method, demos, seed): RESOLVED[(game, method, seed)]
          for game in GAMES for method in METHODS for demos in (DEMO_SETS if USES_DEMOS[method] else [NO_DEMOS])
@@ -132,12 +130,12 @@ for game in DEMO_GAMES:
     for demos, demo_set in DEMO_SETS.items():
         source_file = demo_source_file(game, demos)
         if source_file is None and game not in DEMONSTRATORS:
-            raise WorkflowError(
+            refuse(
                 f"config error: {needing} need demonstrations but no demonstrator exists for {game}; "
                 f"demonstrators exist for {', '.join(DEMONSTRATORS)}; or give {game} a demo file source"
             )
         if source_file and not FROM_STORED_RUNS and not os.path.isfile(source_file):
-            raise WorkflowError(
+            refuse(
                 f"config error: demo set {demos} needs {source_file}; record it with `python -m agents record "
                 f"--game {game} --out {source_file}` or import it (python -m agents import-atari-head/import-minari)"
             )
@@ -215,8 +213,8 @@ LADDER_METHODS = [method for method in METHODS
                   if Settings.of(RESOLVED[(GAMES[0], method, SEEDS[0])]["settings"]).pretrain_eval_updates]
 PUBLISHED = config["published_scores"]
 if not os.path.isfile(PUBLISHED):
-    raise WorkflowError(f"config error: published_scores={PUBLISHED} is not a file; point it at a table of published "
-                        "scores such as config/published_scores.csv")
+    refuse(f"config error: published_scores={PUBLISHED} is not a file; point it at a table of published "
+           "scores such as config/published_scores.csv")
 # Published Atari 100k scores shown beside ours as context (analysis/anchors.py): checked now, so a missing or malformed
 # table stops the workflow before any job starts rather than at the end of a long run.
 ANCHORS = config.get("anchors") or None
@@ -226,7 +224,7 @@ if ANCHORS:
     try:
         read_anchors(ANCHORS)
     except AnchorsError as error:
-        raise WorkflowError(f"config error: anchors={ANCHORS} {error}")
+        refuse(f"config error: anchors={ANCHORS} {error}")
 # The analysis code is an input: editing it rebuilds the tables and figures (Snakemake tracks only rule code itself).
 ANALYSIS_CODE = sorted(glob.glob(os.path.join(workflow.basedir, "analysis", "*.py")))
 
@@ -234,8 +232,8 @@ ANALYSIS_CODE = sorted(glob.glob(os.path.join(workflow.basedir, "analysis", "*.p
 COMPLETE = {(g, m, d, s) for g, m, d, s in CELLS
             if os.path.isfile(f"{RESULTS}/runs/{g}/{m}/{d}/seed_{s}/summary.json")}
 if FROM_STORED_RUNS and not COMPLETE:
-    raise WorkflowError(f"no stored run of this matrix under {RESULTS}/runs: `snakemake figures` only rebuilds tables and "
-                        "figures from runs; run `snakemake --cores N` first")
+    refuse(f"no stored run of this matrix under {RESULTS}/runs: `snakemake figures` only rebuilds tables and "
+           "figures from runs; run `snakemake --cores N` first")
 
 
 def listed_missing(path):

@@ -291,7 +291,8 @@ HANDLED = [
      "test_resume.py::test_a_checkpoint_folder_belongs_to_one_cell"),
     ("thread count in the environment that libgomp cannot read", "`OMP_NUM_THREADS=0 python -m agents train …`",
      "dropped before torch loads, saying `OMP_NUM_THREADS='0' is not a whole number of 1 or more; ignored (a run's CPU "
-     "threads are --threads)`", "test_outputs.py::test_an_unreadable_thread_count_in_the_environment_is_dropped_saying_so"),
+     "threads are --threads)`",
+     "test_outputs.py::test_an_unreadable_thread_count_in_the_environment_is_dropped_saying_so"),
     ("report before any run", "`snakemake --report report.html` on a fresh clone",
      "refused: `--report packs the tables and figures of results/tiny, and results/tiny/tables/scores.csv and … "
      "do not exist yet; run the matrix first (the same command without --report), then ask for the report`",
@@ -579,7 +580,10 @@ def test_a_cuda_device_this_machine_lacks(monkeypatch):
 @pytest.mark.parametrize("case", WORKFLOW_CASES, ids=[case[0] for case in WORKFLOW_CASES])
 def test_workflow_refusals(case, tmp_path):
     _, overlay, fragment = case
-    assert fragment in workflow_message(overlay, tmp_path)
+    output = workflow_message(overlay, tmp_path)
+    assert fragment in output
+    # The refusal is one line: no traceback, and not Snakemake's WorkflowError with the file and source line around it.
+    assert not any(sign in output for sign in ("Traceback", "WorkflowError", 'File "')), output
 
 
 def test_the_documented_table_is_what_the_cases_print(demo_files, no_cuda, tmp_path, monkeypatch, capsys):
