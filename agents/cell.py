@@ -32,7 +32,8 @@ def _apply(base: dict, overrides, where: str, declared: dict) -> None:
                           "such as {gamma: 0.99}")
     for key, value in overrides.items():
         if key not in base:
-            raise ConfigError(f"unknown setting {key!r} in {where}; {did_you_mean(key, base)}known settings: "
+            hint = did_you_mean(key, base)
+            raise ConfigError(f"unknown setting {key!r} in {where}; {hint + ' ' if hint else ''}known settings: "
                               f"{', '.join(sorted(base))}")
         entry = _entry(value, f"override: {where}")
         entry["value"] = checked(key, entry["value"], declared[key], where)
@@ -40,9 +41,9 @@ def _apply(base: dict, overrides, where: str, declared: dict) -> None:
 
 
 def did_you_mean(name: str, known) -> str:
-    """The closest known name as a hint ("did you mean 'learning_rate'? "), or nothing where none is close."""
+    """The closest known name as a hint ("did you mean 'learning_rate'?"), or "" where none is close."""
     close = difflib.get_close_matches(name, list(known), n=1)
-    return f"did you mean {close[0]!r}? " if close else ""
+    return f"did you mean {close[0]!r}?" if close else ""
 
 
 def kind(value) -> str:

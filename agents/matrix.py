@@ -38,7 +38,7 @@ def expand_sweeps(config: dict) -> dict:
         if base not in definitions:
             raise ConfigError(f"sweep over unknown method {base!r}; known methods: {', '.join(sorted(definitions))}")
         if setting not in declarations()["settings"]:
-            hint = did_you_mean(setting, declarations()["settings"]).strip()
+            hint = did_you_mean(setting, declarations()["settings"])
             raise ConfigError(f"sweep over unknown setting {setting!r} of {base!r}" + (f"; {hint}" if hint else ""))
         names = []
         for value in sweep["values"]:
