@@ -19,6 +19,7 @@ def refuse(message):
     source line that raised it as well, a traceback for what is the user's mistake, not the workflow's."""
     sys.exit(message)
 
+
 # Snakemake's YAML reader keeps the last of a key given twice, silently, and names neither file nor line of a YAML
 # error: the suite's reader reads every config file first and says both. (A --configfile that is not YAML at all
 # Snakemake refuses before this file runs.)

@@ -486,7 +486,6 @@ def test_two_claims_on_the_same_numbers_are_one_test():
     assert (rows["family_size"] == len(tested) - 1).all()  # counted once
 
 
-
 X_BEATS_Y = claims.Claim("final", "test", "x beats y", claims.Side("x", "final"), claims.Side("y", "final"))
 
 
