@@ -14,10 +14,9 @@ from agents.errors import ConfigError
 min_version("9.0")
 
 
-def refuse(message):
-    """Stop planning with `message` as the one line the user reads. A WorkflowError would print the file, line and
-    source line that raised it as well, a traceback for what is the user's mistake, not the workflow's."""
-    sys.exit(message)
+# Planning stops with the message as the one line the user reads: a WorkflowError would print the file, line and
+# source line that raised it as well, a traceback for what is the user's mistake, not the workflow's.
+refuse = sys.exit
 
 
 # Snakemake's YAML reader keeps the last of a key given twice, silently, and names neither file nor line of a YAML
